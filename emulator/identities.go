@@ -1,0 +1,228 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// registry is the hub's identity registry and the twins of its identities,
+// in memory behind one mutex. A single lock keeps every operation atomic (a
+// rejected request changes nothing) and lets events fire in version order.
+// The REST layer (rest*.go) and the MQTT hook are its only callers.
+type registry struct {
+	mu      sync.Mutex
+	devices map[string]*deviceEntry
+	// etagSeq is the source of identity etags. It is registry-wide and starts
+	// at a random 9-digit value, so a deleted and re-created identity, or an
+	// identity of another emulator run, never gets an etag a client still
+	// holds (which would turn a stale If-Match into a silent success).
+	etagSeq uint64
+	now     func() time.Time
+	events  registryEvents
+}
+
+// registryEvents are the registry's side effects on live MQTT connections.
+// Both are called with the registry lock held, so they must not block.
+type registryEvents struct {
+	// DesiredChanged is called with the registry lock HELD, in version order,
+	// every time a twin's desired section changes: patch is the JSON object
+	// to push to a connected client: the members as the service sent them
+	// (null for deleted keys; for a PUT-replace, the diff with null for
+	// removed keys) plus "$version": version. It must not block.
+	DesiredChanged func(deviceID, moduleID string, patch []byte, version int64)
+	// IdentityGone is called (lock held, must not block) when an identity's
+	// connections must close: device or module deleted, device disabled.
+	// moduleID "" = the device itself. Deleting/disabling a device calls it
+	// for the device and for each of its modules.
+	IdentityGone func(deviceID, moduleID string)
+}
+
+// identityState is what devices and modules have in common.
+type identityState struct {
+	generationID     string
+	etag             string // base64 of an ASCII decimal counter, as real hubs answer
+	connected        bool
+	connStateUpdated string
+	lastActivity     string
+	c2dCount         int
+	creds            credentials
+	twin             *twinState
+}
+
+// credentials is an identity's authentication mechanism.
+type credentials struct {
+	authType                 string // hub.AuthSAS, hub.AuthSelfSigned, ...
+	primaryKey, secondaryKey string // base64, only for hub.AuthSAS
+	primaryThumbprint        *string
+	secondaryThumbprint      *string
+}
+
+type deviceEntry struct {
+	identityState
+	id            string
+	status        string // hub.StatusEnabled or hub.StatusDisabled
+	statusReason  *string
+	statusUpdated string
+	iotEdge       bool
+	modules       map[string]*moduleEntry
+}
+
+// moduleEntry is a module identity. Modules have no status of their own
+// (DOC-IDREG: they cannot be disabled); they follow their device's.
+type moduleEntry struct {
+	identityState
+	id        string
+	managedBy *string
+}
+
+// maxModulesPerDevice is DOC-MTWIN's limit (the portal tutorial's 20 is older).
+const maxModulesPerDevice = 50
+
+func newRegistry(now func() time.Time) *registry {
+	if now == nil {
+		now = time.Now
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return &registry{
+		devices: map[string]*deviceEntry{},
+		etagSeq: 100_000_000 + binary.BigEndian.Uint64(b[:])%800_000_000,
+		now:     now,
+	}
+}
+
+func (r *registry) setEvents(e registryEvents) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = e
+}
+
+func (r *registry) fireDesired(deviceID, moduleID string, patch []byte, version int64) {
+	if f := r.events.DesiredChanged; f != nil {
+		f(deviceID, moduleID, patch, version)
+	}
+}
+
+func (r *registry) fireGone(deviceID, moduleID string) {
+	if f := r.events.IdentityGone; f != nil {
+		f(deviceID, moduleID)
+	}
+}
+
+// timestamp is the registry clock in the hub's 7-fractional-digit UTC form.
+func (r *registry) timestamp() string {
+	return r.now().UTC().Format(hub.MetadataTimeFormat)
+}
+
+func (r *registry) nextETag() string {
+	r.etagSeq++
+	return base64.StdEncoding.EncodeToString([]byte(strconv.FormatUint(r.etagSeq, 10)))
+}
+
+func (r *registry) newIdentityState(creds credentials) identityState {
+	return identityState{
+		generationID:     newGenerationID(),
+		etag:             r.nextETag(),
+		connStateUpdated: hub.NeverTime,
+		lastActivity:     hub.NeverTime,
+		creds:            creds,
+		twin:             newTwin(r.timestamp()),
+	}
+}
+
+// findDevice returns a device or 404 DeviceNotFound. Caller holds r.mu.
+func (r *registry) findDevice(deviceID string) (*deviceEntry, error) {
+	d, ok := r.devices[deviceID]
+	if !ok {
+		return nil, errDeviceNotFound(deviceID)
+	}
+	return d, nil
+}
+
+// findIdentity returns the device and the state of the device itself
+// (moduleID "") or of one of its modules. Caller holds r.mu.
+func (r *registry) findIdentity(deviceID, moduleID string) (*deviceEntry, *identityState, error) {
+	d, err := r.findDevice(deviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if moduleID == "" {
+		return d, &d.identityState, nil
+	}
+	m, ok := d.modules[moduleID]
+	if !ok {
+		return nil, nil, errModuleNotFound(deviceID, moduleID)
+	}
+	return d, &m.identityState, nil
+}
+
+// errDeviceNotFound's message is the bare id, as a 2021 real-hub answer
+// shows ("ErrorCode:DeviceNotFound;<id>", Azure/azure-iot-sdk-java#1108).
+func errDeviceNotFound(deviceID string) error {
+	return hub.ErrDeviceNotFound.WithMessage("%s", deviceID)
+}
+
+func errModuleNotFound(deviceID, moduleID string) error {
+	return hub.ErrModuleNotFound.WithMessage("Module %s not found on device %s.", moduleID, deviceID)
+}
+
+// identityKeys returns the primary and secondary keys (base64) of a device
+// (moduleID "") or module; enabled=false for a disabled device (and for
+// modules of a disabled device); *hub.Error 404 when absent. Identities that
+// do not use SAS have empty keys, so no identity-key token verifies for them.
+func (r *registry) identityKeys(deviceID, moduleID string) (primary, secondary string, enabled bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, st, err := r.findIdentity(deviceID, moduleID)
+	if err != nil {
+		return "", "", false, err
+	}
+	return st.creds.primaryKey, st.creds.secondaryKey, d.status == hub.StatusEnabled, nil
+}
+
+// setConnected records connectionState Connected/Disconnected (with
+// connectionStateUpdatedTime and lastActivityTime) on the identity, which its
+// twin shows too. It changes no etag or version: connection state is not an
+// identity update. Unknown identities are ignored (the identity may have been
+// deleted while the connection was closing).
+func (r *registry) setConnected(deviceID, moduleID string, connected bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, st, err := r.findIdentity(deviceID, moduleID)
+	if err != nil {
+		return
+	}
+	ts := r.timestamp()
+	st.connected = connected
+	st.connStateUpdated = ts
+	st.lastActivity = ts
+}
+
+func (st *identityState) connectionState() string {
+	if st.connected {
+		return hub.StateConnected
+	}
+	return hub.StateDisconnected
+}
+
+// newKey is a generated identity or policy key: 32 random bytes, which is
+// what real hubs generate (44-character base64, protocol.md §3.9).
+func newKey() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// newGenerationID is an 18-digit decimal string, the shape of observed
+// generation ids (e.g. 636952022448893208).
+func newGenerationID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatUint(100_000_000_000_000_000+binary.BigEndian.Uint64(b[:])%900_000_000_000_000_000, 10)
+}

@@ -1,0 +1,68 @@
+package emulator
+
+import (
+	"log/slog"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// newBroker configures mochi-mqtt the way IoT Hub behaves: MQTT 3.1.1 only,
+// QoS at most 1, nothing retained, and no $SYS topics (the hub has none).
+func newBroker(log *slog.Logger) *mqtt.Server {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MinimumProtocolVersion = 4
+	caps.MaximumQos = 1
+	caps.RetainAvailable = 0
+	caps.SharedSubAvailable = 0
+	caps.MaximumClientWritesPending = 1024
+	return mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		Logger:                 log,
+		SysTopicResendInterval: 1 << 30, // effectively never
+	})
+}
+
+// deliver sends one PUBLISH to one connection, and only if that connection
+// holds a subscription matching the topic; the QoS is the subscription's,
+// capped at 1 (protocol.md §4.4). It is the only way the emulator sends
+// anything: broker-style fan-out would leak one module's twin to every
+// other module, since all of them subscribe to the same topic names.
+// Unsubscribed topics are dropped, as IoT Edge's protocol gateway does.
+func deliver(cl *mqtt.Client, topic string, payload []byte) bool {
+	if cl.Closed() {
+		return false
+	}
+	var qos byte
+	matched := false
+	for filter, sub := range cl.State.Subscriptions.GetAll() {
+		if topicMatches(filter, topic) {
+			matched = true
+			qos = max(qos, min(sub.Qos, 1))
+		}
+	}
+	if !matched {
+		return false
+	}
+	out := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos},
+		TopicName:   topic,
+		Payload:     payload,
+		Created:     time.Now().Unix(),
+	}
+	if qos > 0 {
+		id, err := cl.NextPacketID()
+		if err != nil {
+			cl.Stop(err)
+			return false
+		}
+		out.PacketID = uint16(id)
+		// Tracked as in flight so a PUBACK clears it and a persistent session
+		// that reconnects before acknowledging gets it again.
+		if cl.State.Inflight.Set(out) {
+			cl.State.Inflight.DecreaseSendQuota()
+		}
+	}
+	return cl.WritePacket(out) == nil
+}

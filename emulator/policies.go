@@ -1,0 +1,147 @@
+package emulator
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// permission is a shared access policy right (DOC-SAS).
+type permission uint8
+
+const (
+	permRegistryRead permission = 1 << iota
+	permRegistryWrite
+	permServiceConnect
+	permDeviceConnect
+)
+
+// allows reports whether a policy holding have may do an operation that
+// needs need. RegistryWrite implies RegistryRead: the module-twin tutorial
+// (DOC-TUT) states that the write permission also covers reading.
+func (have permission) allows(need permission) bool {
+	if need == permRegistryRead && have&permRegistryWrite != 0 {
+		return true
+	}
+	return have&need == need
+}
+
+type policy struct {
+	name                     string
+	primaryKey, secondaryKey string
+	perms                    permission
+}
+
+// policies are the hub's shared access policies: the five built-ins a new
+// hub has, each with its own random keys. They never change after
+// newPolicies, so reading them needs no lock.
+type policies struct {
+	list []*policy
+}
+
+// newPolicies creates the built-in policies. ownerKey, when not empty, is
+// iothubowner's primary key (base64) so scripts can know it in advance.
+func newPolicies(ownerKey string) (*policies, error) {
+	if ownerKey != "" {
+		raw, err := base64.StdEncoding.DecodeString(ownerKey)
+		if err != nil || len(raw) == 0 {
+			return nil, errors.New("owner key: not a non-empty standard base64 string")
+		}
+	} else {
+		ownerKey = newKey()
+	}
+	builtins := []struct {
+		name  string
+		perms permission
+	}{
+		{"iothubowner", permRegistryRead | permRegistryWrite | permServiceConnect | permDeviceConnect},
+		{"service", permServiceConnect},
+		{"device", permDeviceConnect},
+		{"registryRead", permRegistryRead},
+		{"registryReadWrite", permRegistryRead | permRegistryWrite},
+	}
+	p := &policies{}
+	for _, b := range builtins {
+		p.list = append(p.list, &policy{name: b.name, primaryKey: newKey(), secondaryKey: newKey(), perms: b.perms})
+	}
+	p.list[0].primaryKey = ownerKey
+	return p, nil
+}
+
+// names lists the policy names, iothubowner first.
+func (p *policies) names() []string {
+	out := make([]string, len(p.list))
+	for i, pol := range p.list {
+		out[i] = pol.name
+	}
+	return out
+}
+
+// primaryKey returns a policy's primary key.
+func (p *policies) primaryKey(name string) (string, bool) {
+	pol, ok := p.lookup(name)
+	if !ok {
+		return "", false
+	}
+	return pol.primaryKey, true
+}
+
+// lookup finds a policy by its exact (case-sensitive) name.
+func (p *policies) lookup(name string) (*policy, bool) {
+	for _, pol := range p.list {
+		if pol.name == name {
+			return pol, true
+		}
+	}
+	return nil, false
+}
+
+// authorizeService checks the Authorization header of a REST request: a
+// policy token (skn of a known policy) whose signature verifies with one of
+// the policy's keys, not expired, whose sr covers the resource ({host}, or
+// {host}/devices as older docs issue for registry calls), and whose policy
+// holds the permission. Every failure is 401 IotHubUnauthorizedAccess; the
+// reason is in the error message for the log, never in the response.
+func (p *policies) authorizeService(header string, scope resourceScope, need permission, now time.Time) error {
+	if header == "" {
+		return errUnauthorized("Authorization header missing")
+	}
+	t, err := parseToken(header)
+	if err != nil {
+		return errUnauthorized("%v", err)
+	}
+	if t.keyName == "" {
+		return errUnauthorized("service requests need a policy token (skn)")
+	}
+	pol, ok := p.lookup(t.keyName)
+	switch {
+	case !ok:
+		return errUnauthorized("no shared access policy %q", t.keyName)
+	case !t.signedBy(pol.primaryKey, pol.secondaryKey):
+		return errUnauthorized("signature does not verify with policy %q", t.keyName)
+	case t.expired(now):
+		return errUnauthorized("token expired at %d", t.expiry)
+	}
+	if covered, _ := scope.coveredBy(t.resource); !covered {
+		return errUnauthorized("token scope %q does not cover the resource", t.resource)
+	}
+	if !pol.perms.allows(need) {
+		return errUnauthorized("Authorization rule '%s' does not allow access for %s", t.keyName, need)
+	}
+	return nil
+}
+
+func (need permission) String() string {
+	switch need {
+	case permRegistryRead:
+		return "RegistryRead"
+	case permRegistryWrite:
+		return "RegistryWrite"
+	case permServiceConnect:
+		return "ServiceConnect"
+	case permDeviceConnect:
+		return "DeviceConnect"
+	}
+	return fmt.Sprintf("permission(%d)", uint8(need))
+}

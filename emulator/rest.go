@@ -1,0 +1,197 @@
+package emulator
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// maxBodyBytes bounds request bodies; the largest legitimate one (a twin
+// with 8 KB of tags and 32 KB of desired properties, plus what C# echoes)
+// is far below it.
+const maxBodyBytes = 1 << 20
+
+// restHandler serves the registry and twin REST API. Routing is done here
+// rather than by http.ServeMux so that unknown routes and wrong methods get
+// the hub's error shape, and ids are decoded segment by segment from the
+// escaped path (a %2F inside an id never splits it).
+type restHandler struct {
+	reg      *registry
+	pol      *policies
+	hostName string
+	hubName  string
+	now      func() time.Time
+	log      *slog.Logger
+	routes   []route
+}
+
+// route is a path pattern ("*" matches one non-empty segment, an id) and
+// the operation for each method it accepts.
+type route struct {
+	pattern []string
+	ops     map[string]operation
+}
+
+type operation struct {
+	perm  permission
+	serve func(r *http.Request, ids []string) (restResult, error)
+}
+
+// restResult is a handler's answer: status, JSON body (nil for none) and
+// the etag for the ETag header ("" for none).
+type restResult struct {
+	status int
+	body   []byte
+	etag   string
+}
+
+func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log}
+	h.routes = h.buildRoutes()
+	return h.recoverPanics(http.HandlerFunc(h.serve))
+}
+
+// hubNameOf is the hub name inside a host name: its first DNS label.
+func hubNameOf(hostName string) string {
+	name, _, _ := strings.Cut(sasHostOnly(hostName), ".")
+	return name
+}
+
+func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
+	segs, err := splitEscapedPath(r.URL.EscapedPath())
+	if err != nil {
+		writeError(w, hub.ErrArgumentInvalid.WithMessage("The request path is not valid: %v", err), h.now())
+		return
+	}
+	rt, ids := h.match(segs)
+	if rt == nil {
+		writeError(w, errNoRoute.WithMessage("No resource matches %s %s.", r.Method, r.URL.Path), h.now())
+		return
+	}
+	op, ok := rt.ops[r.Method]
+	if !ok {
+		w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(rt.ops)), ", "))
+		writeError(w, errMethodNotAllowed.WithMessage("The requested resource does not support http method '%s'.", r.Method), h.now())
+		return
+	}
+	if err := h.pol.authorizeService(r.Header.Get("Authorization"), h.scopeOf(rt, segs), op.perm, h.now()); err != nil {
+		h.log.Info("rest request unauthorized", "method", r.Method, "path", r.URL.Path, "reason", err)
+		writeError(w, err, h.now())
+		return
+	}
+	res, err := op.serve(r, ids)
+	if err != nil {
+		if _, ok := hub.AsError(err); !ok {
+			h.log.Error("rest request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		writeError(w, err, h.now())
+		return
+	}
+	if res.etag != "" {
+		w.Header().Set("ETag", `"`+res.etag+`"`)
+	}
+	if res.body != nil {
+		w.Header().Set("Content-Type", jsonContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
+	}
+	w.WriteHeader(res.status)
+	_, _ = w.Write(res.body)
+}
+
+// splitEscapedPath splits the escaped path at '/' and only then decodes each
+// segment, so ids may hold any percent-encoded character.
+func splitEscapedPath(p string) ([]string, error) {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range parts {
+		d, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = d
+	}
+	return parts, nil
+}
+
+// match finds the route for path segments; literals compare
+// case-insensitively, as ASP.NET routes do.
+func (h *restHandler) match(segs []string) (*route, []string) {
+	for i := range h.routes {
+		if ids, ok := matchPattern(h.routes[i].pattern, segs); ok {
+			return &h.routes[i], ids
+		}
+	}
+	return nil, nil
+}
+
+func matchPattern(pattern, segs []string) ([]string, bool) {
+	if len(pattern) != len(segs) {
+		return nil, false
+	}
+	var ids []string
+	for j, p := range pattern {
+		switch {
+		case p == "*" && segs[j] != "":
+			ids = append(ids, segs[j])
+		case p != "*" && strings.EqualFold(p, segs[j]):
+		default:
+			return nil, false
+		}
+	}
+	return ids, true
+}
+
+// scopeOf is the SAS resource of a request: the host and its path.
+func (h *restHandler) scopeOf(rt *route, segs []string) resourceScope {
+	s := resourceScope{host: h.hostName}
+	for i, p := range rt.pattern {
+		s.segs = append(s.segs, scopeSegment{text: segs[i], isID: p == "*"})
+	}
+	return s
+}
+
+// readBody reads at most maxBodyBytes; more is 413 and nothing changes.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, hub.ErrIotHubFormatError.WithMessage("The request body could not be read: %v", err)
+	}
+	if len(b) > maxBodyBytes {
+		return nil, errBodyTooLarge.WithMessage("The request body is larger than %d bytes.", maxBodyBytes)
+	}
+	return b, nil
+}
+
+// recoverPanics turns a panic into a logged 500 ServerError. It is a
+// defence only: no client input may reach a panic, and tests never do.
+func (h *restHandler) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			h.log.Error("panic serving rest request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeError(w, hub.ErrServerError.WithMessage("The server encountered an internal error."), h.now())
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,181 @@
+package emulator
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// buildRoutes is the REST surface (protocol.md §3.2) with the permission
+// each operation needs (§2.4): registry reads RegistryRead, registry writes
+// RegistryWrite, everything under /twins ServiceConnect. Any api-version is
+// accepted: the SDKs send 2020-09-30 or 2021-04-12 and the shapes agree.
+func (h *restHandler) buildRoutes() []route {
+	read, write, service := permRegistryRead, permRegistryWrite, permServiceConnect
+	return []route{
+		{[]string{"devices"}, map[string]operation{
+			http.MethodGet: {read, h.listDevices},
+		}},
+		{[]string{"devices", "*"}, map[string]operation{
+			http.MethodGet:    {read, h.getDevice},
+			http.MethodPut:    {write, h.putDevice},
+			http.MethodDelete: {write, h.deleteDevice},
+		}},
+		{[]string{"devices", "*", "modules"}, map[string]operation{
+			http.MethodGet: {read, h.listModules},
+		}},
+		{[]string{"devices", "*", "modules", "*"}, map[string]operation{
+			http.MethodGet:    {read, h.getModule},
+			http.MethodPut:    {write, h.putModule},
+			http.MethodDelete: {write, h.deleteModule},
+		}},
+		{[]string{"twins", "*"}, map[string]operation{
+			http.MethodGet:   {service, h.getTwin},
+			http.MethodPatch: {service, h.patchTwin},
+			http.MethodPut:   {service, h.replaceTwin},
+		}},
+		{[]string{"twins", "*", "modules", "*"}, map[string]operation{
+			http.MethodGet:   {service, h.getTwin},
+			http.MethodPatch: {service, h.patchTwin},
+			http.MethodPut:   {service, h.replaceTwin},
+		}},
+		{[]string{"statistics", "devices"}, map[string]operation{
+			http.MethodGet: {read, h.statistics},
+		}},
+	}
+}
+
+// jsonResult marshals v as a 200 answer.
+func jsonResult(v any, etag string) (restResult, error) {
+	b, err := marshalJSON(v)
+	if err != nil {
+		return restResult{}, err
+	}
+	return restResult{status: http.StatusOK, body: b, etag: etag}, nil
+}
+
+func ifMatch(r *http.Request) precondition { return parseIfMatch(r.Header.Get("If-Match")) }
+
+// putDevice answers 200 for create and update alike: PYHUB accepts only 200.
+func (h *restHandler) putDevice(r *http.Request, ids []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	d, err := h.reg.putDevice(ids[0], body, ifMatch(r))
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(d, d.ETag)
+}
+
+func (h *restHandler) getDevice(_ *http.Request, ids []string) (restResult, error) {
+	d, err := h.reg.getDevice(ids[0])
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(d, d.ETag)
+}
+
+func (h *restHandler) deleteDevice(r *http.Request, ids []string) (restResult, error) {
+	if err := h.reg.deleteDevice(ids[0], ifMatch(r)); err != nil {
+		return restResult{}, err
+	}
+	return restResult{status: http.StatusNoContent}, nil
+}
+
+// listDevices reads ?top=: 1–1000, anything out of range means 1000
+// (SWAGGER); a value that is not an integer is 400.
+func (h *restHandler) listDevices(r *http.Request, _ []string) (restResult, error) {
+	top := 1000
+	if s := r.URL.Query().Get("top"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return restResult{}, hub.ErrArgumentInvalid.WithMessage("top '%s' is not an integer.", s)
+		}
+		if n >= 1 && n <= 1000 {
+			top = n
+		}
+	}
+	return jsonResult(h.reg.listDevices(top), "")
+}
+
+// putModule answers 200 for create (the swagger allows 200 or 201; 200 is
+// what every SDK accepts).
+func (h *restHandler) putModule(r *http.Request, ids []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	m, err := h.reg.putModule(h.hubName, ids[0], ids[1], body, ifMatch(r))
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(m, m.ETag)
+}
+
+func (h *restHandler) getModule(_ *http.Request, ids []string) (restResult, error) {
+	m, err := h.reg.getModule(ids[0], ids[1])
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(m, m.ETag)
+}
+
+func (h *restHandler) listModules(_ *http.Request, ids []string) (restResult, error) {
+	ms, err := h.reg.listModules(ids[0])
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(ms, "")
+}
+
+func (h *restHandler) deleteModule(r *http.Request, ids []string) (restResult, error) {
+	if err := h.reg.deleteModule(ids[0], ids[1], ifMatch(r)); err != nil {
+		return restResult{}, err
+	}
+	return restResult{status: http.StatusNoContent}, nil
+}
+
+func (h *restHandler) statistics(*http.Request, []string) (restResult, error) {
+	return jsonResult(h.reg.stats(), "")
+}
+
+// twinIDs splits the ids of /twins/{d} and /twins/{d}/modules/{m}.
+func twinIDs(ids []string) (deviceID, moduleID string) {
+	if len(ids) > 1 {
+		return ids[0], ids[1]
+	}
+	return ids[0], ""
+}
+
+func twinResult(doc twinDoc, err error) (restResult, error) {
+	if err != nil {
+		return restResult{}, err
+	}
+	return restResult{status: http.StatusOK, body: doc.body, etag: doc.etag}, nil
+}
+
+func (h *restHandler) getTwin(_ *http.Request, ids []string) (restResult, error) {
+	d, m := twinIDs(ids)
+	return twinResult(h.reg.getTwin(d, m))
+}
+
+func (h *restHandler) patchTwin(r *http.Request, ids []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	d, m := twinIDs(ids)
+	return twinResult(h.reg.patchTwin(d, m, body, ifMatch(r)))
+}
+
+func (h *restHandler) replaceTwin(r *http.Request, ids []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	d, m := twinIDs(ids)
+	return twinResult(h.reg.replaceTwin(d, m, body, ifMatch(r)))
+}

@@ -1,0 +1,336 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Twin topics of the MQTT protocol (protocol.md §4.4).
+const (
+	topicTwinResponses   = "$iothub/twin/res/#"
+	topicDesiredPatches  = "$iothub/twin/PATCH/properties/desired/#"
+	topicTwinGet         = "$iothub/twin/GET/?$rid="
+	topicReportedPatch   = "$iothub/twin/PATCH/properties/reported/?$rid="
+	prefixTwinResponse   = "$iothub/twin/res/"
+	prefixDesiredPatch   = "$iothub/twin/PATCH/properties/desired/"
+	resyncTimeout        = 30 * time.Second
+	renewalRetryInterval = 5 * time.Second
+)
+
+var errConnectionLost = errors.New("mqtt connection lost before the hub answered")
+
+// twinResponse is one $iothub/twin/res/{status}/?$rid=...&$version=... message.
+type twinResponse struct {
+	status  int
+	version int64
+	body    []byte
+	err     error
+}
+
+// GetTwin reads the twin's desired and reported properties (with their
+// $version, without $metadata, as the hub sends them over MQTT). A request
+// cut off by a dropped connection is sent again once the client reconnects.
+func (c *MQTTClient) GetTwin(ctx context.Context) (*TwinProperties, error) {
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	for {
+		props, err := c.getTwin(ctx)
+		if !errors.Is(err, errConnectionLost) {
+			return props, err
+		}
+		if err := c.awaitConnected(ctx); err != nil {
+			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
+		}
+	}
+}
+
+func (c *MQTTClient) getTwin(ctx context.Context) (*TwinProperties, error) {
+	r, err := c.request(ctx, topicTwinGet, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
+	}
+	var props TwinProperties
+	if err := json.Unmarshal(r.body, &props); err != nil {
+		return nil, fmt.Errorf("get twin %s: bad response body: %w", c.clientID(), err)
+	}
+	return &props, nil
+}
+
+// UpdateReported sends a reported-properties patch (nil values delete) and
+// returns the reported $version the hub assigned. If the connection drops
+// after the patch left, the error says so: the hub may have applied it, and
+// it is not sent twice.
+func (c *MQTTClient) UpdateReported(ctx context.Context, patch map[string]any) (int64, error) {
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return 0, fmt.Errorf("update reported %s: %w", c.clientID(), err)
+	}
+	return c.UpdateReportedJSON(ctx, body)
+}
+
+// UpdateReportedJSON is UpdateReported with the patch as raw JSON, so tests
+// can send exactly the bytes they mean (including malformed ones).
+func (c *MQTTClient) UpdateReportedJSON(ctx context.Context, body []byte) (int64, error) {
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	r, err := c.request(ctx, topicReportedPatch, body)
+	if err != nil {
+		return 0, fmt.Errorf("update reported %s: %w", c.clientID(), err)
+	}
+	return r.version, nil
+}
+
+// request publishes a twin request with a fresh $rid and waits for its
+// response; statuses of 300 and above become *Error.
+func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (twinResponse, error) {
+	rid := newRequestID()
+	ch := make(chan twinResponse, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return twinResponse{}, errors.New("client closed")
+	}
+	c.pending[rid] = ch
+	pc := c.client
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, rid)
+		c.mu.Unlock()
+	}()
+	if body == nil {
+		body = []byte{}
+	}
+	if err := waitToken(ctx, pc.Publish(topic+rid, 1, false, body)); err != nil {
+		return twinResponse{}, err
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r, r.err
+		}
+		if r.status >= 300 {
+			return r, ParseError(r.status, "", r.body)
+		}
+		return r, nil
+	case <-ctx.Done():
+		return twinResponse{}, ctx.Err()
+	}
+}
+
+// onMessage routes everything the hub sends. paho calls it in order
+// (OrderMatters), so it never blocks: responses go to a buffered channel of
+// one, patches to an unbounded queue.
+func (c *MQTTClient) onMessage(_ paho.Client, m paho.Message) {
+	topic := m.Topic()
+	switch {
+	case strings.HasPrefix(topic, prefixTwinResponse):
+		statusText, query, _ := strings.Cut(strings.TrimPrefix(topic, prefixTwinResponse), "/?")
+		q, _ := url.ParseQuery(query)
+		status, err := strconv.Atoi(statusText)
+		if err != nil {
+			c.log.Warn("twin response with a bad status", "topic", topic)
+			return
+		}
+		version, _ := strconv.ParseInt(q.Get("$version"), 10, 64)
+		c.mu.Lock()
+		ch := c.pending[q.Get("$rid")]
+		c.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- twinResponse{status: status, version: version, body: m.Payload()}:
+			default:
+			}
+		}
+	case strings.HasPrefix(topic, prefixDesiredPatch):
+		props, version, err := decodeDesiredPatch(topic, m.Payload())
+		if err != nil {
+			c.log.Warn("bad desired patch", "topic", topic, "error", err)
+			return
+		}
+		c.offer(DesiredPatch{Version: version, Properties: props})
+	default:
+		c.log.Debug("unexpected message", "topic", topic)
+	}
+}
+
+// decodeDesiredPatch reads a desired notification; the version comes from
+// the body's $version, or the topic's when the body has none.
+func decodeDesiredPatch(topic string, payload []byte) (map[string]any, int64, error) {
+	var props map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&props); err != nil {
+		return nil, 0, err
+	}
+	version := SectionVersion(props)
+	delete(props, "$version")
+	if version == 0 {
+		_, query, _ := strings.Cut(topic, "?")
+		q, _ := url.ParseQuery(query)
+		version, _ = strconv.ParseInt(q.Get("$version"), 10, 64)
+	}
+	if version == 0 {
+		return nil, 0, errors.New("no $version")
+	}
+	return props, version, nil
+}
+
+// offer delivers a patch unless the client already holds its version or a
+// newer one: the hub's versions only grow, so an older patch is stale.
+func (c *MQTTClient) offer(p DesiredPatch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.Version <= c.held {
+		c.log.Debug("dropping stale desired patch", "version", p.Version, "held", c.held)
+		return
+	}
+	c.held = p.Version
+	c.patches.push(p)
+}
+
+// onConnect runs after every (re)connect: subscribe, read the twin, deliver
+// what changed while away, and schedule the next token renewal.
+func (c *MQTTClient) onConnect(pc paho.Client) {
+	c.mu.Lock()
+	c.connSeq++
+	first := c.connSeq == 1
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
+	defer cancel()
+	err := waitToken(ctx, pc.SubscribeMultiple(map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}, c.onMessage))
+	var props *TwinProperties
+	if err == nil {
+		props, err = c.getTwin(ctx)
+	}
+	if err == nil {
+		desired := props.Desired
+		version := SectionVersion(desired)
+		if first {
+			c.mu.Lock()
+			c.held = max(c.held, version)
+			c.mu.Unlock()
+		} else {
+			full := make(map[string]any, len(desired))
+			for k, v := range desired {
+				if k != "$version" && k != "$metadata" {
+					full[k] = v
+				}
+			}
+			c.offer(DesiredPatch{Version: version, Properties: full, Full: true})
+		}
+	} else {
+		c.log.Warn("resync after connect failed", "error", err)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first {
+		c.readyErr = err
+		close(c.ready)
+	}
+	select {
+	case <-c.up:
+	default:
+		close(c.up)
+	}
+	if !c.closed {
+		if c.renew != nil {
+			c.renew.Stop()
+		}
+		c.renew = time.AfterFunc(c.cfg.ttl*4/5, c.renewToken)
+	}
+}
+
+// onConnectionLost fails the requests waiting for an answer; GetTwin sends
+// its request again after the reconnect, UpdateReported reports the loss.
+func (c *MQTTClient) onConnectionLost(err error) {
+	c.log.Info("mqtt connection lost", "error", err)
+	c.markDown()
+	c.failPending(errConnectionLost)
+}
+
+func (c *MQTTClient) failPending(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.pending {
+		select {
+		case ch <- twinResponse{err: err}:
+		default:
+		}
+	}
+}
+
+// awaitConnected waits until the client is connected and resynced again, or ctx.
+func (c *MQTTClient) awaitConnected(ctx context.Context) error {
+	c.mu.Lock()
+	up := c.up
+	c.mu.Unlock()
+	select {
+	case <-up:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// markDown records that the connection is gone until the next onConnect.
+func (c *MQTTClient) markDown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.up:
+		c.up = make(chan struct{})
+	default:
+	}
+}
+
+// renewToken reconnects with a fresh SAS token before the current one
+// expires, as the SDKs do: the hub takes a token only at CONNECT. It waits
+// for operations in flight and keeps new ones out until it is back; the
+// persistent session keeps the subscriptions. The old paho client is
+// disconnected first so its auto-reconnect cannot fight the new one.
+func (c *MQTTClient) renewToken() {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	old := c.client
+	next := c.newPaho(c.tlsCfg)
+	c.client = next
+	c.mu.Unlock()
+
+	c.log.Info("renewing sas token", "client", c.clientID())
+	c.markDown()
+	old.Disconnect(250)
+	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
+	defer cancel()
+	if err := waitToken(ctx, next.Connect()); err != nil {
+		c.log.Warn("reconnect for token renewal failed", "error", err)
+		c.mu.Lock()
+		if !c.closed {
+			c.renew = time.AfterFunc(renewalRetryInterval, c.renewToken)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

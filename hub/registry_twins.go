@@ -1,0 +1,116 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+)
+
+// twinWriteBody is the body of a twin PATCH or PUT: only tags and desired
+// properties, the sections a service may write (protocol.md §3.10). Read-only
+// fields (etag, version, ids, status) are never sent; the etag only counts
+// in If-Match. omitzero keeps an empty but non-nil map, so a PUT with
+// Tags: map[string]any{} really clears the tags, while nil leaves them out.
+type twinWriteBody struct {
+	Tags       map[string]any      `json:"tags,omitzero"`
+	Properties *twinWritePropsBody `json:"properties,omitempty"`
+}
+
+type twinWritePropsBody struct {
+	Desired map[string]any `json:"desired,omitzero"`
+}
+
+// newTwinWriteBody copies the writable parts of t. The top-level "$version"
+// and "$metadata" of desired are dropped: they are hub-maintained, and a
+// twin read with GetModuleTwin, edited and sent back with ReplaceModuleTwin
+// would otherwise carry them.
+func newTwinWriteBody(t *Twin) twinWriteBody {
+	r := twinWriteBody{Tags: t.Tags}
+	if t.Properties != nil && t.Properties.Desired != nil {
+		desired := maps.Clone(t.Properties.Desired)
+		delete(desired, "$version")
+		delete(desired, "$metadata")
+		r.Properties = &twinWritePropsBody{Desired: desired}
+	}
+	return r
+}
+
+func deviceTwinPath(d string) string { return "/twins/" + escapeID(d) }
+
+func moduleTwinPath(d, m string) string { return deviceTwinPath(d) + "/modules/" + escapeID(m) }
+
+// GetDeviceTwin reads a device twin.
+func (c *RegistryClient) GetDeviceTwin(ctx context.Context, deviceID string) (*Twin, error) {
+	var out Twin
+	if err := c.get(ctx, deviceTwinPath(deviceID), &out, deviceID); err != nil {
+		return nil, fmt.Errorf("get device twin %s: %w", deviceID, err)
+	}
+	return &out, nil
+}
+
+// UpdateDeviceTwin deep-merges patch's tags and desired properties into the
+// device twin (PATCH; null deletes a member) if etag still matches ("" or
+// "*": unconditionally), and returns the whole updated twin.
+func (c *RegistryClient) UpdateDeviceTwin(ctx context.Context, deviceID string, patch *Twin, etag string) (*Twin, error) {
+	t, err := c.writeTwin(ctx, http.MethodPatch, deviceTwinPath(deviceID), patch, etag, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("update device twin %s: %w", deviceID, err)
+	}
+	return t, nil
+}
+
+// ReplaceDeviceTwin replaces the device twin's tags and desired properties
+// (PUT) if etag still matches.
+func (c *RegistryClient) ReplaceDeviceTwin(ctx context.Context, deviceID string, twin *Twin, etag string) (*Twin, error) {
+	t, err := c.writeTwin(ctx, http.MethodPut, deviceTwinPath(deviceID), twin, etag, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("replace device twin %s: %w", deviceID, err)
+	}
+	return t, nil
+}
+
+// GetModuleTwin reads a module twin.
+func (c *RegistryClient) GetModuleTwin(ctx context.Context, deviceID, moduleID string) (*Twin, error) {
+	var out Twin
+	if err := c.get(ctx, moduleTwinPath(deviceID, moduleID), &out, deviceID, moduleID); err != nil {
+		return nil, fmt.Errorf("get module twin %s/%s: %w", deviceID, moduleID, err)
+	}
+	return &out, nil
+}
+
+// UpdateModuleTwin deep-merges patch into the module twin (PATCH), as the
+// seed tutorial's update_module_twin does, if etag still matches.
+func (c *RegistryClient) UpdateModuleTwin(ctx context.Context, deviceID, moduleID string, patch *Twin, etag string) (*Twin, error) {
+	t, err := c.writeTwin(ctx, http.MethodPatch, moduleTwinPath(deviceID, moduleID), patch, etag, deviceID, moduleID)
+	if err != nil {
+		return nil, fmt.Errorf("update module twin %s/%s: %w", deviceID, moduleID, err)
+	}
+	return t, nil
+}
+
+// ReplaceModuleTwin replaces the module twin's tags and desired properties
+// (PUT) if etag still matches.
+func (c *RegistryClient) ReplaceModuleTwin(ctx context.Context, deviceID, moduleID string, twin *Twin, etag string) (*Twin, error) {
+	t, err := c.writeTwin(ctx, http.MethodPut, moduleTwinPath(deviceID, moduleID), twin, etag, deviceID, moduleID)
+	if err != nil {
+		return nil, fmt.Errorf("replace module twin %s/%s: %w", deviceID, moduleID, err)
+	}
+	return t, nil
+}
+
+func (c *RegistryClient) writeTwin(ctx context.Context, method, path string, t *Twin, etag string, ids ...string) (*Twin, error) {
+	if err := checkIDs(ids...); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, errors.New("nil twin")
+	}
+	var out Twin
+	err := c.do(ctx, restCall{method: method, path: path, body: newTwinWriteBody(t), ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

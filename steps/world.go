@@ -1,0 +1,119 @@
+// Package steps holds Hubspec's godog step definitions: thin glue from
+// Gherkin sentences to a per-scenario world that drives a real registry
+// client and real MQTT clients against a harness.Target.
+//
+// The world travels in the context.Context godog hands each step; there is
+// no package-level mutable state, so scenarios run concurrently.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/hub"
+)
+
+// waitFor bounds every wait on the hub (a patch arriving, a connection).
+const waitFor = 10 * time.Second
+
+// world is one scenario's state. Identities are known by the aliases the
+// feature file uses; the hub sees unique names made by harness.Scenario.
+type world struct {
+	sc       *harness.Scenario
+	target   harness.Target
+	registry *hub.RegistryClient
+
+	devices     map[string]*hub.Device      // device alias → as last returned by the hub
+	modules     map[string]*hub.Module      // module alias → as last returned by the hub
+	deviceOf    map[string]string           // module alias → device alias
+	firstKeys   map[string]hub.SymmetricKey // "device X" / "module Y" → keys when first created
+	twins       map[string]*hub.Twin        // module alias → twin as the service last read or wrote it
+	firstTwin   map[string]*hub.Twin        // module alias → twin as the service first read it
+	clients     map[string]*hub.MQTTClient  // module alias → connected client
+	lastPatch   map[string]hub.DesiredPatch
+	lastRefusal error // the hub's refusal of the last action, until a step checks it
+}
+
+type worldKey struct{}
+
+func worldFrom(ctx context.Context) *world { return ctx.Value(worldKey{}).(*world) }
+
+// Initialize returns the godog scenario initializer for a run: every
+// scenario gets a fresh world and a cleanup stack that runs even when the
+// scenario failed.
+func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
+	return func(sc *godog.ScenarioContext) {
+		sc.Before(func(ctx context.Context, _ *godog.Scenario) (context.Context, error) {
+			w, err := newWorld(run)
+			if err != nil {
+				return ctx, err
+			}
+			return context.WithValue(ctx, worldKey{}, w), nil
+		})
+		sc.After(func(ctx context.Context, _ *godog.Scenario, scenarioErr error) (context.Context, error) {
+			w, ok := ctx.Value(worldKey{}).(*world)
+			if !ok {
+				return ctx, nil
+			}
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := w.sc.Cleanup(cctx); err != nil && scenarioErr == nil {
+				return ctx, err
+			}
+			return ctx, nil
+		})
+		identitySteps(sc)
+		twinSteps(sc)
+		mqttSteps(sc)
+	}
+}
+
+func newWorld(run *harness.Run) (*world, error) {
+	reg, err := hub.NewRegistryClient(run.Target.ServiceConnectionString(), run.Target.RegistryOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("registry client: %w", err)
+	}
+	return &world{
+		sc:        run.NewScenario(),
+		target:    run.Target,
+		registry:  reg,
+		devices:   map[string]*hub.Device{},
+		modules:   map[string]*hub.Module{},
+		deviceOf:  map[string]string{},
+		firstKeys: map[string]hub.SymmetricKey{},
+		twins:     map[string]*hub.Twin{},
+		firstTwin: map[string]*hub.Twin{},
+		clients:   map[string]*hub.MQTTClient{},
+		lastPatch: map[string]hub.DesiredPatch{},
+	}, nil
+}
+
+// refused records a refusal from the hub for a later "the hub refuses"
+// step; anything that is not an answer from the hub fails the step.
+func (w *world) refused(err error) error {
+	if _, ok := hub.AsError(err); ok {
+		w.lastRefusal = err
+		return nil
+	}
+	return err
+}
+
+// module returns a module the scenario created, with its device id.
+func (w *world) module(alias string) (*hub.Module, error) {
+	m, ok := w.modules[alias]
+	if !ok {
+		return nil, fmt.Errorf("module %q: the scenario has not created it", alias)
+	}
+	return m, nil
+}
+
+func (w *world) device(alias string) (*hub.Device, error) {
+	d, ok := w.devices[alias]
+	if !ok {
+		return nil, fmt.Errorf("device %q: the scenario has not created it", alias)
+	}
+	return d, nil
+}
