@@ -30,9 +30,10 @@ type iothubHook struct {
 	faults   faults
 
 	mu       sync.Mutex
-	current  map[identity]*mqtt.Client // the live connection of each identity
-	connects map[identity]int          // accepted CONNECTs per identity, for AwaitConnections
-	changed  chan struct{}             // closed and replaced whenever connects changes
+	current  map[identity]*mqtt.Client    // the live connection of each identity
+	expiries map[*mqtt.Client]*time.Timer // closes a connection when its token expires
+	connects map[identity]int             // accepted CONNECTs per identity, for AwaitConnections
+	changed  chan struct{}                // closed and replaced whenever connects changes
 }
 
 func (h *iothubHook) ID() string { return "iothub" }
@@ -65,7 +66,10 @@ func (h *iothubHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return code
 }
 
-var errUnsupportedProtocol = errors.New("IoT Hub speaks MQTT 3.1.1 only")
+var (
+	errUnsupportedProtocol = errors.New("IoT Hub speaks MQTT 3.1.1 only")
+	errTokenExpired        = errors.New("sas token expired")
+)
 
 func (h *iothubHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.ProtocolVersion != 4 {
@@ -91,9 +95,23 @@ func (h *iothubHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { 
 // two enforce the identity's topics and close the connection on a breach.
 func (h *iothubHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
-func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+// OnSessionEstablished records the live connection and arms its expiry:
+// the hub severs a connection when its token expires (DOC-SAS), after the
+// same 5-minute skew it allows at CONNECT.
+func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	id := identityOf(cl.ID)
+	var expiry *time.Timer
+	if t, err := parseToken(string(pk.Connect.Password)); err == nil {
+		left := time.Unix(t.expiry+sasClockSkew, 0).Sub(h.now())
+		expiry = time.AfterFunc(left, func() {
+			h.log.Info("mqtt closing connection: sas token expired", "client", cl.ID)
+			cl.Stop(errTokenExpired)
+		})
+	}
 	h.mu.Lock()
+	if expiry != nil {
+		h.expiries[cl] = expiry
+	}
 	h.current[id] = cl
 	h.connects[id]++
 	close(h.changed)
@@ -107,6 +125,10 @@ func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 func (h *iothubHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	id := identityOf(cl.ID)
 	h.mu.Lock()
+	if t := h.expiries[cl]; t != nil {
+		t.Stop()
+		delete(h.expiries, cl)
+	}
 	mine := h.current[id] == cl
 	if mine {
 		delete(h.current, id)

@@ -47,9 +47,10 @@ func createModule(t *testing.T, reg *hub.RegistryClient, deviceID, moduleID stri
 // rawClient is a bare paho client: the emulator's MQTT rules are checked
 // on the wire, not through Hubspec's own client.
 type rawClient struct {
-	c    paho.Client
-	msgs chan paho.Message
-	lost chan error
+	c              paho.Client
+	msgs           chan paho.Message
+	lost           chan error
+	sessionPresent bool
 }
 
 type creds struct{ clientID, username, password string }
@@ -89,6 +90,7 @@ func dialRaw(s *emulator.Server, c creds, protocolVersion uint) (*rawClient, err
 	if err := tok.Error(); err != nil {
 		return nil, fmt.Errorf("connack %d: %w", tok.(*paho.ConnectToken).ReturnCode(), err)
 	}
+	rc.sessionPresent = tok.(*paho.ConnectToken).SessionPresent()
 	return rc, nil
 }
 
@@ -350,6 +352,38 @@ func TestMQTTClosesConnectionOnBreach(t *testing.T) {
 			rc.closedByHub(t)
 		})
 	}
+}
+
+// TestMQTTClosesConnectionWhenTokenExpires: a token accepted within the
+// 5-minute skew is cut off once the skew runs out.
+func TestMQTTClosesConnectionWhenTokenExpires(t *testing.T) {
+	s, reg := startHub(t)
+	m := createModule(t, reg, "dev1", "mod1")
+	almost := time.Now().Add(-5*time.Minute + time.Second)
+	rc := mustDial(t, s, moduleCreds(t, s, m, "", almost))
+	rc.closedByHub(t)
+}
+
+// TestMQTTPersistentSessionKeepsSubscriptions: with clean session 0, as
+// every SDK connects, a reconnect that does not subscribe again still gets
+// desired patches, and CONNACK says the session was present (protocol.md
+// §4.1; the Python SDK relies on this after its token renewals).
+func TestMQTTPersistentSessionKeepsSubscriptions(t *testing.T) {
+	s, reg := startHub(t)
+	c := moduleCreds(t, s, createModule(t, reg, "dev1", "mod1"), "", time.Now().Add(time.Hour))
+	first := mustDial(t, s, c)
+	first.subscribe(t, "$iothub/twin/PATCH/properties/desired/#")
+	first.c.Disconnect(250)
+
+	again := mustDial(t, s, c)
+	if !again.sessionPresent {
+		t.Fatal("CONNACK without SessionPresent for a persistent session")
+	}
+	if _, err := reg.UpdateModuleTwin(context.Background(), "dev1", "mod1",
+		&hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"telemetryInterval": 5}}}, "*"); err != nil {
+		t.Fatal(err)
+	}
+	assertJSON(t, again.next(t).Payload(), `{"telemetryInterval":5,"$version":2}`)
 }
 
 func TestMQTTSecondConnectionClosesTheFirst(t *testing.T) {

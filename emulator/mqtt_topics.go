@@ -3,7 +3,6 @@ package emulator
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 )
@@ -17,12 +16,7 @@ func identityOf(clientID string) identity {
 	return identity{deviceID: d, moduleID: m}
 }
 
-func (id identity) clientID() string {
-	if id.moduleID == "" {
-		return id.deviceID
-	}
-	return id.deviceID + "/" + id.moduleID
-}
+func (id identity) clientID() string { return identityName(id.deviceID, id.moduleID) }
 
 func (id identity) String() string { return id.clientID() }
 
@@ -78,14 +72,7 @@ func parseUsername(s string) (mqttUsername, error) {
 // case-insensitively, and ignoring a ":port" the embedded emulator's
 // HostName carries.
 func sameHost(a, b string) bool {
-	return strings.EqualFold(stripPort(a), stripPort(b))
-}
-
-func stripPort(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		return host
-	}
-	return h
+	return strings.EqualFold(hostOnly(a), hostOnly(b))
 }
 
 // requestKind is what a device-to-hub PUBLISH asks for.

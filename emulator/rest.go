@@ -69,7 +69,7 @@ func newRESTHandler(reg *registry, pol *policies, hostName string, now func() ti
 
 // hubNameOf is the hub name inside a host name: its first DNS label.
 func hubNameOf(hostName string) string {
-	name, _, _ := strings.Cut(sasHostOnly(hostName), ".")
+	name, _, _ := strings.Cut(hostOnly(hostName), ".")
 	return name
 }
 

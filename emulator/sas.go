@@ -150,7 +150,7 @@ func identityScope(host, deviceID, moduleID string) resourceScope {
 // ignores any ":port", since the embedded emulator's HostName carries one.
 func (s resourceScope) coveredBy(sr string) (bool, int) {
 	parts := strings.Split(strings.TrimSuffix(sr, "/"), "/")
-	if !strings.EqualFold(sasHostOnly(parts[0]), sasHostOnly(s.host)) || len(parts)-1 > len(s.segs) {
+	if !strings.EqualFold(hostOnly(parts[0]), hostOnly(s.host)) || len(parts)-1 > len(s.segs) {
 		return false, 0
 	}
 	for i, p := range parts[1:] {
@@ -162,9 +162,9 @@ func (s resourceScope) coveredBy(sr string) (bool, int) {
 	return true, len(parts) - 1
 }
 
-// sasHostOnly drops a ":port" suffix, also from a bracketed IPv6 literal;
+// hostOnly drops a ":port" suffix, also from a bracketed IPv6 literal;
 // anything else (a bare IPv6 address, a non-numeric port) is left whole.
-func sasHostOnly(h string) string {
+func hostOnly(h string) string {
 	host, port := h, ""
 	if strings.HasPrefix(h, "[") {
 		end := strings.IndexByte(h, ']')

@@ -186,8 +186,8 @@ func TestSASHostOnly(t *testing.T) {
 		"fe80::1":      "fe80::1",
 		"2001:db8::12": "2001:db8::12",
 	} {
-		if got := sasHostOnly(in); got != want {
-			t.Errorf("sasHostOnly(%q) = %q, want %q", in, got, want)
+		if got := hostOnly(in); got != want {
+			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

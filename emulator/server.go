@@ -107,7 +107,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	hook := &iothubHook{
 		broker: s.broker, registry: s.registry, policies: s.policies,
 		hostName: s.hostName, now: opts.Now, log: s.log,
-		current: map[identity]*mqtt.Client{}, connects: map[identity]int{}, changed: make(chan struct{}),
+		current: map[identity]*mqtt.Client{}, expiries: map[*mqtt.Client]*time.Timer{},
+		connects: map[identity]int{}, changed: make(chan struct{}),
 	}
 	s.hook = hook
 	if err := s.broker.AddHook(hook, nil); err != nil {

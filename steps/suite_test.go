@@ -24,7 +24,7 @@ var godogOptions = godog.Options{
 }
 
 func TestMain(m *testing.M) {
-	godog.BindCommandLineFlags("godog.", &godogOptions)
+	godog.BindFlags("godog.", flag.CommandLine, &godogOptions)
 	flag.Parse()
 	os.Exit(m.Run())
 }
