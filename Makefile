@@ -25,4 +25,4 @@ lint:
 
 ## bench: the emulator's benchmarks
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./hub
+	$(GO) test -run '^$$' -bench . -benchmem ./emulator

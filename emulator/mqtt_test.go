@@ -16,7 +16,7 @@ import (
 
 const wait = 10 * time.Second
 
-func startHub(t *testing.T) (*emulator.Server, *hub.RegistryClient) {
+func startHub(t testing.TB) (*emulator.Server, *hub.RegistryClient) {
 	t.Helper()
 	s, err := emulator.Start(context.Background(), emulator.Options{})
 	if err != nil {
@@ -31,7 +31,7 @@ func startHub(t *testing.T) (*emulator.Server, *hub.RegistryClient) {
 }
 
 // createModule creates the device when needed, then the module.
-func createModule(t *testing.T, reg *hub.RegistryClient, deviceID, moduleID string) *hub.Module {
+func createModule(t testing.TB, reg *hub.RegistryClient, deviceID, moduleID string) *hub.Module {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: deviceID}); err != nil && !errors.Is(err, hub.ErrDeviceAlreadyExists) {

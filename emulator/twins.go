@@ -103,6 +103,19 @@ func (r *registry) getTwin(deviceID, moduleID string) (twinDoc, error) {
 	return renderTwin(d, st, moduleID)
 }
 
+// twinForWrite finds the identity whose twin a service write targets and
+// checks the write's If-Match against the twin's etag. The caller holds r.mu.
+func (r *registry) twinForWrite(deviceID, moduleID string, cond precondition) (*deviceEntry, *identityState, error) {
+	d, st, err := r.findIdentity(deviceID, moduleID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cond.stale(st.twin.etagString()) {
+		return nil, nil, errStaleTwin(st.twin.etagString(), cond.etag)
+	}
+	return d, st, nil
+}
+
 // patchTwin is the service PATCH: a deep merge into tags and desired. A
 // write with no tag and no desired member changes nothing (no version bump);
 // otherwise tags, desired or both bump version and etag once, and a desired
@@ -114,14 +127,11 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, st, err := r.findIdentity(deviceID, moduleID)
+	d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 	if err != nil {
 		return twinDoc{}, err
 	}
 	tw := st.twin
-	if cond.stale(tw.etagString()) {
-		return twinDoc{}, errStaleTwin(tw.etagString(), cond.etag)
-	}
 	changeTags, changeDesired := len(w.tags) > 0, len(w.desired) > 0
 	if !changeTags && !changeDesired {
 		return renderTwin(d, st, moduleID)
@@ -169,14 +179,11 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, st, err := r.findIdentity(deviceID, moduleID)
+	d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 	if err != nil {
 		return twinDoc{}, err
 	}
 	tw := st.twin
-	if cond.stale(tw.etagString()) {
-		return twinDoc{}, errStaleTwin(tw.etagString(), cond.etag)
-	}
 	desiredDiff := diffObjects(tw.desired.values, desired)
 	note, err := desiredNotification(desiredDiff, tw.desired.version+1)
 	if err != nil {

@@ -1,0 +1,72 @@
+package emulator_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// BenchmarkCreateDevice: one registry PUT over HTTPS, SAS checked, keys
+// generated.
+func BenchmarkCreateDevice(b *testing.B) {
+	_, reg := startHub(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: fmt.Sprintf("dev-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchModule(b *testing.B) (*hub.RegistryClient, *hub.MQTTClient) {
+	s, reg := startHub(b)
+	m := createModule(b, reg, "dev1", "mod1")
+	cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := hub.DialModule(ctx, cs.String(), hub.DialTLSConfig(s.TLSConfig()), hub.DialAddress(s.MQTTAddr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return reg, c
+}
+
+// BenchmarkDesiredPatchToModule: the tutorial's core loop, from the
+// service's PATCH to the connected module holding the patch.
+func BenchmarkDesiredPatchToModule(b *testing.B) {
+	reg, c := benchModule(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		patch := &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"telemetryInterval": i}}}
+		t, err := reg.UpdateModuleTwin(ctx, "dev1", "mod1", patch, "*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case p := <-c.DesiredPatches():
+			if p.Version != t.DesiredVersion() {
+				b.Fatalf("patch version %d, twin %d", p.Version, t.DesiredVersion())
+			}
+		case <-time.After(10 * time.Second):
+			b.Fatal("no patch")
+		}
+	}
+}
+
+// BenchmarkReportedPatch: a module's reported PATCH and the hub's 204.
+func BenchmarkReportedPatch(b *testing.B) {
+	_, c := benchModule(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := c.UpdateReported(ctx, map[string]any{"telemetryInterval": i}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
