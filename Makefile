@@ -26,3 +26,12 @@ lint:
 ## bench: the emulator's benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./emulator
+
+## fuzz: every fuzz target for FUZZTIME each (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in ./hub ./emulator; do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$pkg/*_test.go | cut -d' ' -f2); do \
+	    $(GO) test -run '^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

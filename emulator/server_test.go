@@ -1,0 +1,107 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStartWithSuppliedCertificateAndFixedPorts: the options a binary or a
+// container needs: a certificate of its own, a host name, fixed ports.
+func TestStartWithSuppliedCertificateAndFixedPorts(t *testing.T) {
+	tr, err := newTrust([]string{"hub.example.test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsAddr, mqttAddr := freeAddr(t), freeAddr(t)
+	s, err := Start(context.Background(), Options{
+		HostName:    "hub.example.test",
+		HTTPSAddr:   httpsAddr,
+		MQTTAddr:    mqttAddr,
+		Certificate: &tr.cert,
+		CACertPEM:   tr.caPEM,
+		OwnerKey:    "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	if s.HTTPSAddr() != httpsAddr || s.MQTTAddr() != mqttAddr {
+		t.Fatalf("listening on %s and %s, want %s and %s", s.HTTPSAddr(), s.MQTTAddr(), httpsAddr, mqttAddr)
+	}
+	_, port, _ := net.SplitHostPort(httpsAddr)
+	want := "HostName=hub.example.test:" + port + ";SharedAccessKeyName=iothubowner;SharedAccessKey=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+	if got := s.ConnectionString(); got != want {
+		t.Fatalf("ConnectionString() = %q, want %q", got, want)
+	}
+	if !bytes.Equal(s.CACertPEM(), tr.caPEM) {
+		t.Fatal("CACertPEM is not the supplied CA")
+	}
+	for _, addr := range []string{httpsAddr, mqttAddr} {
+		cfg := s.TLSConfig()
+		cfg.ServerName = "hub.example.test"
+		conn, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			t.Fatalf("TLS to %s with the supplied certificate: %v", addr, err)
+		}
+		if !bytes.Equal(conn.ConnectionState().PeerCertificates[0].Raw, tr.cert.Certificate[0]) {
+			t.Fatalf("%s serves another certificate", addr)
+		}
+		conn.Close()
+	}
+	for _, name := range []string{"service", "device", "registryRead", "registryReadWrite"} {
+		cs, err := s.PolicyConnectionString(name)
+		if err != nil || !strings.Contains(cs, "SharedAccessKeyName="+name+";") {
+			t.Fatalf("PolicyConnectionString(%q) = %q, %v", name, cs, err)
+		}
+	}
+	if _, err := s.PolicyConnectionString("nope"); err == nil {
+		t.Fatal("unknown policy accepted")
+	}
+}
+
+// TestCloseReleasesEverything: after Close both ports can be bound again
+// and the server answers nothing.
+func TestCloseReleasesEverything(t *testing.T) {
+	s, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{s.HTTPSAddr(), s.MQTTAddr()}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("%s still taken after Close: %v", a, err)
+		}
+		l.Close()
+	}
+}
+
+func TestStartRejectsBadOptions(t *testing.T) {
+	if _, err := Start(context.Background(), Options{OwnerKey: "not base64!"}); err == nil {
+		t.Fatal("bad owner key accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Start(ctx, Options{}); err == nil {
+		t.Fatal("started with a cancelled context")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
