@@ -40,7 +40,7 @@ func (h *iothubHook) ID() string { return "iothub" }
 
 func (h *iothubHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.OnPublish, mqtt.OnPublished,
 	}, []byte{b})
 }
@@ -95,10 +95,13 @@ func (h *iothubHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { 
 // two enforce the identity's topics and close the connection on a breach.
 func (h *iothubHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
-// OnSessionEstablished records the live connection and arms its expiry:
-// the hub severs a connection when its token expires (DOC-SAS), after the
+// OnSessionEstablish records the live connection and arms its expiry. It
+// runs before the CONNACK leaves (OnSessionEstablished runs after it), so a
+// push made the moment the client sees its CONNACK already finds the
+// connection, with the persistent session's subscriptions inherited by then.
+// The hub severs a connection when its token expires (DOC-SAS), after the
 // same 5-minute skew it allows at CONNECT.
-func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+func (h *iothubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	id := identityOf(cl.ID)
 	var expiry *time.Timer
 	if t, err := parseToken(string(pk.Connect.Password)); err == nil {
@@ -109,10 +112,18 @@ func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 		})
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if expiry != nil {
 		h.expiries[cl] = expiry
 	}
 	h.current[id] = cl
+}
+
+// OnSessionEstablished counts the accepted connection and marks the
+// identity connected, once the CONNACK has gone out.
+func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	id := identityOf(cl.ID)
+	h.mu.Lock()
 	h.connects[id]++
 	close(h.changed)
 	h.changed = make(chan struct{})
