@@ -17,6 +17,10 @@ type Config struct {
 	CAFile string
 	// Image is IOTHUB_EMULATOR_IMAGE, for the container target.
 	Image string
+	// MQTTAddress is IOTHUB_MQTT_ADDRESS, for the live target: where MQTT
+	// clients dial when it is not the hub's HostName on port 8883 (a
+	// protocol gateway, or an emulator on another port).
+	MQTTAddress string
 }
 
 // ConfigFromEnv reads the IOTHUB_* variables.
@@ -26,6 +30,7 @@ func ConfigFromEnv() Config {
 		ConnectionString: os.Getenv("IOTHUB_CONNECTION_STRING"),
 		CAFile:           os.Getenv("IOTHUB_CA_FILE"),
 		Image:            os.Getenv("IOTHUB_EMULATOR_IMAGE"),
+		MQTTAddress:      os.Getenv("IOTHUB_MQTT_ADDRESS"),
 	}
 	if c.Target == "" {
 		c.Target = "embedded"
@@ -38,8 +43,10 @@ func Open(ctx context.Context, c Config, log *slog.Logger) (Target, error) {
 	switch c.Target {
 	case "embedded":
 		return StartEmbedded(ctx, log)
-	case "container", "live":
-		return nil, fmt.Errorf("IOTHUB_TARGET=%s: this target is not available yet; use IOTHUB_TARGET=embedded", c.Target)
+	case "container":
+		return OpenContainer(ctx, c, log)
+	case "live":
+		return OpenLive(ctx, c)
 	default:
 		return nil, fmt.Errorf("IOTHUB_TARGET=%q: want embedded, container or live", c.Target)
 	}

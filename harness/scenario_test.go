@@ -57,7 +57,7 @@ func TestConfigAndOpen(t *testing.T) {
 	if c := ConfigFromEnv(); c.Target != "embedded" {
 		t.Fatalf("default target %q", c.Target)
 	}
-	for _, target := range []string{"live", "container", "cloud"} {
+	for _, target := range []string{"cloud"} {
 		if _, err := Open(context.Background(), Config{Target: target}, nil); err == nil {
 			t.Fatalf("Open(%q) succeeded", target)
 		}
