@@ -1,27 +1,49 @@
 # Hubspec: an Azure IoT Hub emulator and a Gherkin scenario harness.
 GO ?= go
-GODOG_FORMAT ?= pretty
+IMAGE ?= hubspec/iothub-emulator:dev
+REPORTS ?= build/reports
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint bench fuzz
+# The container target runs without testcontainers' Ryuk reaper (no image can
+# be pulled here); Hubspec terminates its containers itself.
+export TESTCONTAINERS_RYUK_DISABLED := true
 
-## setup: download the Go modules (the only set-up step besides Go itself)
+.PHONY: setup run test lint image bench fuzz
+
+## setup: Go modules, a first build, and the command-line MQTT/HTTP clients the
+## foreign-client test uses (mosquitto-clients, curl, openssl from Debian)
 setup:
 	$(GO) mod download
 	$(GO) build ./...
+	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
+	fi
 
-## run: the main job: every feature against the embedded emulator, readable output
+## run: the main job: every feature against the embedded emulator, readable on
+## the terminal, with JUnit XML and Cucumber JSON reports in $(REPORTS)
+GODOG_FORMAT ?= pretty
 run:
-	$(GO) test ./steps -run '^TestFeatures$$' -count=1 -v -godog.format=$(GODOG_FORMAT)
+	$(GO) run ./cmd/hubspec --format $(GODOG_FORMAT) --junit $(REPORTS)/junit.xml --cucumber $(REPORTS)/cucumber.json
 
-## test: vet, then every test (unit, emulator, the feature suite) under the race detector
+## test: lint, then every test under the race detector: unit tests, the emulator,
+## the feature suite on the embedded emulator, on the container (when Docker
+## answers) and on a separate emulator process used as a live hub
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## lint: formatting and vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## image: the emulator's container image, FROM scratch around a static binary
+image:
+	mkdir -p build/image
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o build/image/iothub-emulator ./cmd/iothub-emulator
+	cp Dockerfile build/image/
+	docker build -t $(IMAGE) build/image
+	@docker image inspect -f 'image $(IMAGE): {{.Size}} bytes' $(IMAGE)
 
 ## bench: the emulator's benchmarks
 bench:

@@ -8,9 +8,15 @@
 //	cs := s.ConnectionString() // iothubowner
 //
 // It serves the registry and twin REST API over HTTPS and the device/module
-// MQTT protocol over TLS, with real SAS authentication, etags, versions and
-// the error codes a real hub answers. Every known difference from the real
-// service is listed in FIDELITY.md beside this file.
+// MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
+// on the HTTPS port, as the real hub), with real SAS authentication, etags,
+// versions and the error codes a real hub answers. Every known difference
+// from the real service is listed in FIDELITY.md beside this file.
+//
+// Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,
+// not to IoT Hub (whose API has nothing there): GET /$hubspec/health answers
+// 200 {"status":"ok"} without authentication, for container health checks
+// and start-up waits.
 package emulator
 
 import (
@@ -123,9 +129,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.events.push(func() { hook.dropIdentity(deviceID, moduleID) })
 		},
 	})
-	if err := s.broker.AddListener(listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig()))); err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("emulator: mqtt listener: %w", err)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log)
+	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
+	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(newTrackedListener(s.mqttLn), s.trust.serverConfig())), ws} {
+		if err := s.broker.AddListener(l); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)
+		}
 	}
 	if err := s.broker.Serve(); err != nil {
 		s.closeListeners()
@@ -133,7 +143,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/", newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log))
+	mux.Handle(websocketPath, ws)
+	mux.HandleFunc(healthPath, serveHealth)
+	mux.Handle("/", rest)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -146,8 +158,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("https server stopped", "error", err)
 		}
 	}()
-	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(), "mqtt", s.mqttLn.Addr().String())
+	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
+		"mqtt", s.mqttLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
+}
+
+// healthPath answers once the emulator serves; it lives under /$hubspec/,
+// the emulator's own prefix, so it can never shadow an IoT Hub route.
+const healthPath = "/$hubspec/health"
+
+func serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
 }
 
 func (o *Options) setDefaults() {
@@ -179,7 +207,10 @@ func hostWithPort(host string, addr net.Addr) string {
 }
 
 // Close stops the emulator: in-flight HTTPS requests finish, MQTT sessions
-// are disconnected, and Close returns once everything has stopped.
+// (over TLS and over WebSockets) are disconnected, and Close returns once
+// everything has stopped. WebSocket connections are hijacked from the HTTPS
+// server, so its Shutdown does not wait for them; the broker's Close ends
+// them through the WebSocket listener.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -2,11 +2,151 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/hubspec/hubspec/hub"
 )
 
-// OpenContainer starts the emulator image in a container. (Being written.)
-func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (Target, error) {
-	return nil, errors.New("IOTHUB_TARGET=container: not available yet")
+// stopGrace bounds how long Close lets the emulator shut down on SIGTERM
+// before Docker kills it; it holds nothing worth a longer wait.
+const stopGrace = 5 * time.Second
+
+// Container is the "container" target: the emulator image in a container
+// started by testcontainers-go, reached through published ports. It proves
+// what the embedded target cannot: the shipped binary and image work, over
+// real ports, with the CA a foreign client would have to be given.
+//
+// It has no ConnectionAwaiter: the Go-only powers of the embedded emulator
+// are not reachable across the process boundary (the image serves no
+// control plane for them yet).
+type Container struct {
+	emu      *EmulatorContainer
+	connStr  string
+	mqttAddr string
+	tls      *tls.Config
 }
+
+// OpenContainer runs the emulator image (c.Image, else
+// DefaultEmulatorImage), building it from this checkout first when the
+// Docker engine does not have it, and waits until it is healthy. Close
+// terminates the container.
+//
+// Set TESTCONTAINERS_RYUK_DISABLED=true where the Ryuk reaper image cannot
+// be pulled (see RunEmulator); containers are terminated explicitly.
+func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, err error) {
+	if log == nil {
+		log = discardLogger()
+	}
+	image := c.Image
+	if image == "" {
+		image = DefaultEmulatorImage
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("container target: %w", err)
+		}
+	}()
+
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(printfLogger{log}))
+	if err != nil {
+		return nil, fmt.Errorf("no Docker engine: %w", err)
+	}
+	defer p.Close()
+	if err := ensureImage(ctx, p, image, c.Image == "", log); err != nil {
+		return nil, err
+	}
+
+	start := time.Now()
+	emu, err := RunEmulator(ctx, image, testcontainers.WithLogger(printfLogger{log}))
+	// As a module's caller registers its cleanup before the error check:
+	// a container that started but never became healthy is removed too.
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, terminate(emu))
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, ryukHint())
+	}
+	log.Info("emulator container healthy", "image", image, "id", shortID(emu.GetContainerID()),
+		"took", time.Since(start).Round(time.Millisecond))
+
+	t := &Container{emu: emu}
+	if t.connStr, err = emu.ConnectionString(ctx); err != nil {
+		return nil, err
+	}
+	if t.mqttAddr, err = emu.MQTTAddress(ctx); err != nil {
+		return nil, err
+	}
+	if t.tls, err = emu.TLSConfig(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Container) Name() string { return "container" }
+
+// Emulated is true: @emulator-only scenarios run here too, as long as they
+// need no ConnectionAwaiter.
+func (t *Container) Emulated() bool { return true }
+
+// ServiceConnectionString is the emulator's iothubowner connection string,
+// its HostName carrying the published HTTPS port.
+func (t *Container) ServiceConnectionString() string { return t.connStr }
+
+// RegistryOptions trust the container's CA.
+func (t *Container) RegistryOptions() []hub.RegistryOption {
+	reg, _ := tlsOptions(t.tls)
+	return reg
+}
+
+// DialOptions dial the published MQTT port and verify the hub's host name
+// there (TLSConfig's ServerName), trusting the container's CA.
+func (t *Container) DialOptions() []hub.DialOption {
+	_, dial := tlsOptions(t.tls)
+	return append(dial, hub.DialAddress(t.mqttAddr))
+}
+
+// Emulator is the running container, for tests that want more than a Target.
+func (t *Container) Emulator() *EmulatorContainer { return t.emu }
+
+// Close terminates the container.
+func (t *Container) Close() error { return terminate(t.emu) }
+
+// terminate stops and removes the container, if one was created, with its
+// own deadline: it also runs after the caller's context has expired.
+func terminate(emu *EmulatorContainer) error {
+	if emu == nil || emu.Container == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return testcontainers.TerminateContainer(emu.Container,
+		testcontainers.StopContext(ctx), testcontainers.StopTimeout(stopGrace))
+}
+
+// ryukHint explains the usual failure where no registry is reachable: the
+// Ryuk reaper is on and its image cannot be pulled.
+func ryukHint() string {
+	if testcontainers.ReadConfig().RyukDisabled {
+		return ""
+	}
+	return " (testcontainers' Ryuk reaper is enabled and needs its image pulled;" +
+		" set TESTCONTAINERS_RYUK_DISABLED=true where no registry is reachable)"
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

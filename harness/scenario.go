@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Run is one suite run against one target. Every identity it creates is
@@ -17,9 +20,42 @@ type Run struct {
 	Prefix string
 }
 
-// NewRun returns a run with a fresh random prefix ("hs" + 6 hex digits).
+// NewRun returns a run with a fresh prefix that says when the run began:
+// "hs", the Unix minute in base 36 (five digits until 2084) and two random
+// hex digits, e.g. "hshq3x0a7". The registry keeps no creation time, so
+// Sweep reads a leftover's age from its name; the random digits keep two
+// runs started in the same minute apart. Names stay short: ids may have
+// 128 characters and a scenario's are "{prefix}-{alias}-{8 hex}".
 func NewRun(t Target) *Run {
-	return &Run{Target: t, Prefix: "hs" + randomHex(3)}
+	return &Run{Target: t, Prefix: runPrefix(time.Now())}
+}
+
+// runPrefixTag starts every run prefix; Sweep touches nothing else.
+const runPrefixTag = "hs"
+
+// runPrefix is the prefix of a run started at now.
+func runPrefix(now time.Time) string {
+	return runPrefixTag + strconv.FormatInt(now.Unix()/60, 36) + randomHex(1)
+}
+
+// runStarted reads the start minute back from a run prefix or from an id
+// made under one ("{prefix}-..."). ok is false for anything a run did not
+// name: another prefix, too few base-36 digits, a bad random suffix.
+func runStarted(id string) (time.Time, bool) {
+	prefix, _, _ := strings.Cut(id, "-")
+	minutes, ok := strings.CutPrefix(prefix, runPrefixTag)
+	if !ok || len(minutes) < 5+2 {
+		return time.Time{}, false
+	}
+	minutes, random := minutes[:len(minutes)-2], minutes[len(minutes)-2:]
+	if _, err := hex.DecodeString(random); err != nil || strings.ToLower(random) != random {
+		return time.Time{}, false
+	}
+	m, err := strconv.ParseInt(minutes, 36, 64)
+	if err != nil || strings.ToLower(minutes) != minutes || m <= 0 || m > 1<<40 {
+		return time.Time{}, false
+	}
+	return time.Unix(m*60, 0), true
 }
 
 // Scenario is the lifecycle of one scenario: a short unique id and a LIFO

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestScenarioNamesAreUniquePerScenarioAndRun(t *testing.T) {
@@ -20,8 +21,31 @@ func TestScenarioNamesAreUniquePerScenarioAndRun(t *testing.T) {
 	if a.Name("dev") != a.Name("dev") {
 		t.Fatal("one scenario got two names for one alias")
 	}
-	if r := NewRun(nil); !regexp.MustCompile(`^hs[0-9a-f]{6}$`).MatchString(r.Prefix) {
+	if r := NewRun(nil); !regexp.MustCompile(`^hs[0-9a-z]{5}[0-9a-f]{2}$`).MatchString(r.Prefix) {
 		t.Fatalf("run prefix %q", r.Prefix)
+	}
+}
+
+// TestRunPrefixSaysWhenTheRunBegan: the prefix, and every id made under
+// it, give back the minute the run began; nothing else parses.
+func TestRunPrefixSaysWhenTheRunBegan(t *testing.T) {
+	began := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	prefix := runPrefix(began)
+	if len(prefix) != 9 {
+		t.Fatalf("prefix %q: want 9 characters", prefix)
+	}
+	name := (&Run{Prefix: prefix}).NewScenario().Name("myFirstDevice")
+	for _, id := range []string{prefix, name} {
+		got, ok := runStarted(id)
+		if !ok || !got.Equal(began.Truncate(time.Minute)) {
+			t.Errorf("runStarted(%q) = %v, %v; want %v", id, got, ok, began.Truncate(time.Minute))
+		}
+	}
+	for _, id := range []string{"", "hs", "hsabc-dev-1", "myFirstDevice", "xx" + prefix[2:] + "-d-1",
+		prefix[:7] + "zz-d-1", strings.ToUpper(prefix) + "-d-1", "hs-----0a-d-1"} {
+		if got, ok := runStarted(id); ok {
+			t.Errorf("runStarted(%q) = %v, want not a run's id", id, got)
+		}
 	}
 }
 
@@ -72,5 +96,8 @@ func TestConfigAndOpen(t *testing.T) {
 	}
 	if _, ok := tg.(ConnectionAwaiter); !ok {
 		t.Fatal("embedded target cannot await connections")
+	}
+	if !IsEmulator(tg) {
+		t.Fatal("embedded target does not say it is an emulator")
 	}
 }

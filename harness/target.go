@@ -3,8 +3,9 @@
 // cleanup stack that runs even when the scenario failed.
 //
 // Targets: "embedded" (an emulator started inside the test process, the
-// default). The container and live-hub targets come with the `hubspec`
-// runner; Open names them and says they are not available yet.
+// default), "container" (the emulator image) and "live" (a real IoT hub
+// given by a service connection string, see OpenLive). Sweep removes a live
+// hub's leftovers by run prefix.
 package harness
 
 import (
@@ -17,14 +18,15 @@ import (
 // Target is a hub the scenarios run against. Everything a step needs to
 // reach it goes through this interface, so the same steps run against an
 // emulator and a live hub; emulator-only powers are optional interfaces
-// (see ConnectionAwaiter) discovered by type assertion.
+// (see Emulated and ConnectionAwaiter) discovered by type assertion.
 type Target interface {
 	// Name is the target kind, e.g. "embedded".
 	Name() string
 	// ServiceConnectionString is a policy connection string with registry
 	// read/write and service connect (iothubowner on an emulator).
 	ServiceConnectionString() string
-	// RegistryOptions configure a hub.RegistryClient for this target (TLS trust).
+	// RegistryOptions configure a hub.RegistryClient for this target (TLS
+	// trust, and on a live hub a retry policy for throttling).
 	RegistryOptions() []hub.RegistryOption
 	// DialOptions configure hub.DialModule/DialDevice for this target (MQTT
 	// address, TLS trust).
@@ -32,6 +34,29 @@ type Target interface {
 	// Close releases the target.
 	Close() error
 }
+
+// Emulated is a target that is a Hubspec emulator rather than a real IoT
+// hub. Scenarios tagged @emulator-only run only where IsEmulator is true,
+// and @live-only ones only where it is false.
+//
+// It is a method rather than a bare marker so that a wrapper can embed an
+// emulator target and still answer false, e.g. to run the suite the way a
+// live hub would be run.
+type Emulated interface {
+	Emulated() bool
+}
+
+// IsEmulator reports whether t says it is an emulator. A target that does
+// not implement Emulated (a live hub) is not.
+func IsEmulator(t Target) bool {
+	e, ok := t.(Emulated)
+	return ok && e.Emulated()
+}
+
+// Emulated is true: the embedded target is the emulator itself. (Declared
+// here, beside the interface, so the capability and its implementations
+// are read together.)
+func (e *Embedded) Emulated() bool { return true }
 
 // ConnectionAwaiter is a target that can tell when an identity has
 // connected over MQTT, so a step can wait for a reconnect instead of

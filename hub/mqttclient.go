@@ -81,6 +81,7 @@ func (e *ConnectRefusedError) Error() string {
 
 type dialConfig struct {
 	addr      string
+	ws        bool // MQTT over WebSockets
 	tls       *tls.Config
 	ttl       time.Duration
 	keepAlive time.Duration
@@ -91,9 +92,15 @@ type dialConfig struct {
 // DialOption configures DialModule and DialDevice.
 type DialOption func(*dialConfig)
 
-// DialAddress sets the MQTT over TLS address (host:port). Default: the
-// connection string's GatewayHostName, else its HostName, on port 8883.
+// DialAddress sets the address (host:port) to dial. Default: the
+// connection string's GatewayHostName, else its HostName, on port 8883
+// (443 with DialWebSockets).
 func DialAddress(addr string) DialOption { return func(c *dialConfig) { c.addr = addr } }
+
+// DialWebSockets speaks MQTT over WebSockets, wss://{addr}/$iothub/websocket
+// with the subprotocol "mqtt" (paho's), as the SDKs do when only port 443
+// may leave a network (protocol.md §4.1).
+func DialWebSockets() DialOption { return func(c *dialConfig) { c.ws = true } }
 
 // DialTLSConfig sets the TLS configuration, e.g. one trusting an emulator's CA.
 func DialTLSConfig(cfg *tls.Config) DialOption { return func(c *dialConfig) { c.tls = cfg } }
@@ -152,7 +159,11 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 		if host == "" {
 			host = cs.HostWithoutPort()
 		}
-		cfg.addr = net.JoinHostPort(host, "8883")
+		port := "8883"
+		if cfg.ws {
+			port = "443"
+		}
+		cfg.addr = net.JoinHostPort(host, port)
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.tls != nil {
@@ -175,7 +186,9 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 	tok := c.client.Connect()
 	if err := waitToken(ctx, tok); err != nil {
 		c.patches.close()
-		if ct, ok := tok.(*paho.ConnectToken); ok && ct.ReturnCode() != 0 {
+		// Codes 1-5 are the broker's CONNACK refusals; paho reports a
+		// network failure as 0xFE, which is no answer from the hub at all.
+		if ct, ok := tok.(*paho.ConnectToken); ok && ct.ReturnCode() >= 1 && ct.ReturnCode() <= 5 {
 			return nil, fmt.Errorf("connect %s: %w", c.clientID(), &ConnectRefusedError{Code: ct.ReturnCode()})
 		}
 		return nil, fmt.Errorf("connect %s: %w", c.clientID(), err)
@@ -196,8 +209,12 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 // newPaho makes a paho client for one connection lifetime. Handlers ignore
 // events of a client that a token renewal has replaced.
 func (c *MQTTClient) newPaho(tlsCfg *tls.Config) paho.Client {
+	broker := "tls://" + c.cfg.addr
+	if c.cfg.ws {
+		broker = "wss://" + c.cfg.addr + "/$iothub/websocket"
+	}
 	po := paho.NewClientOptions().
-		AddBroker("tls://" + c.cfg.addr).
+		AddBroker(broker).
 		SetClientID(c.clientID()).
 		SetCredentialsProvider(c.credentials).
 		SetTLSConfig(tlsCfg).

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -153,5 +154,24 @@ func TestDialModuleWithWrongKeyIsRefused(t *testing.T) {
 	var refused *hub.ConnectRefusedError
 	if !errors.As(err, &refused) || refused.Code != 5 {
 		t.Fatalf("want CONNACK 5, got %v", err)
+	}
+}
+
+// TestDialModuleUnreachableIsNotARefusal: nothing listening is a network
+// error, not a CONNACK refusal.
+func TestDialModuleUnreachableIsNotARefusal(t *testing.T) {
+	_, _, cs, opts := moduleOnEmulator(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = hub.DialModule(ctx, cs, append(opts, hub.DialAddress(addr))...)
+	var refused *hub.ConnectRefusedError
+	if err == nil || errors.As(err, &refused) {
+		t.Fatalf("want a network error, got %v", err)
 	}
 }

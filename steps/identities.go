@@ -46,10 +46,24 @@ func createDevice(ctx context.Context, alias string) error {
 
 // createModule creates a module with empty keys, so the hub assigns them.
 // Deleting the device in cleanup deletes its modules.
+//
+// On a live hub a device created a moment ago may not be visible yet
+// (protocol.md §3.9), so while the scenario itself created the device a
+// 404 DeviceNotFound is retried until settleWithin; a 404 for a device the
+// scenario never created is a refusal for "the hub refuses with" at once.
 func createModule(ctx context.Context, alias, deviceAlias string) error {
 	w := worldFrom(ctx)
 	w.deviceOf[alias] = deviceAlias
-	m, err := w.registry.CreateModule(ctx, &hub.Module{DeviceID: w.sc.Name(deviceAlias), ModuleID: w.sc.Name(alias)})
+	_, created := w.devices[deviceAlias]
+	var m *hub.Module
+	var err error
+	_ = Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		m, err = w.registry.CreateModule(ctx, &hub.Module{DeviceID: w.sc.Name(deviceAlias), ModuleID: w.sc.Name(alias)})
+		if created && errors.Is(err, hub.ErrDeviceNotFound) {
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return w.refused(err)
 	}
@@ -76,28 +90,30 @@ func moduleExists(ctx context.Context, alias, deviceAlias string) error {
 }
 
 // reuseIdentity is the tutorial's answer to 409: read the identity that
-// already exists and carry on with it.
+// already exists and carry on with it. Right after a 409 a live hub may
+// still answer 404 to the read for a moment, so the read polls.
 func reuseIdentity(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	switch kind {
-	case "device":
-		d, err := w.registry.GetDevice(ctx, w.sc.Name(alias))
-		if err != nil {
+	if kind == "device" {
+		return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+			d, err := w.registry.GetDevice(ctx, w.sc.Name(alias))
+			if err == nil {
+				w.devices[alias] = d
+			}
 			return err
-		}
-		w.devices[alias] = d
-	default:
-		deviceAlias, ok := w.deviceOf[alias]
-		if !ok {
-			return fmt.Errorf("module %q: no device known for it", alias)
-		}
-		m, err := w.registry.GetModule(ctx, w.sc.Name(deviceAlias), w.sc.Name(alias))
-		if err != nil {
-			return err
-		}
-		w.modules[alias] = m
+		})
 	}
-	return nil
+	deviceAlias, ok := w.deviceOf[alias]
+	if !ok {
+		return fmt.Errorf("module %q: no device known for it", alias)
+	}
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		m, err := w.registry.GetModule(ctx, w.sc.Name(deviceAlias), w.sc.Name(alias))
+		if err == nil {
+			w.modules[alias] = m
+		}
+		return err
+	})
 }
 
 func (w *world) currentKeys(kind, alias string) (hub.SymmetricKey, error) {

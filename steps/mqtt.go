@@ -37,17 +37,32 @@ func (w *world) moduleConnectionString(alias, key string) (string, error) {
 	return hub.ConnectionString{HostName: svc.HostName, DeviceID: m.DeviceID, ModuleID: m.ModuleID, SharedAccessKey: key}.String(), nil
 }
 
+// connectModule connects the module with its own key. A live hub may
+// refuse a module created a moment ago (CONNACK 5, or 3 while the identity
+// is unavailable) until the identity has reached its gateway, so those
+// refusals are retried until waitFor; any other failure ends the step at
+// once (paho reports a network error as code 254, which is no refusal).
 func connectModule(ctx context.Context, alias string) error {
 	w := worldFrom(ctx)
 	cs, err := w.moduleConnectionString(alias, "")
 	if err != nil {
 		return err
 	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	c, err := hub.DialModule(dctx, cs, w.target.DialOptions()...)
+	var c *hub.MQTTClient
+	var dialErr error
+	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
+		c, dialErr = hub.DialModule(ctx, cs, w.target.DialOptions()...)
+		var refused *hub.ConnectRefusedError
+		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {
+			return dialErr
+		}
+		return nil
+	})
 	if err != nil {
 		return err
+	}
+	if dialErr != nil {
+		return dialErr
 	}
 	w.clients[alias] = c
 	w.sc.Defer("disconnect module "+alias, func(context.Context) error { return c.Close() })

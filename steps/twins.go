@@ -27,21 +27,26 @@ func (w *world) moduleIDs(alias string) (string, string, error) {
 	return m.DeviceID, m.ModuleID, nil
 }
 
+// readModuleTwin reads the twin whose etag later patches use. A live hub
+// may answer 404 for the twin of a module created a moment ago, so the
+// read polls until settleWithin.
 func readModuleTwin(ctx context.Context, alias string) error {
 	w := worldFrom(ctx)
 	d, m, err := w.moduleIDs(alias)
 	if err != nil {
 		return err
 	}
-	t, err := w.registry.GetModuleTwin(ctx, d, m)
-	if err != nil {
-		return err
-	}
-	w.twins[alias] = t
-	if _, ok := w.firstTwin[alias]; !ok {
-		w.firstTwin[alias] = t
-	}
-	return nil
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		t, err := w.registry.GetModuleTwin(ctx, d, m)
+		if err != nil {
+			return err
+		}
+		w.twins[alias] = t
+		if _, ok := w.firstTwin[alias]; !ok {
+			w.firstTwin[alias] = t
+		}
+		return nil
+	})
 }
 
 // setDesiredWithEtag patches one desired property with the etag of the twin
@@ -86,51 +91,54 @@ func (w *world) patchDesired(ctx context.Context, alias, key, value, etag string
 	return nil
 }
 
+// The checks below read the hub after a write: on a live hub the write
+// may take a moment to show, so each polls (see checkTwin).
+
 func twinHasDesired(ctx context.Context, alias, key, value string) error {
-	t, err := freshTwin(ctx, alias)
-	if err != nil {
-		return err
-	}
-	return sameValue(fmt.Sprintf("desired %q of module %q", key, alias), desired(t)[key], value)
+	return checkTwin(ctx, alias, func(t *hub.Twin) error {
+		return sameValue(fmt.Sprintf("desired %q of module %q", key, alias), desired(t)[key], value)
+	})
 }
 
 func desiredVersionWentUp(ctx context.Context, alias string) error {
-	w := worldFrom(ctx)
-	first, ok := w.firstTwin[alias]
+	first, ok := worldFrom(ctx).firstTwin[alias]
 	if !ok {
 		return fmt.Errorf("the service never read the twin of module %q", alias)
 	}
-	t, err := freshTwin(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if t.DesiredVersion() <= first.DesiredVersion() {
-		return fmt.Errorf("desired $version of module %q: was %d, now %d; want higher", alias, first.DesiredVersion(), t.DesiredVersion())
-	}
-	return nil
+	return checkTwin(ctx, alias, func(t *hub.Twin) error {
+		if t.DesiredVersion() <= first.DesiredVersion() {
+			return fmt.Errorf("desired $version of module %q: was %d, now %d; want higher", alias, first.DesiredVersion(), t.DesiredVersion())
+		}
+		return nil
+	})
 }
 
 func serviceSeesReported(ctx context.Context, key, alias, value string) error {
-	t, err := freshTwin(ctx, alias)
-	if err != nil {
-		return err
-	}
-	var reported map[string]any
-	if t.Properties != nil {
-		reported = t.Properties.Reported
-	}
-	return sameValue(fmt.Sprintf("reported %q of module %q", key, alias), reported[key], value)
+	return checkTwin(ctx, alias, func(t *hub.Twin) error {
+		var reported map[string]any
+		if t.Properties != nil {
+			reported = t.Properties.Reported
+		}
+		return sameValue(fmt.Sprintf("reported %q of module %q", key, alias), reported[key], value)
+	})
 }
 
-// freshTwin reads the module twin again without replacing the one whose
-// etag the scenario holds.
-func freshTwin(ctx context.Context, alias string) (*hub.Twin, error) {
+// checkTwin reads the module twin afresh, without replacing the one whose
+// etag the scenario holds, until check accepts it or settleWithin passes;
+// then the last read error or check failure is the step's.
+func checkTwin(ctx context.Context, alias string, check func(*hub.Twin) error) error {
 	w := worldFrom(ctx)
 	d, m, err := w.moduleIDs(alias)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return w.registry.GetModuleTwin(ctx, d, m)
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		t, err := w.registry.GetModuleTwin(ctx, d, m)
+		if err != nil {
+			return err
+		}
+		return check(t)
+	})
 }
 
 func desired(t *hub.Twin) map[string]any {

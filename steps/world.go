@@ -4,11 +4,17 @@
 //
 // The world travels in the context.Context godog hands each step; there is
 // no package-level mutable state, so scenarios run concurrently.
+//
+// Tags form a closed set (see scenarioGate): @smoke, @slow, @wip for
+// selecting runs with -godog.tags, @emulator-only and @live-only for where
+// a scenario can run at all. Any other tag fails its scenario.
 package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -18,6 +24,10 @@ import (
 
 // waitFor bounds every wait on the hub (a patch arriving, a connection).
 const waitFor = 10 * time.Second
+
+// settleWithin bounds how long a read after a write polls (see Eventually)
+// before its step fails: a live hub is eventually consistent.
+const settleWithin = 10 * time.Second
 
 // world is one scenario's state. Identities are known by the aliases the
 // feature file uses; the hub sees unique names made by harness.Scenario.
@@ -46,7 +56,14 @@ func worldFrom(ctx context.Context) *world { return ctx.Value(worldKey{}).(*worl
 // scenario failed.
 func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 	return func(sc *godog.ScenarioContext) {
-		sc.Before(func(ctx context.Context, _ *godog.Scenario) (context.Context, error) {
+		sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
+			if err := scenarioGate(s, run.Target); err != nil {
+				if errors.Is(err, godog.ErrSkip) {
+					// godog prints no reason beside skipped steps: log it.
+					godog.Logf(ctx, "scenario %q %v", s.Name, err)
+				}
+				return ctx, err
+			}
 			w, err := newWorld(run)
 			if err != nil {
 				return ctx, err
@@ -69,6 +86,46 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 		twinSteps(sc)
 		mqttSteps(sc)
 	}
+}
+
+// The closed tag set (design.md).
+const (
+	tagSmoke        = "@smoke"
+	tagSlow         = "@slow"
+	tagWIP          = "@wip"
+	tagEmulatorOnly = "@emulator-only"
+	tagLiveOnly     = "@live-only"
+)
+
+// scenarioGate decides from a scenario's tags (its own and its feature's)
+// whether it runs on target: nil to run it, an error wrapping godog.ErrSkip
+// with the reason to skip it (godog counts a skip as no failure, even
+// under Strict; its summary shows the steps as skipped and the scenario as
+// passed), any other error to fail it. An unknown tag
+// fails, so that a typo such as @emulatoronly is caught rather than
+// silently running a scenario where it cannot pass.
+func scenarioGate(s *godog.Scenario, target harness.Target) error {
+	var tags []string
+	for _, t := range s.Tags {
+		switch t.Name {
+		case tagSmoke, tagSlow, tagWIP, tagEmulatorOnly, tagLiveOnly:
+			tags = append(tags, t.Name)
+		default:
+			return fmt.Errorf("unknown tag %s: the tags are %s, %s, %s, %s and %s",
+				t.Name, tagSmoke, tagSlow, tagWIP, tagEmulatorOnly, tagLiveOnly)
+		}
+	}
+	emulatorOnly, liveOnly := slices.Contains(tags, tagEmulatorOnly), slices.Contains(tags, tagLiveOnly)
+	emulator := harness.IsEmulator(target)
+	switch {
+	case emulatorOnly && liveOnly:
+		return fmt.Errorf("tags %s and %s together: the scenario could run nowhere", tagEmulatorOnly, tagLiveOnly)
+	case emulatorOnly && !emulator:
+		return fmt.Errorf("%w: it is %s and target %q is not an emulator", godog.ErrSkip, tagEmulatorOnly, target.Name())
+	case liveOnly && emulator:
+		return fmt.Errorf("%w: it is %s and target %q is an emulator", godog.ErrSkip, tagLiveOnly, target.Name())
+	}
+	return nil
 }
 
 func newWorld(run *harness.Run) (*world, error) {

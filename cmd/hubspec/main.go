@@ -1,0 +1,185 @@
+// Command hubspec runs Hubspec's Gherkin features against an IoT hub: the
+// emulator inside this process, the emulator in a container, or a live Azure
+// IoT Hub. It is the suite `go test ./steps` runs, packaged for QA engineers
+// (their own .feature files, readable output, tags) and for conformance
+// checks in CI (JUnit XML and Cucumber JSON from the same run, an exit
+// status that says whether every scenario passed).
+//
+// The features are built into the binary (package features), so hubspec runs
+// the same suite from any directory; feature paths on the command line
+// replace them.
+//
+// Run `hubspec help` for the usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cucumber/godog"
+	"github.com/cucumber/godog/colors"
+	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/steps"
+)
+
+// Exit statuses, the contract CI scripts rely on.
+const (
+	exitPassed = 0 // every scenario passed (or the command did its job)
+	exitFailed = 1 // a scenario failed, or was undefined or pending under --strict; the target or hub failed
+	exitUsage  = 2 // the command line or the environment cannot be understood
+)
+
+const usage = `hubspec runs Hubspec's Gherkin features against an Azure IoT hub.
+
+Usage:
+  hubspec [run] [flags] [feature paths...]        run the features (default: those built into hubspec)
+  hubspec sweep --prefix P --older-than DURATION  delete a live hub's leftovers of run prefix P
+  hubspec steps [--no-colors]                     list the step expressions features can use
+  hubspec help                                    print this text
+
+Feature paths are .feature files (file.feature:LINE for one scenario) or
+directories. Use "hubspec run steps" to run a directory named steps.
+
+The target's settings come from the environment:
+  IOTHUB_TARGET             embedded (default), container or live; --target overrides it
+  IOTHUB_CONNECTION_STRING  live and sweep: a service policy connection string
+                            (registry read/write and service connect)
+  IOTHUB_CA_FILE            live and sweep: a PEM file of CAs to trust besides the system's
+  IOTHUB_MQTT_ADDRESS       live: where MQTT clients dial when not HostName:8883
+  IOTHUB_EMULATOR_IMAGE     container: the emulator image
+
+Exit status: 0 every scenario passed; 1 a scenario failed (or was undefined or
+pending under --strict), or the target could not be opened; 2 usage error.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program behind main, so tests call it with their own
+// arguments and writers and read its exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd, rest := "run", args
+	if len(args) > 0 {
+		switch args[0] {
+		case "run", "sweep", "steps", "help":
+			cmd, rest = args[0], args[1:]
+		}
+	}
+	switch cmd {
+	case "sweep":
+		return sweepCmd(rest, stdout, stderr)
+	case "steps":
+		return stepsCmd(rest, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitPassed
+	default:
+		return runCmd(rest, stdout, stderr)
+	}
+}
+
+// stepsCmd prints the step expressions with godog's own listing (what
+// `godog --definitions` prints), so the list can never drift from the step
+// definitions the runner registers.
+func stepsCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("steps", "", stderr)
+	noColors := fs.Bool("no-colors", false, "print without ANSI colors (automatic when stdout is not a terminal)")
+	if err := fs.Parse(args); err != nil {
+		return parseStatus(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "steps takes no arguments, got %q", fs.Args())
+	}
+	out := stdout
+	if *noColors || !colorful(stdout) {
+		out = colors.Uncolored(stdout)
+	}
+	// Listing only registers the steps: the run and its target are never used.
+	godog.TestSuite{
+		Name:                "hubspec",
+		ScenarioInitializer: steps.Initialize(&harness.Run{}),
+		Options:             &godog.Options{ShowStepDefinitions: true, Format: "progress", Output: out},
+	}.Run() // godog reports a listing with its "usage" status; the listing is the result
+	return exitPassed
+}
+
+// newFlagSet returns a flag set whose -h prints the command's usage and
+// flags, and whose errors go to stderr.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("hubspec "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		if synopsis != "" {
+			fmt.Fprintf(fs.Output(), "\nhubspec %s: %s\n", name, synopsis)
+		}
+		fmt.Fprintf(fs.Output(), "\nFlags of hubspec %s:\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseStatus is the exit status for a flag parse error: -h asked for help
+// (the flag package printed it), anything else is a usage error.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitPassed
+	}
+	return exitUsage
+}
+
+// usageError reports a command-line mistake the flag package cannot see.
+func usageError(fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(fs.Output(), "Run '%s -h' for usage.\n", fs.Name())
+	return exitUsage
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// ("hubspec x.feature --tags @wip" is how people type), unlike flag.Parse,
+// which stops at the first argument. Everything after "--" is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if consumed := len(args) - len(left); consumed > 0 && args[consumed-1] == "--" {
+			return append(rest, left...), nil
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, left[0]), left[1:]
+	}
+}
+
+// colorful says whether w is a terminal that wants colors: escape codes in a
+// CI log or a redirected file are noise. NO_COLOR (no-color.org) turns them off.
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM: scenarios stop
+// waiting, their cleanups still run (godog's After hooks clean up with a
+// context that ignores the cancel) and the target closes, so a container is
+// removed and a live hub keeps no identities. A second signal kills the
+// process as usual.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/features"
+)
+
+// embeddedEnv points the runner at the emulator in this process, whatever
+// the environment the tests run in says (a CI job may set a live hub).
+func embeddedEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("IOTHUB_TARGET", "embedded")
+	t.Setenv("IOTHUB_CONNECTION_STRING", "")
+	t.Setenv("IOTHUB_CA_FILE", "")
+}
+
+// hubspec runs the command and returns its exit status, stdout and stderr.
+func hubspec(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	status := run(args, &stdout, &stderr)
+	return status, stdout.String(), stderr.String()
+}
+
+// TestEmbeddedFeaturesPassWithReports is the lead's main job: the built-in
+// features against the embedded target, with both reports from the run.
+func TestEmbeddedFeaturesPassWithReports(t *testing.T) {
+	embeddedEnv(t)
+	dir := t.TempDir()
+	junitPath := filepath.Join(dir, "reports", "deep", "junit.xml")
+	cucumberPath := filepath.Join(dir, "reports", "cucumber.json")
+
+	status, stdout, stderr := hubspec(t, "--junit", junitPath, "--cucumber", cucumberPath)
+	if status != exitPassed {
+		t.Fatalf("status %d, want 0\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	want := builtInScenarios(t)
+	if !strings.Contains(stderr, "on the embedded target") || !strings.Contains(stderr, "run prefix hs") {
+		t.Errorf("stderr does not name the target and run prefix:\n%s", stderr)
+	}
+	if strings.Contains(stdout, "\x1b[") {
+		t.Error("colors in output that is not a terminal")
+	}
+	if !strings.Contains(stdout, "Randomized with seed:") {
+		t.Errorf("the run's seed is not printed:\n%s", stdout)
+	}
+
+	var junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Cases    []struct {
+			Name   string `xml:"name,attr"`
+			Status string `xml:"status,attr"`
+		} `xml:"testsuite>testcase"`
+	}
+	if err := xml.Unmarshal(readFile(t, junitPath), &junit); err != nil {
+		t.Fatalf("JUnit report: %v", err)
+	}
+	if junit.Tests != want || len(junit.Cases) != want || junit.Failures+junit.Errors != 0 {
+		t.Errorf("JUnit report: tests=%d cases=%d failures=%d errors=%d, want %d passed",
+			junit.Tests, len(junit.Cases), junit.Failures, junit.Errors, want)
+	}
+	for _, c := range junit.Cases {
+		if c.Status != "passed" && c.Status != "skipped" { // skipped: a @live-only scenario
+			t.Errorf("JUnit case %q: %s", c.Name, c.Status)
+		}
+	}
+
+	var cucumber []struct {
+		Elements []struct {
+			Type string `json:"type"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(readFile(t, cucumberPath), &cucumber); err != nil {
+		t.Fatalf("Cucumber report: %v", err)
+	}
+	got := 0
+	for _, f := range cucumber {
+		for _, e := range f.Elements {
+			if e.Type == "scenario" {
+				got++
+			}
+		}
+	}
+	if got != want {
+		t.Errorf("Cucumber report has %d scenarios, want %d", got, want)
+	}
+}
+
+// TestLiveTargetAgainstAnEmulatorElsewhere runs the built-in features with
+// --target live against a hub that is not in the runner's own target: the
+// wiring a conformance check against a real hub goes through.
+func TestLiveTargetAgainstAnEmulatorElsewhere(t *testing.T) {
+	emulatorAsLiveHub(t)
+	status, stdout, stderr := hubspec(t, "--target", "live", "--format", "progress")
+	if status != exitPassed {
+		t.Fatalf("status %d, want 0\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "on the live target (localhost:") {
+		t.Errorf("stderr does not name the live target and its host:\n%s", stderr)
+	}
+}
+
+// TestRunExitStatus: 0 only when every scenario ran and passed, 1 when one
+// did not, 2 when the command line or environment is wrong.
+func TestRunExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        string // IOTHUB_TARGET, when not embedded
+		want       int
+		stdout     []string // in stdout
+		notStdout  []string // not in stdout
+		stderrHint string   // in stderr
+	}{
+		{name: "undefined step under strict", args: []string{"testdata/undefined.feature"}, want: exitFailed,
+			stdout: []string{"1 undefined"}},
+		{name: "undefined step without strict", args: []string{"--strict=false", "testdata/undefined.feature"}, want: exitPassed},
+		{name: "expectation that cannot hold", args: []string{"testdata/failing.feature"}, want: exitFailed,
+			stdout: []string{"1 failed"}},
+		{name: "tags pick one scenario", args: []string{"--tags", "@smoke", "--format", "progress", "--random", "0", "testdata/tagged.feature"},
+			want: exitPassed, stdout: []string{"1 scenarios (1 passed)"}, stderrHint: "1 scenarios"},
+		{name: "flags after paths", args: []string{"testdata/tagged.feature", "--tags", "~@smoke"}, want: exitPassed,
+			stdout: []string{"The beta scenario", "1 scenarios (1 passed)"}, notStdout: []string{"The alpha scenario"}},
+		{name: "one scenario by line", args: []string{"testdata/tagged.feature:6"}, want: exitPassed,
+			stdout: []string{"The alpha scenario", "1 scenarios (1 passed)"}},
+		{name: "tags match nothing", args: []string{"--tags", "@nothing", "testdata"}, want: exitFailed, stderrHint: "no scenario to run"},
+		{name: "bad flag", args: []string{"--colour"}, want: exitUsage, stderrHint: "flag provided but not defined"},
+		{name: "unknown target flag", args: []string{"--target", "cloud"}, want: exitUsage, stderrHint: `unknown target "cloud"`},
+		{name: "unknown target env", env: "cloud", want: exitUsage, stderrHint: `unknown target "cloud"`},
+		{name: "report format on the terminal", args: []string{"--format", "junit"}, want: exitUsage, stderrHint: "unknown format"},
+		{name: "no concurrency", args: []string{"--concurrency", "0"}, want: exitUsage, stderrHint: "--concurrency 0"},
+		{name: "empty tag", args: []string{"--tags", "@smoke,"}, want: exitUsage, stderrHint: "empty tag"},
+		{name: "missing feature", args: []string{"testdata/nothing.feature"}, want: exitUsage, stderrHint: "not available"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			embeddedEnv(t)
+			if tc.env != "" {
+				t.Setenv("IOTHUB_TARGET", tc.env)
+			}
+			status, stdout, stderr := hubspec(t, tc.args...)
+			if status != tc.want {
+				t.Fatalf("status %d, want %d\nstdout:\n%s\nstderr:\n%s", status, tc.want, stdout, stderr)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout)
+				}
+			}
+			for _, s := range tc.notStdout {
+				if strings.Contains(stdout, s) {
+					t.Errorf("stdout has %q:\n%s", s, stdout)
+				}
+			}
+			if !strings.Contains(stderr, tc.stderrHint) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderrHint, stderr)
+			}
+		})
+	}
+}
+
+// TestStepsListsTheRegisteredExpressions: the list comes from godog, so it
+// holds what the runner registers.
+func TestStepsListsTheRegisteredExpressions(t *testing.T) {
+	status, stdout, stderr := hubspec(t, "steps")
+	if status != exitPassed {
+		t.Fatalf("status %d\n%s", status, stderr)
+	}
+	for _, want := range []string{"the service creates device", "module \"([^\"]+)\" is connected", "identities.go:"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("steps lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "\x1b[") {
+		t.Error("colors in output that is not a terminal")
+	}
+	if status, _, _ := hubspec(t, "steps", "extra"); status != exitUsage {
+		t.Errorf("steps with an argument: status %d, want 2", status)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	if status, stdout, _ := hubspec(t, "help"); status != exitPassed || !strings.Contains(stdout, "hubspec sweep --prefix") {
+		t.Errorf("help: status %d\n%s", status, stdout)
+	}
+	if status, _, stderr := hubspec(t, "-h"); status != exitPassed || !strings.Contains(stderr, "-junit FILE") {
+		t.Errorf("-h: status %d\n%s", status, stderr)
+	}
+}
+
+// builtInScenarios counts the embedded scenarios with godog's parser, so
+// the test follows the feature files as they grow.
+func builtInScenarios(t *testing.T) int {
+	t.Helper()
+	feats, err := godog.TestSuite{Options: &godog.Options{FS: features.FS, Paths: []string{"."}}}.RetrieveFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range feats {
+		n += len(f.Pickles)
+	}
+	if n == 0 {
+		t.Fatal("no built-in scenarios")
+	}
+	return n
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

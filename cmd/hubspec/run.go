@@ -1,0 +1,201 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/features"
+	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/steps"
+)
+
+// runFlags are the run command's flags; everything else about the target
+// comes from the environment through harness.ConfigFromEnv.
+type runFlags struct {
+	target      string
+	tags        string
+	format      string
+	noColors    bool
+	junit       string
+	cucumber    string
+	concurrency int
+	random      int64
+	strict      bool
+}
+
+func (f *runFlags) bind(fs *flag.FlagSet, envTarget string) {
+	fs.StringVar(&f.target, "target", envTarget, "the hub to run against, `TARGET`: embedded (an emulator in this process), container or live;\nIOTHUB_TARGET sets the default")
+	fs.StringVar(&f.tags, "tags", "", "run only the scenarios whose tags match `EXPR`: @smoke, ~@wip (not wip),\n@a,@b (either), @a && ~@slow (both)")
+	fs.StringVar(&f.format, "format", "pretty", "terminal output `FORMAT`: pretty (every step) or progress (one character per step)")
+	fs.BoolVar(&f.noColors, "no-colors", false, "print without ANSI colors (automatic when stdout is not a terminal, or NO_COLOR is set)")
+	fs.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to `FILE` (parent directories are created)")
+	fs.StringVar(&f.cucumber, "cucumber", "", "also write a Cucumber JSON report to `FILE` (parent directories are created)")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "run up to `N` scenarios at a time")
+	fs.Int64Var(&f.random, "random", -1, "shuffle the scenarios with `SEED` to replay an earlier order;\n-1 picks a fresh seed (printed at the end), 0 keeps file order")
+	fs.BoolVar(&f.strict, "strict", true, "fail on undefined and pending steps (--strict=false lets them pass)")
+}
+
+// check reports the flag values godog would reject late, panic on, or
+// silently misread.
+func (f *runFlags) check() error {
+	switch {
+	case f.target != "embedded" && f.target != "container" && f.target != "live":
+		return fmt.Errorf("unknown target %q (from --target or IOTHUB_TARGET): want embedded, container or live", f.target)
+	case f.format != "pretty" && f.format != "progress":
+		return fmt.Errorf("unknown format %q: want pretty or progress", f.format)
+	case f.concurrency < 1:
+		return fmt.Errorf("--concurrency %d: want 1 or more", f.concurrency)
+	case f.random < -1:
+		return fmt.Errorf("--random %d: want a seed, -1 or 0", f.random)
+	}
+	// godog splits its format list on ",", so a comma in a report path
+	// would become a bogus formatter.
+	for _, p := range []string{f.junit, f.cucumber} {
+		if strings.Contains(p, ",") {
+			return fmt.Errorf("report path %q: commas are not supported", p)
+		}
+	}
+	return checkTags(f.tags)
+}
+
+// checkTags rejects an empty term in a tag expression ("@a,", "@a && "),
+// which godog v0.15.1's filter indexes and panics on.
+func checkTags(expr string) error {
+	if expr == "" {
+		return nil
+	}
+	for _, and := range strings.Split(expr, "&&") {
+		for _, term := range strings.Split(and, ",") {
+			if strings.ReplaceAll(strings.TrimSpace(term), "@", "") == "" {
+				return fmt.Errorf("--tags %q: empty tag in the expression", expr)
+			}
+		}
+	}
+	return nil
+}
+
+// godogFormat is godog's multi-formatter list: the terminal format on
+// Output, each report to its own file, all filled by the same run.
+func (f *runFlags) godogFormat() string {
+	format := f.format
+	if f.junit != "" {
+		format += ",junit:" + f.junit
+	}
+	if f.cucumber != "" {
+		format += ",cucumber:" + f.cucumber
+	}
+	return format
+}
+
+// runCmd runs the features: read and filter them first (a path or tag
+// mistake costs no container start and no hub connection), then open the
+// target, run every scenario with the steps package's world, close the
+// target (deferred, so an interrupted run still removes its container).
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	cfg := harness.ConfigFromEnv()
+	fs := newFlagSet("run", "run the features against a target hub.", stderr)
+	var f runFlags
+	f.bind(fs, cfg.Target)
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return parseStatus(err)
+	}
+	if err := f.check(); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	cfg.Target = f.target
+
+	opts := godog.Options{
+		Format:      f.godogFormat(),
+		Tags:        f.tags,
+		Strict:      f.strict,
+		Concurrency: f.concurrency,
+		Randomize:   f.random,
+		NoColors:    f.noColors || !colorful(stdout),
+		Output:      stdout,
+		Paths:       paths,
+	}
+	if len(paths) == 0 {
+		opts.FS, opts.Paths = features.FS, []string{"."}
+	}
+
+	scenarios, err := countScenarios(opts)
+	if err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if scenarios == 0 {
+		// A tag typo must not turn a conformance check green.
+		fmt.Fprintf(stderr, "hubspec: no scenario to run (tags %q)\n", f.tags)
+		return exitFailed
+	}
+	for _, p := range []string{f.junit, f.cucumber} {
+		if p == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", p, err)
+			return exitUsage
+		}
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	target, err := harness.Open(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "hubspec: %v\n", err)
+		return exitFailed
+	}
+	defer func() {
+		if err := target.Close(); err != nil {
+			fmt.Fprintf(stderr, "hubspec: close the %s target: %v\n", target.Name(), err)
+		}
+	}()
+	r := harness.NewRun(target)
+	fmt.Fprintf(stderr, "hubspec: %d scenarios on the %s target%s, run prefix %s\n",
+		scenarios, target.Name(), hostOf(target), r.Prefix)
+
+	opts.DefaultContext = ctx
+	switch status := (godog.TestSuite{
+		Name:                "hubspec",
+		ScenarioInitializer: steps.Initialize(r),
+		Options:             &opts,
+	}).Run(); status {
+	case 0:
+		return exitPassed
+	case 1:
+		return exitFailed
+	default: // godog could not start: a report file it could not create
+		return exitUsage
+	}
+}
+
+// countScenarios reads and filters the features as the run will, with
+// godog's parser: a missing path or a Gherkin mistake is found before any
+// target starts, and the count goes on the run's first line.
+func countScenarios(opts godog.Options) (int, error) {
+	feats, err := godog.TestSuite{Options: &opts}.RetrieveFeatures() // on a copy: it fills in defaults
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ft := range feats {
+		n += len(ft.Pickles)
+	}
+	return n, nil
+}
+
+// hostOf names the hub a target points at, for the run's first line;
+// never the connection string, which holds a key.
+func hostOf(t harness.Target) string {
+	cs, err := hub.ParseConnectionString(t.ServiceConnectionString())
+	if err != nil || cs.HostName == "" {
+		return ""
+	}
+	return " (" + cs.HostName + ")"
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// envPrefix names the environment twin of every flag: -https-addr is also
+// IOTHUB_EMULATOR_HTTPS_ADDR. Containers are configured through the
+// environment, people through flags; a flag wins when both are given.
+const envPrefix = "IOTHUB_EMULATOR_"
+
+// config is the command line, once parsed and checked.
+type config struct {
+	hostName    string
+	httpsAddr   string
+	mqttAddr    string
+	certFile    string
+	keyFile     string
+	caCertFile  string
+	caOut       string
+	ownerKey    string
+	logLevel    slog.Level
+	logJSON     bool
+	healthcheck bool
+}
+
+// errUsage marks a command line that is wrong; main exits 2 for it, as the
+// flag package does.
+var errUsage = errors.New("usage")
+
+// envName is the environment twin of a flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags reads the environment twins first and the arguments second,
+// so that a flag overrides its variable. -healthcheck has no twin: a
+// container that exported it would never start its emulator.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	var level, format string
+	fs := flag.NewFlagSet("iothub-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.hostName, "host-name", "localhost", "the hub's host name: in connection strings and the generated certificate")
+	fs.StringVar(&c.httpsAddr, "https-addr", ":443", "listen address of the REST API and of MQTT over WebSockets (/$iothub/websocket)")
+	fs.StringVar(&c.mqttAddr, "mqtt-addr", ":8883", "listen address of MQTT over TLS")
+	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain to serve instead of a generated one (needs -key)")
+	fs.StringVar(&c.keyFile, "key", "", "PEM private key of -cert")
+	fs.StringVar(&c.caCertFile, "ca-cert", "", "PEM of the CA clients must trust for -cert (default: the chain's last certificate)")
+	fs.StringVar(&c.caOut, "ca-out", "", "write the PEM of the CA clients must trust to this file")
+	fs.StringVar(&c.ownerKey, "owner-key", "", "the iothubowner policy's primary key, base64 (default: generated)")
+	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&format, "log-format", "text", "text or json")
+	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe https://127.0.0.1:{port of -https-addr}/$hubspec/health, exit 0 when healthy, 1 otherwise")
+	// The usage text never spells out the ready line's prefix, so that a
+	// wait for that line in the logs cannot match a failed start's usage.
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: iothub-emulator [flags]\n       iothub-emulator healthcheck [flags]\n\n"+
+			"A local Azure IoT Hub: the registry and twin REST API and MQTT (TLS and WebSockets).\n"+
+			"Once it serves, it prints one line on stdout: the iothubowner connection string,\n"+
+			"prefixed with its environment variable name. Logs go to stderr.\n"+
+			"Every flag but -healthcheck can also be set as "+envPrefix+"<NAME> (e.g. "+envName("https-addr")+"); the flag wins.\n\n")
+		fs.PrintDefaults()
+	}
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "healthcheck" || envErr != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, usageError(stderr, envErr)
+	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		c.healthcheck, args = true, args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, errUsage // the flag package has printed the error and the usage
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		return c, usageError(stderr, fmt.Errorf("unexpected arguments %q", rest))
+	}
+
+	var err error
+	if c.logLevel, err = parseLevel(level); err != nil {
+		return c, usageError(stderr, err)
+	}
+	switch format {
+	case "text":
+	case "json":
+		c.logJSON = true
+	default:
+		return c, usageError(stderr, fmt.Errorf("-log-format %q: want text or json", format))
+	}
+	return c, usageError(stderr, c.check())
+}
+
+// check rejects combinations that cannot work, before anything listens.
+func (c config) check() error {
+	for _, a := range []struct{ name, addr string }{{"-https-addr", c.httpsAddr}, {"-mqtt-addr", c.mqttAddr}} {
+		_, port, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", a.name, a.addr, err)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("%s %q: port %q is not a number from 0 to 65535", a.name, a.addr, port)
+		}
+	}
+	if (c.certFile == "") != (c.keyFile == "") {
+		return errors.New("-cert and -key go together")
+	}
+	if c.caCertFile != "" && c.certFile == "" {
+		return errors.New("-ca-cert needs -cert: the generated certificate has its own CA")
+	}
+	if c.ownerKey != "" {
+		if raw, err := base64.StdEncoding.DecodeString(c.ownerKey); err != nil || len(raw) == 0 {
+			return fmt.Errorf("-owner-key: not a non-empty standard base64 string")
+		}
+	}
+	if c.hostName == "" {
+		return errors.New("-host-name is empty")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
+}
+
+// usageError prints err the way the flag package prints its own errors and
+// marks it as a usage error; nil stays nil.
+func usageError(stderr io.Writer, err error) error {
+	if err == nil {
+		return nil
+	}
+	fmt.Fprintf(stderr, "iothub-emulator: %v\nRun iothub-emulator -h for the flags.\n", err)
+	return fmt.Errorf("%w: %v", errUsage, err)
+}

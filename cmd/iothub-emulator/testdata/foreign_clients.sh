@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The $ in MQTT topics is literal ($iothub/...), hence single quotes:
+# shellcheck disable=SC2016
+#
+# foreign_clients.sh BINARY [HTTPS_PORT MQTT_PORT]
+#
+# Proves the emulator works with clients that share no code with Hubspec:
+# curl for the registry and twin REST API, mosquitto_sub/mosquitto_pub for
+# MQTT, and SAS tokens computed with openssl exactly as protocol.md §2 says:
+# HMAC-SHA256 keyed with the base64-decoded key over
+# urlencode(sr) + "\n" + se, then base64 and URL-encoded.
+#
+# It starts BINARY on loopback with a known owner key, creates a device and
+# a module with hub-assigned keys, connects the module with mosquitto_sub,
+# patches the module twin's desired telemetryInterval with curl and checks
+# that mosquitto_sub got the push, reports it back with mosquitto_pub, reads
+# it back with curl, and checks that a wrong module key is refused.
+# Every wait is bounded: read -t, curl --max-time, mosquitto -W.
+set -euo pipefail
+
+for tool in curl openssl mosquitto_sub mosquitto_pub stdbuf od mkfifo; do
+	command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 2; }
+done
+
+bin=${1:?usage: foreign_clients.sh BINARY [HTTPS_PORT MQTT_PORT]}
+https_port=${2:-28443}
+mqtt_port=${3:-28883}
+owner_key=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=
+device=foreignDevice
+module=foreignModule
+api='api-version=2021-04-12'
+
+work=$(mktemp -d)
+emu_pid=
+sub_pid=
+cleanup() {
+	set +e
+	if [ -n "$sub_pid" ]; then kill "$sub_pid" 2>/dev/null; fi
+	if [ -n "$emu_pid" ]; then
+		kill "$emu_pid" 2>/dev/null
+		wait "$emu_pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$work"/*.log; do
+		[ -s "$f" ] && { echo "--- $(basename "$f"):"; tail -n 40 "$f"; } >&2
+	done
+	exit 1
+}
+step() { echo "--- $*"; }
+
+# urlencode percent-encodes everything but RFC 3986 unreserved characters.
+urlencode() {
+	local s=$1 out='' c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		case $c in
+		[a-zA-Z0-9.~_-]) out+=$c ;;
+		*) out+=$(printf '%%%02X' "'$c") ;;
+		esac
+	done
+	printf '%s' "$out"
+}
+
+# sas RESOURCE KEY [POLICY]: a SAS token valid for an hour.
+sas() {
+	local sr se keyhex sig
+	sr=$(urlencode "$1")
+	se=$(($(date +%s) + 3600))
+	keyhex=$(printf '%s' "$2" | openssl base64 -d -A | od -An -v -tx1 | tr -d ' \n')
+	sig=$(printf '%s\n%s' "$sr" "$se" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$keyhex" -binary | openssl base64 -A)
+	printf 'SharedAccessSignature sr=%s&sig=%s&se=%s' "$sr" "$(urlencode "$sig")" "$se"
+	if [ -n "${3:-}" ]; then printf '&skn=%s' "$3"; fi
+}
+
+# hub METHOD PATH WANT_STATUS [BODY [HEADER]]: one REST call as iothubowner;
+# the answer's body lands in $work/body.
+hub() {
+	local status
+	status=$(curl -sS --max-time 10 --cacert "$ca" -X "$1" -o "$work/body" -w '%{http_code}' \
+		-H "Authorization: $(sas "$host" "$owner_key" iothubowner)" \
+		-H 'Content-Type: application/json' ${5:+-H "$5"} ${4:+--data "$4"} \
+		"https://$host$2?$api") || fail "curl $1 $2"
+	[ "$status" = "$3" ] || fail "$1 $2 answered $status, want $3: $(cat "$work/body")"
+}
+
+step "start $bin on 127.0.0.1:$https_port (HTTPS) and :$mqtt_port (MQTT)"
+ca=$work/ca.pem
+mkfifo "$work/stdout"
+"$bin" -https-addr "127.0.0.1:$https_port" -mqtt-addr "127.0.0.1:$mqtt_port" \
+	-owner-key "$owner_key" -ca-out "$ca" -log-level debug >"$work/stdout" 2>"$work/emulator.log" &
+emu_pid=$!
+exec 3<"$work/stdout"
+read -r -t 15 line <&3 || fail "no connection string line within 15 s"
+case $line in
+IOTHUB_CONNECTION_STRING=HostName=*) ;;
+*) fail "first stdout line is $line" ;;
+esac
+host=${line#IOTHUB_CONNECTION_STRING=HostName=}
+host=${host%%;*} # localhost:PORT, exactly as SDKs would use it
+[ "${line##*SharedAccessKey=}" = "$owner_key" ] || fail "the connection string does not carry -owner-key: $line"
+
+step "curl: create device $device and module $module with hub-assigned keys"
+empty='"authentication":{"type":"sas","symmetricKey":{"primaryKey":"","secondaryKey":""}}'
+hub PUT "/devices/$device" 200 "{\"deviceId\":\"$device\",$empty}"
+hub PUT "/devices/$device/modules/$module" 200 "{\"deviceId\":\"$device\",\"moduleId\":\"$module\",$empty}"
+module_key=$(grep -o '"primaryKey":"[^"]*"' "$work/body" | head -n 1 | cut -d'"' -f4)
+[ ${#module_key} -eq 44 ] || fail "module primary key is '$module_key', want 44 base64 characters"
+hub PUT "/devices/$device" 409 "{\"deviceId\":\"$device\",$empty}"
+
+# The module's MQTT identity, as the SDKs build it (protocol.md §4.2).
+mqtt_args=(-h 127.0.0.1 -p "$mqtt_port" --cafile "$ca" -V mqttv311 -i "$device/$module"
+	-u "$host/$device/$module/?$api")
+module_sas=$(sas "$host/devices/$device/modules/$module" "$module_key")
+
+step "mosquitto_sub: the module subscribes to desired patches"
+mkfifo "$work/sub"
+# stdbuf: mosquitto_sub prints -d lines with stdio, which a pipe would buffer.
+stdbuf -oL mosquitto_sub "${mqtt_args[@]}" -P "$module_sas" -c -q 1 -d -v -C 1 -W 15 \
+	-t '$iothub/twin/PATCH/properties/desired/#' >"$work/sub" 2>"$work/mosquitto_sub.log" &
+sub_pid=$!
+exec 4<"$work/sub"
+# -d prints the exchange; the patch is sent only once SUBACK is in.
+while :; do
+	read -r -t 15 line <&4 || fail "mosquitto_sub: no SUBACK within 15 s"
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in *"received SUBACK"*) break ;; esac
+done
+
+step "curl: patch the module twin's desired telemetryInterval to 122"
+hub PATCH "/twins/$device/modules/$module" 200 '{"properties":{"desired":{"telemetryInterval":122}}}' 'If-Match: "*"'
+
+step "mosquitto_sub: receives the patch"
+patch=
+while read -r -t 15 line <&4; do
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in '$iothub/twin/PATCH/properties/desired/?$version='*)
+		patch=$line
+		break
+		;;
+	esac
+done
+[ -n "$patch" ] || fail "mosquitto_sub printed no desired patch"
+case $patch in *'"telemetryInterval":122'*) ;; *) fail "patch without telemetryInterval 122: $patch" ;; esac
+case $patch in *'"$version":'*) ;; *) fail "patch without \$version: $patch" ;; esac
+wait "$sub_pid" || fail "mosquitto_sub exited $?"
+sub_pid=
+
+step "mosquitto_pub: the module reports telemetryInterval 122"
+# The same patch twice on one connection (-l: a message per line). The hub
+# handles a connection's packets in order, answering each after its PUBACK,
+# so the PUBACK of the second means the first has been applied; mosquitto_pub
+# exits only once both are acknowledged.
+printf '%s\n' '{"telemetryInterval":122}' '{"telemetryInterval":122}' |
+	mosquitto_pub "${mqtt_args[@]}" -P "$module_sas" -q 1 -d -l \
+		-t '$iothub/twin/PATCH/properties/reported/?$rid=1' >>"$work/mosquitto_pub.log" 2>&1 ||
+	fail "mosquitto_pub of the reported patch exited $?"
+[ "$(grep -c 'received PUBACK' "$work/mosquitto_pub.log")" -eq 2 ] ||
+	fail "mosquitto_pub did not see both PUBACKs"
+
+step "curl: the twin shows reported telemetryInterval 122"
+hub GET "/twins/$device/modules/$module" 200
+twin=$(cat "$work/body")
+reported=${twin#*\"reported\":} # the last section of the twin
+case $reported in *'"telemetryInterval":122'*) ;; *) fail "reported telemetryInterval 122 not in the twin: $twin" ;; esac
+
+step "mosquitto_pub: a wrong module key is refused"
+wrong_sas=$(sas "$host/devices/$device/modules/$module" "$owner_key")
+if mosquitto_pub "${mqtt_args[@]}" -P "$wrong_sas" -q 1 -t "devices/$device/modules/$module/messages/events/" \
+	-m 'x' >>"$work/mosquitto_pub.log" 2>&1; then
+	fail "mosquitto_pub with a wrong key was accepted"
+fi
+grep -q 'not authorised\|Connection Refused' "$work/mosquitto_pub.log" ||
+	fail "mosquitto_pub with a wrong key failed, but not as refused"
+
+echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"

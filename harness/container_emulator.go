@@ -1,0 +1,250 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// The emulator image's contract (cmd/iothub-emulator and the Dockerfile).
+const (
+	// DefaultEmulatorImage is the image the container target runs when
+	// IOTHUB_EMULATOR_IMAGE is empty; OpenContainer builds it when absent.
+	DefaultEmulatorImage = "hubspec/iothub-emulator:dev"
+	// EmulatorHTTPSPort serves the REST API, the health probe and MQTT over
+	// WebSockets; EmulatorMQTTPort serves MQTT over TLS.
+	EmulatorHTTPSPort = "443/tcp"
+	EmulatorMQTTPort  = "8883/tcp"
+
+	emulatorCAPath      = "/ca.pem"
+	emulatorHealthPath  = "/$hubspec/health"
+	connectionStringTag = "IOTHUB_CONNECTION_STRING="
+	// waitPoll is how often the readiness checks look: the emulator is ready
+	// in well under a second, so testcontainers' 100 ms would dominate.
+	waitPoll = 20 * time.Millisecond
+	// EmulatorLabel marks every container RunEmulator starts, so CI can
+	// remove leftovers of a killed test process (Ryuk is off, see RunEmulator).
+	EmulatorLabel = "org.hubspec.emulator"
+)
+
+// EmulatorContainer is the IoT Hub emulator running in a container, shaped
+// like a testcontainers-go module: RunEmulator starts it, the accessors say
+// how to reach it from the host, Terminate removes it.
+type EmulatorContainer struct {
+	testcontainers.Container
+	// dialHost is where the published ports are reached from this process;
+	// hubHost is the hub's own host name: its certificate's name and the
+	// host its SAS tokens are scoped to.
+	dialHost, hubHost string
+}
+
+// RunEmulator starts image and waits until the hub answers its health probe
+// over verified TLS. Like every testcontainers module it returns the
+// container even with an error, so register the cleanup before checking it:
+//
+//	c, err := harness.RunEmulator(ctx, harness.DefaultEmulatorImage)
+//	testcontainers.CleanupContainer(t, c)
+//	if err != nil { ... }
+//
+// Callers must terminate the container themselves and should set
+// TESTCONTAINERS_RYUK_DISABLED=true before the first testcontainers call
+// where the Ryuk reaper image cannot be pulled (no registry, as in Hubspec's
+// CI); testcontainers reads that setting once per process.
+//
+// When the Docker engine is local (a unix socket or named pipe) and
+// TESTCONTAINERS_HOST_OVERRIDE is unset, the ports are published on
+// 127.0.0.1 alone and the hub is "localhost". Otherwise they are published
+// on every interface of the daemon's host and dialled at the host
+// testcontainers infers or the override names, which then also becomes the
+// hub's host name (IOTHUB_EMULATOR_HOST_NAME) so that its certificate and
+// SAS scope match what clients use.
+func RunEmulator(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*EmulatorContainer, error) {
+	dialHost, err := emulatorDialHost(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("run emulator: %w", err)
+	}
+	hubHost := "localhost"
+	if !isLoopback(dialHost) {
+		hubHost = dialHost
+	}
+	// Pinned rather than left to the image's defaults, since the wait, the
+	// TLS name and the rewritten connection string all depend on them.
+	env := map[string]string{"IOTHUB_EMULATOR_CA_OUT": emulatorCAPath, "IOTHUB_EMULATOR_HOST_NAME": hubHost}
+
+	// The probe trusts exactly the CA the container wrote, never skipping
+	// verification: a health answer also proves the served certificate is
+	// the one clients will verify. The strategies run in order. The log
+	// wait comes first because it fails as soon as the container exits; it
+	// matches the connection string at the start of a line only, since the
+	// usage text printed for a bad flag mentions the variable too. The line
+	// is printed once the hub serves, after the CA file is in place.
+	trust := wait.ForTLSRootCAs(emulatorCAPath).WithServerName(hubHost).WithPollInterval(waitPoll)
+	health := wait.ForHTTP(emulatorHealthPath).WithPort(EmulatorHTTPSPort).
+		WithTLS(true, trust.TLSConfig()).WithPollInterval(waitPoll)
+	printed := wait.ForLog("(?m)^" + regexp.QuoteMeta(connectionStringTag+"HostName=")).AsRegexp().
+		WithPollInterval(waitPoll)
+	defaults := []testcontainers.ContainerCustomizer{
+		testcontainers.WithExposedPorts(EmulatorHTTPSPort, EmulatorMQTTPort),
+		testcontainers.WithEnv(env),
+		testcontainers.WithLabels(map[string]string{EmulatorLabel: "true"}),
+		testcontainers.WithWaitStrategyAndDeadline(time.Minute, printed, trust, &atHost{health, dialHost}),
+	}
+	if isLoopback(dialHost) {
+		defaults = append(defaults, testcontainers.WithHostConfigModifier(bindLoopback))
+	}
+
+	ctr, err := testcontainers.Run(ctx, image, append(defaults, opts...)...)
+	var c *EmulatorContainer
+	if ctr != nil {
+		c = &EmulatorContainer{Container: ctr, dialHost: dialHost, hubHost: hubHost}
+	}
+	if err != nil {
+		return c, fmt.Errorf("run emulator %s: %w", image, err)
+	}
+	return c, nil
+}
+
+// ConnectionString is the iothubowner connection string the emulator
+// printed, with HostName rewritten to the hub's host name and the published
+// HTTPS port, so host-side clients reach it (the emulator's SAS scope check
+// ignores the port).
+func (c *EmulatorContainer) ConnectionString(ctx context.Context) (string, error) {
+	logs, err := c.Logs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("emulator logs: %w", err)
+	}
+	defer logs.Close()
+	var printed string
+	sc := bufio.NewScanner(logs)
+	for sc.Scan() {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), connectionStringTag); ok {
+			printed = s
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("emulator logs: %w", err)
+	}
+	if printed == "" {
+		return "", fmt.Errorf("emulator printed no %s line", connectionStringTag)
+	}
+	cs, err := hub.ParseConnectionString(printed)
+	if err != nil {
+		return "", fmt.Errorf("emulator's connection string: %w", err)
+	}
+	port, err := c.MappedPort(ctx, EmulatorHTTPSPort)
+	if err != nil {
+		return "", fmt.Errorf("mapped HTTPS port: %w", err)
+	}
+	cs.HostName = net.JoinHostPort(c.hubHost, port.Port())
+	return cs.String(), nil
+}
+
+// MQTTAddress is host:port where MQTT over TLS is published.
+func (c *EmulatorContainer) MQTTAddress(ctx context.Context) (string, error) {
+	port, err := c.MappedPort(ctx, EmulatorMQTTPort)
+	if err != nil {
+		return "", fmt.Errorf("mapped MQTT port: %w", err)
+	}
+	return net.JoinHostPort(c.dialHost, port.Port()), nil
+}
+
+// CACertPEM copies out the CA certificate the emulator generated at start.
+func (c *EmulatorContainer) CACertPEM(ctx context.Context) ([]byte, error) {
+	rc, err := c.CopyFileFromContainer(ctx, emulatorCAPath)
+	if err != nil {
+		return nil, fmt.Errorf("copy %s from the emulator: %w", emulatorCAPath, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// TLSConfig trusts the container's CA only, and verifies the hub's host
+// name whatever address a client dials (the MQTT address may be an IP).
+func (c *EmulatorContainer) TLSConfig(ctx context.Context) (*tls.Config, error) {
+	pem, err := c.CACertPEM(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("emulator's %s holds no certificate", emulatorCAPath)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: c.hubHost, MinVersion: tls.VersionTLS12}, nil
+}
+
+// emulatorDialHost is where published ports are reached. A daemon on a
+// local socket publishes on this machine's loopback (Docker Engine on Linux,
+// Docker Desktop, a daemon inside the CI container itself), so "localhost"
+// is right even when testcontainers, seeing /.dockerenv, would guess the
+// bridge gateway; a socket mounted in from another network namespace needs
+// TESTCONTAINERS_HOST_OVERRIDE, testcontainers' own knob for this.
+func emulatorDialHost(ctx context.Context) (string, error) {
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return "", fmt.Errorf("docker provider: %w", err)
+	}
+	defer p.Close()
+	if _, override := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !override {
+		if u, err := url.Parse(p.Client().DaemonHost()); err == nil && (u.Scheme == "unix" || u.Scheme == "npipe") {
+			return "localhost", nil
+		}
+	}
+	return p.DaemonHost(ctx)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// bindLoopback publishes both ports on 127.0.0.1 with a random host port:
+// the owner key is in the container's logs, so the hub should not be
+// reachable from the network by default.
+func bindLoopback(hc *container.HostConfig) {
+	if hc.PortBindings == nil {
+		hc.PortBindings = network.PortMap{}
+	}
+	for _, p := range []string{EmulatorHTTPSPort, EmulatorMQTTPort} {
+		hc.PortBindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
+	}
+}
+
+// atHost runs a wait strategy against host rather than the daemon host
+// testcontainers infers, since the ports may be published on loopback only.
+type atHost struct {
+	wait.Strategy
+	host string
+}
+
+func (s *atHost) WaitUntilReady(ctx context.Context, t wait.StrategyTarget) error {
+	return s.Strategy.WaitUntilReady(ctx, hostTarget{StrategyTarget: t, host: s.host})
+}
+
+func (s *atHost) String() string { return fmt.Sprintf("%v at %s", s.Strategy, s.host) }
+
+type hostTarget struct {
+	wait.StrategyTarget
+	host string
+}
+
+func (t hostTarget) Host(context.Context) (string, error) { return t.host, nil }

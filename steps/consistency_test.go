@@ -1,0 +1,114 @@
+package steps_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/steps"
+)
+
+// TestFeaturesOnAnEventuallyConsistentHub: every feature passes on a hub
+// whose reads lag its writes, which only holds if the steps read after a
+// write with Eventually.
+func TestFeaturesOnAnEventuallyConsistentHub(t *testing.T) {
+	emb, err := harness.StartEmbedded(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = emb.Server().TLSConfig()
+	// Before the emulator closes: an idle connection that never carried a
+	// request would hold its shutdown for 5 s (net/http treats it as active).
+	t.Cleanup(tr.CloseIdleConnections)
+	lag := &laggyTransport{next: tr, lag: 300 * time.Millisecond, written: map[string]time.Time{}, seen: map[string][]byte{}}
+	opts := godogOptions
+	opts.TestingT = t
+	status := godog.TestSuite{
+		Name:                "hubspec-laggy",
+		ScenarioInitializer: steps.Initialize(harness.NewRun(laggyHub{emb, &http.Client{Transport: lag}})),
+		Options:             &opts,
+	}.Run()
+	if status != 0 || lag.served() == 0 {
+		t.Fatalf("status %d with %d lagging answers", status, lag.served())
+	}
+}
+
+// laggyHub is the embedded emulator seen through a laggyTransport, and
+// not claiming to be an emulator.
+type laggyHub struct {
+	harness.Target
+	client *http.Client
+}
+
+func (laggyHub) Name() string { return "laggy" }
+
+func (l laggyHub) RegistryOptions() []hub.RegistryOption {
+	return []hub.RegistryOption{hub.WithHTTPClient(l.client)}
+}
+
+// laggyTransport makes a hub eventually consistent: for lag after a write
+// under a device (identity, modules, twins), reads under that device answer
+// what they last answered before, or 404 if they never did (protocol.md §3.9).
+type laggyTransport struct {
+	next    http.RoundTripper
+	lag     time.Duration
+	mu      sync.Mutex
+	written map[string]time.Time // device id → its last write
+	seen    map[string][]byte    // path → body of its last fresh 200 GET
+	stale   int
+}
+
+func (l *laggyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if len(parts) < 2 || parts[0] != "devices" && parts[0] != "twins" {
+		return l.next.RoundTrip(r)
+	}
+	device := parts[1]
+	if r.Method != http.MethodGet {
+		defer func() { l.mu.Lock(); l.written[device] = time.Now(); l.mu.Unlock() }()
+		return l.next.RoundTrip(r)
+	}
+	l.mu.Lock()
+	old, seen := l.seen[r.URL.Path]
+	lagging := time.Since(l.written[device]) < l.lag
+	if lagging {
+		l.stale++
+	}
+	l.mu.Unlock()
+	if lagging {
+		resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Request: r, Body: io.NopCloser(bytes.NewReader(old))}
+		if !seen {
+			resp.StatusCode = http.StatusNotFound
+			resp.Header.Set("iothub-errorcode", "DeviceNotFound")
+			resp.Body = io.NopCloser(strings.NewReader(`{"Message":"ErrorCode:DeviceNotFound;not visible yet"}`))
+		}
+		return resp, nil
+	}
+	resp, err := l.next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	l.mu.Lock()
+	l.seen[r.URL.Path] = body
+	l.mu.Unlock()
+	return resp, err
+}
+
+func (l *laggyTransport) served() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stale
+}

@@ -1,0 +1,70 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Polling starts fast, because an emulator (and usually a live hub) is
+// consistent at once or within a few hundred milliseconds, and slows down
+// so that a hub that takes seconds (protocol.md §3.9: a new identity "may
+// take a few seconds" to be retrievable) is not flooded with reads that
+// count against its throttle.
+const (
+	firstPoll = 25 * time.Millisecond
+	maxPoll   = time.Second
+)
+
+// Eventually calls fn until it returns nil, and returns nil then. When
+// timeout has passed it stops and returns fn's last error, saying how many
+// tries it made; when ctx ends first it returns at once with ctx's error
+// joined to the last one. The first call is immediate, so a target that is
+// already consistent (the emulator) costs nothing; later calls wait 25 ms,
+// doubling up to 1 s, on a timer that ctx can interrupt.
+//
+// fn gets a context that ends at the deadline, so a call that blocks (a
+// throttled request backing off) is cut short too; an error from such a
+// cut-short call says less than the one before it, which is kept instead.
+//
+// Live hubs are eventually consistent (protocol.md §3.9, scenarios.md R12):
+// steps read after a write through Eventually. It is exported for projects
+// that add their own steps beside Hubspec's and want the same behaviour.
+func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := firstPoll
+	var last error
+	for tries := 1; ; tries++ {
+		err := fn(dctx)
+		if err == nil {
+			return nil
+		}
+		if last == nil || dctx.Err() == nil {
+			last = err
+		}
+		if !pause(dctx, delay) {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w (stopped after %d tries: %w)", last, tries, ctx.Err())
+			}
+			return fmt.Errorf("%w (still so after %d tries in %s)", last, tries, timeout)
+		}
+		delay = min(2*delay, maxPoll)
+	}
+}
+
+// pause waits for d and reports true, or reports false as soon as ctx is
+// done (at once if it already is).
+func pause(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
