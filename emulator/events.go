@@ -2,12 +2,11 @@ package emulator
 
 import "sync"
 
-// eventQueue runs the registry's side effects on MQTT connections (desired
-// pushes, closing the connections of deleted identities) on one goroutine, in
-// the order the registry produced them. The registry raises events while
-// holding its lock, so enqueuing must never block; a socket write to a slow
-// client therefore happens here, outside every lock, and pushes for one twin
-// still leave in version order.
+// eventQueue runs functions on one goroutine, in the order they were pushed,
+// without ever blocking the pusher. The emulator uses one for the registry's
+// events (raised while the registry holds its lock) and one per MQTT
+// connection for the socket writes of desired pushes, so a client that stops
+// reading delays only itself while its own pushes keep their version order.
 type eventQueue struct {
 	mu      sync.Mutex
 	items   []func()
@@ -22,17 +21,20 @@ func newEventQueue() *eventQueue {
 	return q
 }
 
-// push enqueues fn; it never blocks. Events pushed after close are dropped.
-func (q *eventQueue) push(fn func()) {
+// push enqueues fn and returns how many items wait, fn included; it never
+// blocks. Events pushed after close are dropped.
+func (q *eventQueue) push(fn func()) int {
 	q.mu.Lock()
 	if !q.closed {
 		q.items = append(q.items, fn)
 	}
+	n := len(q.items)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return n
 }
 
 func (q *eventQueue) run() {

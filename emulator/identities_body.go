@@ -152,6 +152,11 @@ func validateID(kind, id string) error {
 			return hub.ErrArgumentInvalid.WithMessage("%s id '%s' is invalid: character %q is not allowed; use ASCII letters, digits and %s", kind, id, c, idSpecials)
 		}
 	}
+	// "." and ".." are path segments, not names: HTTP clients normalise
+	// them away, so no REST path could ever address such an identity.
+	if strings.Trim(id, ".") == "" && len(id) <= 2 {
+		return hub.ErrArgumentInvalid.WithMessage("%s id '%s' is invalid: '.' and '..' cannot be addressed in a URL.", kind, id)
+	}
 	return nil
 }
 

@@ -32,6 +32,7 @@ type iothubHook struct {
 	mu       sync.Mutex
 	current  map[identity]*mqtt.Client    // the live connection of each identity
 	expiries map[*mqtt.Client]*time.Timer // closes a connection when its token expires
+	writers  map[*mqtt.Client]*eventQueue // each connection's desired pushes, in order
 	connects map[identity]int             // accepted CONNECTs per identity, for AwaitConnections
 	changed  chan struct{}                // closed and replaced whenever connects changes
 }
@@ -62,6 +63,9 @@ func (h *iothubHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		code = packets.ErrBadUsernameOrPassword // CONNACK 5 on MQTT 3.1.1
 	}
 	h.log.Info("mqtt connect refused", "client", cl.ID, "remote", cl.Net.Remote, "reason", err)
+	// A 3.1.1 server answers every refusal, including of an MQTT 5 CONNECT,
+	// with a 3.1.1 CONNACK (return code 1 for an unsupported protocol level).
+	cl.Properties.ProtocolVersion = 4
 	_ = h.broker.SendConnack(cl, code, false, nil)
 	return code
 }
@@ -69,7 +73,13 @@ func (h *iothubHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 var (
 	errUnsupportedProtocol = errors.New("IoT Hub speaks MQTT 3.1.1 only")
 	errTokenExpired        = errors.New("sas token expired")
+	errSlowConsumer        = errors.New("too many desired pushes waiting: the client does not read")
+	errIdentityGone        = errors.New("the identity was deleted or disabled")
 )
+
+// maxPendingPushes bounds the desired pushes waiting for one connection's
+// socket; past it the client is cut off rather than let memory grow.
+const maxPendingPushes = 1000
 
 func (h *iothubHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.ProtocolVersion != 4 {
@@ -109,6 +119,9 @@ func (h *iothubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		expiry = time.AfterFunc(left, func() {
 			h.log.Info("mqtt closing connection: sas token expired", "client", cl.ID)
 			cl.Stop(errTokenExpired)
+			h.mu.Lock()
+			delete(h.expiries, cl)
+			h.mu.Unlock()
 		})
 	}
 	h.mu.Lock()
@@ -116,6 +129,7 @@ func (h *iothubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if expiry != nil {
 		h.expiries[cl] = expiry
 	}
+	h.writers[cl] = newEventQueue()
 	h.current[id] = cl
 }
 
@@ -124,11 +138,17 @@ func (h *iothubHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	id := identityOf(cl.ID)
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.connects[id]++
 	close(h.changed)
 	h.changed = make(chan struct{})
-	h.mu.Unlock()
-	h.registry.setConnected(id.deviceID, id.moduleID, true)
+	// Under h.mu, so a late disconnect of an older connection cannot mark
+	// the identity Disconnected after this one marked it Connected. Lock
+	// order h.mu then the registry's: the registry never calls the hook
+	// while holding its lock (its events go through the event queue).
+	if h.current[id] == cl {
+		h.registry.setConnected(id.deviceID, id.moduleID, true)
+	}
 }
 
 // OnDisconnect marks the identity disconnected unless a newer connection of
@@ -136,31 +156,45 @@ func (h *iothubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 func (h *iothubHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	id := identityOf(cl.ID)
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if t := h.expiries[cl]; t != nil {
 		t.Stop()
 		delete(h.expiries, cl)
 	}
-	mine := h.current[id] == cl
-	if mine {
-		delete(h.current, id)
+	if w := h.writers[cl]; w != nil {
+		delete(h.writers, cl)
+		go w.close() // its writes fail fast now that the socket is closed
 	}
-	h.mu.Unlock()
-	if mine {
+	if h.current[id] == cl {
+		delete(h.current, id)
 		h.registry.setConnected(id.deviceID, id.moduleID, false)
 	}
 	h.log.Debug("mqtt disconnected", "client", cl.ID, "error", err)
 }
 
 // OnPacketRead closes the connection on a QoS 2 PUBLISH, before mochi would
-// quietly downgrade it: IoT Hub does not support QoS 2 (protocol.md §4.1).
+// quietly downgrade it (IoT Hub does not support QoS 2, protocol.md §4.1),
+// and on a PUBLISH to a topic outside the identity's own.
 func (h *iothubHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if pk.FixedHeader.Type == packets.Publish && pk.FixedHeader.Qos == 2 {
-		h.log.Info("mqtt closing connection: QoS 2 publish", "client", cl.ID, "topic", pk.TopicName)
-		// mochi ignores any other error from this hook.
-		cl.Stop(packets.ErrQosNotSupported)
-		return pk, packets.ErrRejectPacket
+	if pk.FixedHeader.Type != packets.Publish {
+		return pk, nil
 	}
-	return pk, nil
+	var reason error
+	if pk.FixedHeader.Qos == 2 {
+		reason = packets.ErrQosNotSupported
+	} else if _, err := parseRequestTopic(pk.TopicName, identityOf(cl.ID)); err != nil {
+		// Checked here too because mochi silently drops, without PUBACK or
+		// disconnect, a topic it finds invalid ('+', '#', $SYS) before
+		// OnPublish would see it.
+		reason = err
+	}
+	if reason == nil {
+		return pk, nil
+	}
+	h.log.Info("mqtt closing connection", "client", cl.ID, "topic", pk.TopicName, "reason", reason)
+	// mochi ignores any error from this hook but ErrRejectPacket.
+	cl.Stop(reason)
+	return pk, packets.ErrRejectPacket
 }
 
 // OnSubscribe lets through only the documented filters of the client's own
@@ -231,16 +265,24 @@ func (h *iothubHook) respond(cl *mqtt.Client, rid string, status int, body []byt
 	}
 }
 
-// pushDesired sends a desired-properties patch to the identity's live
+// pushDesired hands a desired-properties patch to the identity's live
 // connection, if any; the hub queues nothing for disconnected clients
-// (protocol.md §3.10).
+// (protocol.md §3.10). The write happens on the connection's own writer, so
+// a client that stops reading holds up only its own pushes; one that lets
+// maxPendingPushes pile up is disconnected as a slow consumer.
 func (h *iothubHook) pushDesired(deviceID, moduleID string, patch []byte, version int64) {
 	id := identity{deviceID: deviceID, moduleID: moduleID}
 	h.mu.Lock()
 	cl := h.current[id]
+	w := h.writers[cl]
 	h.mu.Unlock()
-	if cl != nil && !h.faults.takeDesiredDrop() {
-		deliver(cl, "$iothub/twin/PATCH/properties/desired/?$version="+strconv.FormatInt(version, 10), patch)
+	if cl == nil || w == nil || h.faults.takeDesiredDrop() {
+		return
+	}
+	topic := "$iothub/twin/PATCH/properties/desired/?$version=" + strconv.FormatInt(version, 10)
+	if w.push(func() { deliver(cl, topic, patch) }) > maxPendingPushes {
+		h.log.Warn("mqtt closing connection: slow consumer", "client", cl.ID, "pending", maxPendingPushes)
+		cl.Stop(errSlowConsumer)
 	}
 }
 
@@ -250,7 +292,7 @@ func (h *iothubHook) pushDesired(deviceID, moduleID string, patch []byte, versio
 func (h *iothubHook) dropIdentity(deviceID, moduleID string) {
 	id := identity{deviceID: deviceID, moduleID: moduleID}
 	if cl, ok := h.broker.Clients.Get(id.clientID()); ok {
-		_ = h.broker.DisconnectClient(cl, packets.ErrNotAuthorized)
+		cl.Stop(errIdentityGone) // closes the socket; never waits on a write
 		h.broker.UnsubscribeClient(cl)
 		cl.ClearInflights()
 		h.broker.Clients.Delete(id.clientID())

@@ -339,6 +339,8 @@ func TestMQTTClosesConnectionOnBreach(t *testing.T) {
 		{"publish to another module's topic", func(rc *rawClient) { rc.c.Publish("devices/dev1/modules/mod2/messages/events/", 1, false, "x") }},
 		{"publish to an unknown topic", func(rc *rawClient) { rc.c.Publish("anything/else", 0, false, "x") }},
 		{"twin request without $rid", func(rc *rawClient) { rc.c.Publish("$iothub/twin/GET/", 1, false, "") }},
+		{"publish to a wildcard topic", func(rc *rawClient) { rc.c.Publish("devices/dev1/modules/mod1/messages/events/#", 1, false, "x") }},
+		{"publish to $SYS", func(rc *rawClient) { rc.c.Publish("$SYS/broker", 1, false, "x") }},
 		{"subscribe to another module's inputs", func(rc *rawClient) { rc.c.Subscribe("devices/dev1/modules/mod2/#", 1, nil) }},
 		{"subscribe to everything", func(rc *rawClient) { rc.c.Subscribe("#", 1, nil) }},
 	} {
@@ -411,6 +413,22 @@ func TestMQTTDeletedModuleIsDisconnected(t *testing.T) {
 	rc.closedByHub(t)
 	if _, err := dialRaw(s, moduleCreds(t, s, m, "", time.Now().Add(time.Hour)), 4); err == nil {
 		t.Fatal("a deleted module connected")
+	}
+	// A new module of the same name starts with no session: no
+	// SessionPresent, no subscription inherited from the deleted one.
+	again := mustDial(t, s, moduleCreds(t, s, createModule(t, reg, "dev1", "mod1"), "", time.Now().Add(time.Hour)))
+	if again.sessionPresent {
+		t.Fatal("the re-created module inherited the deleted module's session")
+	}
+	again.subscribe(t, "$iothub/twin/res/#")
+	if _, err := reg.UpdateModuleTwin(context.Background(), "dev1", "mod1",
+		&hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"unseen": true}}}, "*"); err != nil {
+		t.Fatal(err)
+	}
+	// Had the old desired subscription survived, the push would come first.
+	again.publish(t, "$iothub/twin/GET/?$rid=1", 1, "")
+	if got := again.next(t); got.Topic() != "$iothub/twin/res/200/?$rid=1" {
+		t.Fatalf("first message %q, want the GET answer", got.Topic())
 	}
 }
 

@@ -114,6 +114,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		broker: s.broker, registry: s.registry, policies: s.policies,
 		hostName: s.hostName, now: opts.Now, log: s.log,
 		current: map[identity]*mqtt.Client{}, expiries: map[*mqtt.Client]*time.Timer{},
+		writers:  map[*mqtt.Client]*eventQueue{},
 		connects: map[identity]int{}, changed: make(chan struct{}),
 	}
 	s.hook = hook
@@ -142,10 +143,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle(websocketPath, ws)
-	mux.HandleFunc(healthPath, serveHealth)
-	mux.Handle("/", rest)
+	mux := routes(ws, rest)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -161,6 +159,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
+}
+
+// routes sends the WebSocket and health paths to their handlers and every
+// other path, exactly as sent, to the REST front end. http.ServeMux is not
+// used because it cleans paths and answers 301/307 redirects (for
+// "/devices/..", "//x"), which no IoT Hub answers; the REST front end gives
+// those its own 4xx in the hub's shape.
+func routes(ws, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case websocketPath:
+			ws.ServeHTTP(w, r)
+		case healthPath:
+			serveHealth(w, r)
+		default:
+			rest.ServeHTTP(w, r)
+		}
+	})
 }
 
 // healthPath answers once the emulator serves; it lives under /$hubspec/,

@@ -33,10 +33,10 @@ type Container struct {
 	tls      *tls.Config
 }
 
-// OpenContainer runs the emulator image (c.Image, else
-// DefaultEmulatorImage), building it from this checkout first when the
-// Docker engine does not have it, and waits until it is healthy. Close
-// terminates the container.
+// OpenContainer runs the emulator image and waits until it is healthy: the
+// default image is rebuilt from this checkout on every run (cheap when
+// nothing changed, and never stale); an image named by c.Image
+// (IOTHUB_EMULATOR_IMAGE) is run as it is. Close terminates the container.
 //
 // Set TESTCONTAINERS_RYUK_DISABLED=true where the Ryuk reaper image cannot
 // be pulled (see RunEmulator); containers are terminated explicitly.

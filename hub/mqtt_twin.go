@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,17 +188,82 @@ func decodeDesiredPatch(topic string, payload []byte) (map[string]any, int64, er
 	return props, version, nil
 }
 
-// offer delivers a patch unless the client already holds its version or a
-// newer one: the hub's versions only grow, so an older patch is stale.
+// offer delivers a live patch in version order.
 func (c *MQTTClient) offer(p DesiredPatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p.Version <= c.held {
+	c.offerLocked(p, true)
+}
+
+// offerLocked delivers a patch unless the client already holds its version
+// or a newer one (the hub's versions only grow, so an older patch is stale).
+// During a resync it waits until the twin has been read. A version gap means
+// a notification was lost: then, when mayResync, the client reads the whole
+// desired section instead of delivering an incomplete picture. c.mu is held.
+func (c *MQTTClient) offerLocked(p DesiredPatch, mayResync bool) {
+	switch {
+	case c.resyncing:
+		c.buffered = append(c.buffered, p)
+	case p.Version <= c.held:
 		c.log.Debug("dropping stale desired patch", "version", p.Version, "held", c.held)
-		return
+	case mayResync && c.held > 0 && p.Version > c.held+1:
+		c.log.Info("desired $version skipped: reading the twin", "version", p.Version, "held", c.held)
+		c.resyncing = true
+		c.buffered = append(c.buffered, p)
+		go c.resyncAfterGap()
+	default:
+		c.held = p.Version
+		c.patches.push(p)
 	}
-	c.held = p.Version
-	c.patches.push(p)
+}
+
+func (c *MQTTClient) resyncAfterGap() {
+	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
+	defer cancel()
+	if err := c.resync(ctx, false); err != nil {
+		c.log.Warn("resync after a version gap failed", "error", err)
+	}
+}
+
+// resync reads the twin and hands over what the client missed: after a
+// reconnect or a version gap, one Full patch when the desired $version moved;
+// on the first connect nothing, since the caller reads the twin itself. The
+// patches that arrived meanwhile follow, those not newer than the GET
+// dropped, so a push that overtook the GET answer cannot hide the Full one.
+func (c *MQTTClient) resync(ctx context.Context, initial bool) error {
+	props, err := c.getTwin(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finishResync(props, err, initial)
+	return err
+}
+
+// finishResync is resync once the GET has answered (or failed). c.mu is held.
+func (c *MQTTClient) finishResync(props *TwinProperties, err error, initial bool) {
+	if err == nil {
+		version := SectionVersion(props.Desired)
+		switch {
+		case initial:
+			c.held = max(c.held, version)
+		case version > c.held:
+			full := make(map[string]any, len(props.Desired))
+			for k, v := range props.Desired {
+				if k != "$version" && k != "$metadata" {
+					full[k] = v
+				}
+			}
+			c.held = version
+			c.patches.push(DesiredPatch{Version: version, Properties: full, Full: true})
+		}
+	}
+	c.resyncing = false
+	buffered := c.buffered
+	c.buffered = nil
+	slices.SortFunc(buffered, func(a, b DesiredPatch) int { return cmp.Compare(a.Version, b.Version) })
+	for _, p := range buffered {
+		// After a failed GET, deliver in order rather than retry at once.
+		c.offerLocked(p, err == nil)
+	}
 }
 
 // onConnect runs after every (re)connect: subscribe, read the twin, deliver
@@ -205,32 +272,20 @@ func (c *MQTTClient) onConnect(pc paho.Client) {
 	c.mu.Lock()
 	c.connSeq++
 	first := c.connSeq == 1
+	c.resyncing = true
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
 	err := waitToken(ctx, pc.SubscribeMultiple(map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}, c.onMessage))
-	var props *TwinProperties
 	if err == nil {
-		props, err = c.getTwin(ctx)
-	}
-	if err == nil {
-		desired := props.Desired
-		version := SectionVersion(desired)
-		if first {
-			c.mu.Lock()
-			c.held = max(c.held, version)
-			c.mu.Unlock()
-		} else {
-			full := make(map[string]any, len(desired))
-			for k, v := range desired {
-				if k != "$version" && k != "$metadata" {
-					full[k] = v
-				}
-			}
-			c.offer(DesiredPatch{Version: version, Properties: full, Full: true})
-		}
+		err = c.resync(ctx, first)
 	} else {
+		c.mu.Lock()
+		c.finishResync(nil, err, first)
+		c.mu.Unlock()
+	}
+	if err != nil {
 		c.log.Warn("resync after connect failed", "error", err)
 	}
 
@@ -321,6 +376,7 @@ func (c *MQTTClient) renewToken() {
 	defer cancel()
 	if err := waitToken(ctx, next.Connect()); err != nil {
 		c.log.Warn("reconnect for token renewal failed", "error", err)
+		next.Disconnect(0) // stop it connecting on its own; the retry dials anew
 		c.mu.Lock()
 		if !c.closed {
 			c.renew = time.AfterFunc(renewalRetryInterval, c.renewToken)

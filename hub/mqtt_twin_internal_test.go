@@ -6,21 +6,50 @@ import (
 	"testing"
 )
 
+func testClient(held int64) *MQTTClient {
+	return &MQTTClient{patches: newPatchQueue(), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// drain reads patches until the one with version last arrives.
+func drain(c *MQTTClient, last int64) []DesiredPatch {
+	var got []DesiredPatch
+	for {
+		p := <-c.patches.out
+		got = append(got, p)
+		if p.Version == last {
+			return got
+		}
+	}
+}
+
 // TestOfferDropsStalePatches: a patch is delivered only when its version
 // is newer than every version delivered or read before it.
 func TestOfferDropsStalePatches(t *testing.T) {
-	c := &MQTTClient{patches: newPatchQueue(), held: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := testClient(3)
 	defer c.patches.close()
-	// 100 is a sentinel: anything wrongly delivered would come before it.
-	for _, v := range []int64{2, 3, 5, 4, 5, 6, 100} {
+	// 7 is a sentinel: anything wrongly delivered would come before it.
+	for _, v := range []int64{2, 3, 4, 4, 3, 5, 6, 7} {
 		c.offer(DesiredPatch{Version: v})
 	}
-	var got []int64
-	for v := int64(0); v != 100; {
-		v = (<-c.patches.out).Version
-		got = append(got, v)
+	got := drain(c, 7)
+	if len(got) != 4 || got[0].Version != 4 || got[1].Version != 5 || got[2].Version != 6 {
+		t.Fatalf("delivered %+v, want versions 4 5 6 7", got)
 	}
-	if len(got) != 3 || got[0] != 5 || got[1] != 6 {
-		t.Fatalf("delivered %v, want [5 6 100]", got)
+}
+
+// TestResyncPutsTheFullPatchFirst: a push that overtakes the GET answer of a
+// resync waits; the Full patch from the GET goes first, then the push.
+func TestResyncPutsTheFullPatchFirst(t *testing.T) {
+	c := testClient(3)
+	defer c.patches.close()
+	c.resyncing = true
+	c.offer(DesiredPatch{Version: 6, Properties: map[string]any{"c": 3}})
+	c.offer(DesiredPatch{Version: 5, Properties: map[string]any{"b": 2}}) // already in the GET
+	c.mu.Lock()
+	c.finishResync(&TwinProperties{Desired: map[string]any{"a": 1, "b": 2, "$version": float64(5)}}, nil, false)
+	c.mu.Unlock()
+	got := drain(c, 6)
+	if len(got) != 2 || !got[0].Full || got[0].Version != 5 || got[0].Properties["a"] != 1 || got[1].Version != 6 {
+		t.Fatalf("delivered %+v, want Full 5 then 6", got)
 	}
 }

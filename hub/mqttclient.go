@@ -51,9 +51,11 @@ type MQTTClient struct {
 	closed   bool
 	readyErr error
 
-	patches *patchQueue
-	renew   *time.Timer
-	connSeq int // connections made, for the renewal timer
+	patches   *patchQueue
+	resyncing bool           // a GET is reading the twin: patches wait in buffered
+	buffered  []DesiredPatch // patches that arrived during a resync
+	renew     *time.Timer
+	connSeq   int // connections made, for the renewal timer
 }
 
 // DesiredPatch is a change to the twin's desired properties.
@@ -185,7 +187,10 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 
 	tok := c.client.Connect()
 	if err := waitToken(ctx, tok); err != nil {
-		c.patches.close()
+		// Close even when ctx ended first: paho would otherwise go on
+		// connecting, and a client nobody holds would fight the next one
+		// with the same identity for the session.
+		c.Close()
 		// Codes 1-5 are the broker's CONNACK refusals; paho reports a
 		// network failure as 0xFE, which is no answer from the hub at all.
 		if ct, ok := tok.(*paho.ConnectToken); ok && ct.ReturnCode() >= 1 && ct.ReturnCode() <= 5 {
