@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hubspec/hubspec/hub"
@@ -73,6 +74,7 @@ type Server struct {
 	httpsLn  net.Listener
 	mqttLn   net.Listener
 	served   chan struct{} // closed when the HTTPS server has stopped serving
+	fresh    freshConns    // HTTPS connections that have not sent a request yet
 }
 
 // Start starts an emulator and returns once both listeners accept
@@ -146,6 +148,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	mux := routes(ws, rest)
 	s.http = &http.Server{
 		Handler:           mux,
+		ConnState:         s.fresh.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -230,7 +233,12 @@ func hostWithPort(host string, addr net.Addr) string {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := s.http.Shutdown(ctx)
+	shut := make(chan error, 1)
+	go func() { shut <- s.http.Shutdown(ctx) }()
+	// Shutdown waits for in-flight requests, but also, for up to 5 s, for
+	// connections that have not sent a request yet; those are closed here.
+	s.fresh.closeAll()
+	err := <-shut
 	<-s.served
 	s.broker.Close()
 	s.events.close()
@@ -282,4 +290,32 @@ func (s *Server) PolicyConnectionString(policy string) (string, error) {
 // a reconnect with it instead of sleeping.
 func (s *Server) AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error {
 	return s.hook.awaitConnections(ctx, identity{deviceID: deviceID, moduleID: moduleID}, n)
+}
+
+// freshConns tracks the HTTPS connections in http.StateNew, so Close can
+// drop them at once instead of letting net/http wait for them.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if state == http.StateNew {
+		if f.conns == nil {
+			f.conns = map[net.Conn]struct{}{}
+		}
+		f.conns[c] = struct{}{}
+		return
+	}
+	delete(f.conns, c)
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
 }

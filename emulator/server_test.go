@@ -105,3 +105,28 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestCloseDoesNotWaitForSilentHTTPSConnections: a client that opened a
+// TLS connection to the REST port and sent nothing must not hold Close up
+// (net/http would wait up to 5 s for it).
+func TestCloseDoesNotWaitForSilentHTTPSConnections(t *testing.T) {
+	s, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", s.HTTPSAddr(), s.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close waited for a connection that never sent a request")
+	}
+}
