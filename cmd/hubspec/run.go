@@ -31,7 +31,7 @@ type runFlags struct {
 
 func (f *runFlags) bind(fs *flag.FlagSet, envTarget string) {
 	fs.StringVar(&f.target, "target", envTarget, "the hub to run against, `TARGET`: embedded (an emulator in this process), container or live;\nIOTHUB_TARGET sets the default")
-	fs.StringVar(&f.tags, "tags", "", "run only the scenarios whose tags match `EXPR`: @smoke, ~@wip (not wip),\n@a,@b (either), @a && ~@slow (both)")
+	fs.StringVar(&f.tags, "tags", defaultTags, "run only the scenarios whose tags match `EXPR`: @smoke, ~@wip (not wip),\n@a,@b (either), @a && ~@slow (both); by default everything but @wip")
 	fs.StringVar(&f.format, "format", "pretty", "terminal output `FORMAT`: pretty (every step) or progress (one character per step)")
 	fs.BoolVar(&f.noColors, "no-colors", false, "print without ANSI colors (automatic when stdout is not a terminal, or NO_COLOR is set)")
 	fs.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to `FILE` (parent directories are created)")
@@ -63,6 +63,9 @@ func (f *runFlags) check() error {
 	}
 	return checkTags(f.tags)
 }
+
+// defaultTags leaves out work in progress unless a run asks for it.
+const defaultTags = "~@wip"
 
 // checkTags rejects an empty term in a tag expression ("@a,", "@a && "),
 // which godog v0.15.1's filter indexes and panics on.
