@@ -135,7 +135,7 @@ func TestRunExitStatus(t *testing.T) {
 			stdout: []string{"2 scenarios (2 passed)"}, notStdout: []string{"The unfinished scenario"}},
 		{name: "@wip runs when asked for", args: []string{"--tags", "@wip", "testdata/tagged.feature"}, want: exitFailed,
 			stdout: []string{"The unfinished scenario", "1 failed"}},
-		{name: "one scenario by line", args: []string{"testdata/tagged.feature:8"}, want: exitPassed,
+		{name: "one scenario by line", args: []string{"testdata/tagged.feature:7"}, want: exitPassed,
 			stdout: []string{"The alpha scenario", "1 scenarios (1 passed)"}},
 		{name: "tags match nothing", args: []string{"--tags", "@nothing", "testdata"}, want: exitFailed, stderrHint: "no scenario to run"},
 		{name: "bad flag", args: []string{"--colour"}, want: exitUsage, stderrHint: "flag provided but not defined"},
