@@ -27,7 +27,7 @@ Feature: Module identity and module twin
     When the service reads the twin of module "myFirstModule"
     And the service sets desired "telemetryInterval" of module "myFirstModule" to 122 with the twin's etag
     Then the twin of module "myFirstModule" has desired "telemetryInterval" equal to 122
-    And the desired version of module "myFirstModule" is higher than when the service first read it
+    And the desired version of module "myFirstModule" has gone up since the service read it
 
   Scenario: The connected module receives the new telemetry interval
     Given module "myFirstModule" exists on device "myFirstDevice"

@@ -57,6 +57,26 @@ func (c *MQTTClient) GetTwin(ctx context.Context) (*TwinProperties, error) {
 	}
 }
 
+// GetTwinJSON is GetTwin's answer as the hub sent it, so that a check can
+// see everything the hub put in it: a device or module must never see the
+// twin's tags, for instance, which GetTwin's result has no place for.
+func (c *MQTTClient) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
+	c.gate.RLock()
+	defer c.gate.RUnlock()
+	for {
+		r, err := c.request(ctx, topicTwinGet, nil)
+		if err == nil {
+			return json.RawMessage(r.body), nil
+		}
+		if !errors.Is(err, errConnectionLost) {
+			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
+		}
+		if err := c.awaitConnected(ctx); err != nil {
+			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
+		}
+	}
+}
+
 func (c *MQTTClient) getTwin(ctx context.Context) (*TwinProperties, error) {
 	r, err := c.request(ctx, topicTwinGet, nil)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,10 @@ func TestMQTTClientTwinRoundTrip(t *testing.T) {
 	}
 	if hub.SectionVersion(props.Desired) != 1 || hub.SectionVersion(props.Reported) != 1 {
 		t.Fatalf("fresh twin versions: %v %v", props.Desired, props.Reported)
+	}
+	raw, err := c.GetTwinJSON(ctx)
+	if err != nil || !strings.Contains(string(raw), `"desired"`) || strings.Contains(string(raw), `"tags"`) {
+		t.Fatalf("GetTwinJSON = %s, %v; want desired and reported only", raw, err)
 	}
 	v, err := c.UpdateReported(ctx, map[string]any{"telemetryInterval": 122})
 	if err != nil || v != 2 {

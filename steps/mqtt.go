@@ -1,57 +1,73 @@
 package steps
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
+// mqttSteps are the device's and the module's side: their own MQTT
+// connection with their own keys, as the apps on them would open it.
 func mqttSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^module "([^"]+)" is connected$`, connectModule)
-	sc.Step(`^module "([^"]+)" connects with a wrong key$`, connectModuleWithWrongKey)
+	sc.Step(`^(device|module) "([^"]+)" is connected$`, connect)
+	sc.Step(`^(device|module) "([^"]+)" connects with a wrong key$`, connectWithWrongKey)
 	sc.Step(`^the hub refuses the connection as not authorized$`, connectionRefusedNotAuthorized)
-	sc.Step(`^module "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+)$`, receivesDesiredPatch)
-	sc.Step(`^the patch module "([^"]+)" received has the twin's desired version$`, patchHasTwinVersion)
-	sc.Step(`^module "([^"]+)" reports "([^"]+)" as (.+)$`, reportProperty)
+	sc.Step(`^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+)$`, receivesDesiredPatch)
+	sc.Step(`^the patch (device|module) "([^"]+)" received has the twin's desired version$`, patchHasTwinVersion)
+	sc.Step(`^(device|module) "([^"]+)" reports "([^"]+)" as (.+)$`, reportProperty)
+	sc.Step(`^the twin of (device|module) "([^"]+)" as the (?:device|module) reads it (has|does not have) "([^"]+)"(?: equal to (.+))?$`, ownTwinHas)
 }
 
-// moduleConnectionString builds the module's connection string from its
-// keys, as the tutorial's module app receives it.
-func (w *world) moduleConnectionString(alias, key string) (string, error) {
-	m, err := w.module(alias)
+// connectionString builds the identity's connection string from its keys
+// (its primary key unless key is given), as the app on it receives it.
+func (w *world) connectionString(i ident, key string) (string, error) {
+	d, m, err := w.ids(i)
 	if err != nil {
 		return "", err
+	}
+	if key == "" {
+		keys, err := w.currentKeys(i.kind, i.alias)
+		if err != nil {
+			return "", err
+		}
+		key = keys.PrimaryKey
 	}
 	svc, err := hub.ParseConnectionString(w.target.ServiceConnectionString())
 	if err != nil {
 		return "", err
 	}
-	if key == "" {
-		key = keysOf(m.Authentication).PrimaryKey
-	}
-	return hub.ConnectionString{HostName: svc.HostName, DeviceID: m.DeviceID, ModuleID: m.ModuleID, SharedAccessKey: key}.String(), nil
+	return hub.ConnectionString{HostName: svc.HostName, DeviceID: d, ModuleID: m, SharedAccessKey: key}.String(), nil
 }
 
-// connectModule connects the module with its own key. A live hub may
-// refuse a module created a moment ago (CONNACK 5, or 3 while the identity
-// is unavailable) until the identity has reached its gateway, so those
-// refusals are retried until waitFor; any other failure ends the step at
-// once (paho reports a network error as code 254, which is no refusal).
-func connectModule(ctx context.Context, alias string) error {
+func (w *world) dial(ctx context.Context, i ident, cs string) (*hub.MQTTClient, error) {
+	if i.kind == "device" {
+		return hub.DialDevice(ctx, cs, w.target.DialOptions()...)
+	}
+	return hub.DialModule(ctx, cs, w.target.DialOptions()...)
+}
+
+// connect connects the identity with its own key. A live hub may refuse
+// an identity created a moment ago (CONNACK 5, or 3 while the identity is
+// unavailable) until it has reached its gateway, so those refusals are
+// retried until waitFor; any other failure ends the step at once (paho
+// reports a network error as code 254, which is no refusal).
+func connect(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	cs, err := w.moduleConnectionString(alias, "")
+	i := ident{kind, alias}
+	cs, err := w.connectionString(i, "")
 	if err != nil {
 		return err
 	}
 	var c *hub.MQTTClient
 	var dialErr error
 	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
-		c, dialErr = hub.DialModule(ctx, cs, w.target.DialOptions()...)
+		c, dialErr = w.dial(ctx, i, cs)
 		var refused *hub.ConnectRefusedError
 		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {
 			return dialErr
@@ -64,27 +80,26 @@ func connectModule(ctx context.Context, alias string) error {
 	if dialErr != nil {
 		return dialErr
 	}
-	w.clients[alias] = c
-	w.sc.Defer("disconnect module "+alias, func(context.Context) error { return c.Close() })
+	w.clients[i] = c
+	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
 	return nil
 }
 
-// connectModuleWithWrongKey signs with a random key of the right shape;
-// the refusal is recorded for the next step.
-func connectModuleWithWrongKey(ctx context.Context, alias string) error {
+// connectWithWrongKey signs with a random key of the right shape; the
+// refusal is recorded for the next step.
+func connectWithWrongKey(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	cs, err := w.moduleConnectionString(alias, base64.StdEncoding.EncodeToString(raw))
+	i := ident{kind, alias}
+	cs, err := w.connectionString(i, randomKey())
 	if err != nil {
 		return err
 	}
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
-	c, err := hub.DialModule(dctx, cs, w.target.DialOptions()...)
+	c, err := w.dial(dctx, i, cs)
 	if err == nil {
 		c.Close()
-		return errors.New("module connected with a wrong key")
+		return fmt.Errorf("%s connected with a wrong key", i)
 	}
 	w.lastRefusal = err
 	return nil
@@ -106,19 +121,20 @@ func connectionRefusedNotAuthorized(ctx context.Context) error {
 	return nil
 }
 
-func (w *world) client(alias string) (*hub.MQTTClient, error) {
-	c, ok := w.clients[alias]
+func (w *world) client(i ident) (*hub.MQTTClient, error) {
+	c, ok := w.clients[i]
 	if !ok {
-		return nil, fmt.Errorf("module %q is not connected", alias)
+		return nil, fmt.Errorf("%s is not connected", i)
 	}
 	return c, nil
 }
 
 // receivesDesiredPatch waits, with a deadline, for the next desired patch
 // and checks the property in it.
-func receivesDesiredPatch(ctx context.Context, alias, key, value string) error {
+func receivesDesiredPatch(ctx context.Context, kind, alias, key, value string) error {
 	w := worldFrom(ctx)
-	c, err := w.client(alias)
+	i := ident{kind, alias}
+	c, err := w.client(i)
 	if err != nil {
 		return err
 	}
@@ -127,39 +143,79 @@ func receivesDesiredPatch(ctx context.Context, alias, key, value string) error {
 	select {
 	case p, ok := <-c.DesiredPatches():
 		if !ok {
-			return fmt.Errorf("module %q: connection closed before a desired patch arrived", alias)
+			return fmt.Errorf("%s: connection closed before a desired patch arrived", i)
 		}
-		w.lastPatch[alias] = p
-		return sameValue(fmt.Sprintf("desired patch to module %q, %q", alias, key), p.Properties[key], value)
+		w.lastPatch[i] = p
+		return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), p.Properties[key], value)
 	case <-dctx.Done():
-		return fmt.Errorf("module %q received no desired patch within %s", alias, waitFor)
+		return fmt.Errorf("%s received no desired patch within %s", i, waitFor)
 	}
 }
 
-func patchHasTwinVersion(ctx context.Context, alias string) error {
+func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	p, ok := w.lastPatch[alias]
+	i := ident{kind, alias}
+	p, ok := w.lastPatch[i]
 	if !ok {
-		return fmt.Errorf("module %q has received no patch", alias)
+		return fmt.Errorf("%s has received no patch", i)
 	}
-	t, ok := w.twins[alias]
+	t, ok := w.twins[i]
 	if !ok {
-		return fmt.Errorf("the service holds no twin of module %q", alias)
+		return fmt.Errorf("the service holds no twin of %s", i)
 	}
 	if p.Version != t.DesiredVersion() {
-		return fmt.Errorf("patch to module %q has $version %d, the twin's desired $version is %d", alias, p.Version, t.DesiredVersion())
+		return fmt.Errorf("patch to %s has $version %d, the twin's desired $version is %d", i, p.Version, t.DesiredVersion())
 	}
 	return nil
 }
 
-func reportProperty(ctx context.Context, alias, key, value string) error {
+// reportProperty sends a reported patch of one property. The hub's
+// refusal (400 for a name it does not allow) is recorded.
+func reportProperty(ctx context.Context, kind, alias, key, value string) error {
 	w := worldFrom(ctx)
-	c, err := w.client(alias)
+	c, err := w.client(ident{kind, alias})
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
-	_, err = c.UpdateReported(rctx, map[string]any{key: parseValue(value)})
-	return err
+	if _, err = c.UpdateReported(rctx, map[string]any{key: parseValue(value)}); err != nil {
+		return w.refused(err)
+	}
+	return nil
+}
+
+// ownTwinHas gets the twin over MQTT, as the app on the device or module
+// would, and checks a dotted path ("desired.mode", "tags") in the answer
+// exactly as the hub sent it. It polls like the service's checks: a device
+// may not see a service write at once.
+func ownTwinHas(ctx context.Context, kind, alias, has, path, value string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	c, err := w.client(i)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("the twin %s reads, at %s", i, path)
+	return Eventually(ctx, waitFor, func(ctx context.Context) error {
+		raw, err := c.GetTwinJSON(ctx)
+		if err != nil {
+			return err
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("%s: the twin it read is not JSON: %w", i, err)
+		}
+		got, present := lookup(v, strings.Split(path, "."))
+		holds := present && (value == "" || sameValue(what, got, value) == nil)
+		switch {
+		case holds == (has == "has"):
+			return nil
+		case has == "has" && present:
+			return sameValue(what, got, value)
+		case has == "has":
+			return fmt.Errorf("%s: want %s, got nothing", what, cmp.Or(value, "a value"))
+		}
+		return fmt.Errorf("%s: want no %s, got %s", what, cmp.Or(value, "value"), canonical(got))
+	})
 }

@@ -1,170 +1,161 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
+// twinSteps are the service's side of device and module twins: reads and
+// writes here, checks in twins_check.go.
 func twinSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the service (?:reads|has read) the twin of module "([^"]+)"$`, readModuleTwin)
-	sc.Step(`^the service sets desired "([^"]+)" of module "([^"]+)" to (.+) with the twin's etag$`, setDesiredWithEtag)
-	sc.Step(`^someone else has since set desired "([^"]+)" of module "([^"]+)" to (.+)$`, setDesiredUnconditionally)
-	sc.Step(`^the twin of module "([^"]+)" has desired "([^"]+)" equal to (.+)$`, twinHasDesired)
-	sc.Step(`^the desired version of module "([^"]+)" is higher than when the service first read it$`, desiredVersionWentUp)
-	sc.Step(`^the service sees reported "([^"]+)" of module "([^"]+)" equal to (.+)$`, serviceSeesReported)
+	sc.Step(`^the service (?:reads|has read) the twin of (device|module) "([^"]+)"$`, readTwin)
+	sc.Step(`^the service (patches|replaces|has patched|has replaced) the twin of (device|module) "([^"]+)"`+twinEtagChoice+`:$`, writeTwinDoc)
+	sc.Step(`^the service (patches|replaces) the twin of (device|module) "([^"]+)" with (desired properties|tags) of (\d+) bytes$`, writeTwinOfSize)
+	sc.Step(`^the service writes a string of (\d+) characters to (desired|tag) "([^"]+)" of (device|module) "([^"]+)"$`, writeLongString)
+	sc.Step(`^the service sets desired "([^"]+)" of (device|module) "([^"]+)" to (.+?)`+twinEtagChoice+`$`, setDesired)
+	sc.Step(`^someone else has since set desired "([^"]+)" of (device|module) "([^"]+)" to (.+)$`, setDesiredBehindTheServicesBack)
+	twinCheckSteps(sc)
 }
 
-// moduleIDs resolves a module alias to the hub's device and module ids.
-func (w *world) moduleIDs(alias string) (string, string, error) {
-	m, err := w.module(alias)
-	if err != nil {
-		return "", "", err
-	}
-	return m.DeviceID, m.ModuleID, nil
-}
-
-// readModuleTwin reads the twin whose etag later patches use. A live hub
-// may answer 404 for the twin of a module created a moment ago, so the
-// read polls until settleWithin.
-func readModuleTwin(ctx context.Context, alias string) error {
+// readTwin reads the twin that later writes take their etag from and later
+// checks compare with ("since the service read it"). It polls while the
+// hub does not show the twin yet (a live hub may answer 404 for a moment
+// after a create) or shows it older than the service has already seen it.
+func readTwin(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	d, m, err := w.moduleIDs(alias)
-	if err != nil {
-		return err
-	}
+	i := ident{kind, alias}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		t, err := w.registry.GetModuleTwin(ctx, d, m)
+		t, err := w.getTwin(ctx, i)
 		if err != nil {
 			return err
 		}
-		w.twins[alias] = t
-		if _, ok := w.firstTwin[alias]; !ok {
-			w.firstTwin[alias] = t
+		if held, ok := w.twins[i]; ok && t.Version < held.Version {
+			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
 		}
+		w.twins[i], w.readTwin[i] = t, t
+		w.twinEtags[i] = sawEtag(w.twinEtags[i], t.ETag)
 		return nil
 	})
 }
 
-// setDesiredWithEtag patches one desired property with the etag of the twin
-// the service last read (reading it first if it has not), as the tutorial
-// does. A refusal (412 when someone changed the twin since) is recorded.
-func setDesiredWithEtag(ctx context.Context, key, alias, value string) error {
-	w := worldFrom(ctx)
-	if _, ok := w.twins[alias]; !ok {
-		if err := readModuleTwin(ctx, alias); err != nil {
+// writeTwinDoc writes a twin document given as JSON, e.g.
+// {"tags": {...}, "properties": {"desired": {...}}}: patched (deep merge,
+// null deletes) or replaced. Numbers are sent exactly as written.
+func writeTwinDoc(ctx context.Context, verb, kind, alias, etagPhrase string, doc *godog.DocString) error {
+	var t hub.Twin
+	dec := json.NewDecoder(strings.NewReader(doc.Content))
+	dec.UseNumber()
+	if err := dec.Decode(&t); err != nil {
+		return fmt.Errorf("the twin document is not a twin in JSON: %w", err)
+	}
+	return worldFrom(ctx).writeTwin(ctx, ident{kind, alias}, strings.HasSuffix(verb, "replaces") || strings.HasSuffix(verb, "replaced"), &t, etagPhrase)
+}
+
+// writeTwin sends a twin write with the If-Match the etag phrase asks for.
+// The service reads the twin first if it never has, so that every check
+// "since the service read it" has something to compare with. A refusal is
+// recorded for "the hub refuses with".
+func (w *world) writeTwin(ctx context.Context, i ident, replace bool, t *hub.Twin, etagPhrase string) error {
+	if _, ok := w.readTwin[i]; !ok {
+		if err := readTwin(ctx, i.kind, i.alias); err != nil {
 			return err
 		}
 	}
-	return w.patchDesired(ctx, alias, key, value, w.twins[alias].ETag)
-}
-
-// setDesiredUnconditionally changes the twin behind the scenario's back
-// (If-Match: *), leaving the etag the service holds outdated.
-func setDesiredUnconditionally(ctx context.Context, key, alias, value string) error {
-	w := worldFrom(ctx)
-	held := w.twins[alias]
-	if err := w.patchDesired(ctx, alias, key, value, "*"); err != nil {
-		return err
-	}
-	if w.lastRefusal != nil {
-		return w.lastRefusal
-	}
-	w.twins[alias] = held
-	return nil
-}
-
-func (w *world) patchDesired(ctx context.Context, alias, key, value, etag string) error {
-	d, m, err := w.moduleIDs(alias)
+	etag, err := chooseEtag(etagPhrase, w.twinEtags[i], w.twins[i].ETag, "the twin of "+i.String())
 	if err != nil {
 		return err
 	}
-	patch := &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{key: parseValue(value)}}}
-	t, err := w.registry.UpdateModuleTwin(ctx, d, m, patch, etag)
+	got, err := w.putTwin(ctx, i, replace, t, etag)
 	if err != nil {
 		return w.refused(err)
 	}
-	w.twins[alias] = t
+	w.twins[i] = got
+	w.twinEtags[i] = sawEtag(w.twinEtags[i], got.ETag)
 	return nil
 }
 
-// The checks below read the hub after a write: on a live hub the write
-// may take a moment to show, so each polls (see checkTwin).
-
-func twinHasDesired(ctx context.Context, alias, key, value string) error {
-	return checkTwin(ctx, alias, func(t *hub.Twin) error {
-		return sameValue(fmt.Sprintf("desired %q of module %q", key, alias), desired(t)[key], value)
-	})
-}
-
-func desiredVersionWentUp(ctx context.Context, alias string) error {
-	first, ok := worldFrom(ctx).firstTwin[alias]
-	if !ok {
-		return fmt.Errorf("the service never read the twin of module %q", alias)
+// writeTwinOfSize writes desired properties or tags whose size, as IoT Hub
+// counts it (protocol.md §3.11: key characters plus value sizes, a string
+// by its characters), is exactly size: members "p00", "p01", ... holding
+// strings of at most 4000 characters, under the 4 KB string limit.
+func writeTwinOfSize(ctx context.Context, verb, kind, alias, section, size string) error {
+	n, _ := strconv.Atoi(size)
+	members := map[string]any{}
+	for k := 0; n > 0; k++ {
+		key := fmt.Sprintf("p%02d", k)
+		v := min(4000, n-len(key))
+		if v < 0 {
+			return fmt.Errorf("cannot make a section of %s bytes", size)
+		}
+		members[key] = strings.Repeat("x", v)
+		n -= len(key) + v
 	}
-	return checkTwin(ctx, alias, func(t *hub.Twin) error {
-		if t.DesiredVersion() <= first.DesiredVersion() {
-			return fmt.Errorf("desired $version of module %q: was %d, now %d; want higher", alias, first.DesiredVersion(), t.DesiredVersion())
-		}
-		return nil
-	})
+	return worldFrom(ctx).writeTwin(ctx, ident{kind, alias}, verb == "replaces", sectionTwin(section, members), "")
 }
 
-func serviceSeesReported(ctx context.Context, key, alias, value string) error {
-	return checkTwin(ctx, alias, func(t *hub.Twin) error {
-		var reported map[string]any
-		if t.Properties != nil {
-			reported = t.Properties.Reported
-		}
-		return sameValue(fmt.Sprintf("reported %q of module %q", key, alias), reported[key], value)
-	})
+// writeLongString patches one desired property or tag with a string of n
+// ASCII characters (so n bytes), unconditionally.
+func writeLongString(ctx context.Context, length, section, key, kind, alias string) error {
+	n, _ := strconv.Atoi(length)
+	return worldFrom(ctx).writeTwin(ctx, ident{kind, alias}, false, sectionTwin(section, map[string]any{key: strings.Repeat("x", n)}), "")
 }
 
-// checkTwin reads the module twin afresh, without replacing the one whose
-// etag the scenario holds, until check accepts it or settleWithin passes;
-// then the last read error or check failure is the step's.
-func checkTwin(ctx context.Context, alias string, check func(*hub.Twin) error) error {
+// sectionTwin is a twin write holding members in its tags ("tag", "tags")
+// or its desired properties.
+func sectionTwin(section string, members map[string]any) *hub.Twin {
+	if strings.HasPrefix(section, "tag") {
+		return &hub.Twin{Tags: members}
+	}
+	return &hub.Twin{Properties: &hub.TwinProperties{Desired: members}}
+}
+
+// setDesired patches one desired property, as the tutorial does; without
+// an etag phrase, unconditionally.
+func setDesired(ctx context.Context, key, kind, alias, value, etagPhrase string) error {
+	return worldFrom(ctx).writeTwin(ctx, ident{kind, alias}, false, desiredPatch(key, value), etagPhrase)
+}
+
+// setDesiredBehindTheServicesBack changes the twin unconditionally while
+// the service keeps holding the twin it had, whose etag is then outdated.
+func setDesiredBehindTheServicesBack(ctx context.Context, key, kind, alias, value string) error {
 	w := worldFrom(ctx)
-	d, m, err := w.moduleIDs(alias)
-	if err != nil {
-		return err
-	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		t, err := w.registry.GetModuleTwin(ctx, d, m)
-		if err != nil {
+	i := ident{kind, alias}
+	if _, ok := w.readTwin[i]; !ok {
+		if err := readTwin(ctx, kind, alias); err != nil {
 			return err
 		}
-		return check(t)
-	})
+	}
+	held := w.twins[i]
+	if err := w.writeTwin(ctx, i, false, desiredPatch(key, value), "unconditionally"); err != nil {
+		return err
+	}
+	if err := w.lastRefusal; err != nil {
+		w.lastRefusal = nil
+		return err
+	}
+	w.twins[i] = held
+	return nil
 }
 
-func desired(t *hub.Twin) map[string]any {
-	if t.Properties == nil {
-		return nil
-	}
-	return t.Properties.Desired
+func desiredPatch(key, value string) *hub.Twin {
+	return &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{key: parseValue(value)}}}
 }
 
 // parseValue reads a value written in a step as JSON (122, "slow", true,
-// {"a":1}); a bare word is taken as a string.
+// {"a":1}); a bare word is taken as a string. Numbers stay as written.
 func parseValue(s string) any {
 	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
 		return s
 	}
 	return v
-}
-
-// sameValue compares a value from the hub with one written in a step, as
-// JSON, so 122 and 122.0 agree and key order does not matter.
-func sameValue(what string, got any, want string) error {
-	gotJSON, _ := json.Marshal(got)
-	wantJSON, _ := json.Marshal(parseValue(want))
-	if string(gotJSON) != string(wantJSON) {
-		return fmt.Errorf("%s: want %s, got %s", what, wantJSON, gotJSON)
-	}
-	return nil
 }

@@ -36,15 +36,21 @@ type world struct {
 	target   harness.Target
 	registry *hub.RegistryClient
 
-	devices     map[string]*hub.Device      // device alias → as last returned by the hub
-	modules     map[string]*hub.Module      // module alias → as last returned by the hub
-	deviceOf    map[string]string           // module alias → device alias
-	firstKeys   map[string]hub.SymmetricKey // "device X" / "module Y" → keys when first created
-	twins       map[string]*hub.Twin        // module alias → twin as the service last read or wrote it
-	firstTwin   map[string]*hub.Twin        // module alias → twin as the service first read it
-	clients     map[string]*hub.MQTTClient  // module alias → connected client
-	lastPatch   map[string]hub.DesiredPatch
-	lastRefusal error // the hub's refusal of the last action, until a step checks it
+	devices   map[string]*hub.Device     // device alias → as last returned by the hub
+	modules   map[string]*hub.Module     // module alias → as last returned by the hub
+	deviceOf  map[string]string          // module alias → device alias
+	gone      map[ident]bool             // identities the scenario deleted
+	firstKeys map[ident]hub.SymmetricKey // keys when first created
+	givenKeys map[ident]hub.SymmetricKey // keys the service last chose for it
+	etags     map[ident][]string         // identity etags seen, oldest first
+	twins     map[ident]*hub.Twin        // twin as the service last read or wrote it (its etag is the one held)
+	readTwin  map[ident]*hub.Twin        // twin as the service last read it: what "since the service read it" compares with
+	twinEtags map[ident][]string         // twin etags seen, oldest first
+	clients   map[ident]*hub.MQTTClient  // connected devices and modules
+	lastPatch map[ident]hub.DesiredPatch // the last desired patch each received
+	// lastRefusal is the hub's refusal of the last action, until a step
+	// checks it; one left unchecked fails the scenario (see Initialize).
+	lastRefusal error
 }
 
 type worldKey struct{}
@@ -79,6 +85,11 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 			defer cancel()
 			if err := w.sc.Cleanup(cctx); err != nil && scenarioErr == nil {
 				return ctx, err
+			}
+			if w.lastRefusal != nil && scenarioErr == nil {
+				// Otherwise a scenario whose action the hub refused
+				// would pass as long as nothing after it looked.
+				return ctx, fmt.Errorf("the hub refused the last action and no step checked it: %w", w.lastRefusal)
 			}
 			return ctx, nil
 		})
@@ -140,22 +151,30 @@ func newWorld(run *harness.Run) (*world, error) {
 		devices:   map[string]*hub.Device{},
 		modules:   map[string]*hub.Module{},
 		deviceOf:  map[string]string{},
-		firstKeys: map[string]hub.SymmetricKey{},
-		twins:     map[string]*hub.Twin{},
-		firstTwin: map[string]*hub.Twin{},
-		clients:   map[string]*hub.MQTTClient{},
-		lastPatch: map[string]hub.DesiredPatch{},
+		gone:      map[ident]bool{},
+		firstKeys: map[ident]hub.SymmetricKey{},
+		givenKeys: map[ident]hub.SymmetricKey{},
+		etags:     map[ident][]string{},
+		twins:     map[ident]*hub.Twin{},
+		readTwin:  map[ident]*hub.Twin{},
+		twinEtags: map[ident][]string{},
+		clients:   map[ident]*hub.MQTTClient{},
+		lastPatch: map[ident]hub.DesiredPatch{},
 	}, nil
 }
 
 // refused records a refusal from the hub for a later "the hub refuses"
-// step; anything that is not an answer from the hub fails the step.
+// step; anything that is not an answer from the hub fails the step, and so
+// does a refusal while an earlier one is still unchecked.
 func (w *world) refused(err error) error {
-	if _, ok := hub.AsError(err); ok {
-		w.lastRefusal = err
-		return nil
+	if _, ok := hub.AsError(err); !ok {
+		return err
 	}
-	return err
+	if w.lastRefusal != nil {
+		return fmt.Errorf("the hub refused again (%w) before a step checked its earlier refusal: %w", err, w.lastRefusal)
+	}
+	w.lastRefusal = err
+	return nil
 }
 
 // module returns a module the scenario created, with its device id.

@@ -179,7 +179,7 @@ func TestStepsListsTheRegisteredExpressions(t *testing.T) {
 	if status != exitPassed {
 		t.Fatalf("status %d\n%s", status, stderr)
 	}
-	for _, want := range []string{"the service creates device", "module \"([^\"]+)\" is connected", "identities.go:"} {
+	for _, want := range []string{"the service creates device", "(device|module) \"([^\"]+)\" is connected", "identities.go:"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("steps lacks %q:\n%s", want, stdout)
 		}

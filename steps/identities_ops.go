@@ -1,0 +1,242 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/hub"
+)
+
+// identityOpSteps are the registry operations beyond create: reads,
+// updates and deletes with or without etags, invalid ids, module lists.
+func identityOpSteps(sc *godog.ScenarioContext) {
+	sc.Step(`^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep)
+	sc.Step(`^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused)
+	sc.Step(`^the service (?:rotates|has rotated) the keys of (device|module) "([^"]+)"`+identityEtagChoice+`$`, rotateKeys)
+	sc.Step(`^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice)
+	sc.Step(`^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs)
+	sc.Step(`^the service (?:deletes|has deleted) (device|module) "([^"]+)"`+identityEtagChoice+`$`, deleteIdentity)
+	sc.Step(`^the service creates a (device|module) with (?:the literal id "([^"]*)"|an id of (\d+) characters)(?: on device "([^"]+)")?$`, createWithID)
+	sc.Step(`^the service creates (\d+) modules on device "([^"]+)"$`, createModules)
+	sc.Step(`^the modules of device "([^"]+)" are:$`, modulesAre)
+}
+
+// readIdentityStep reads an identity, polling while the hub does not show
+// it yet or shows it as it was before the service's last write (a stale
+// read on an eventually consistent hub).
+func readIdentityStep(ctx context.Context, kind, alias string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		etag, _, _, err := w.readIdentity(ctx, i)
+		if err != nil {
+			return err
+		}
+		if seen := w.etags[i]; len(seen) > 1 && slices.Contains(seen[:len(seen)-1], etag) {
+			return fmt.Errorf("%s: the hub still shows etag %s, older than %s", i, etag, seen[len(seen)-1])
+		}
+		w.etags[i] = sawEtag(w.etags[i], etag)
+		return nil
+	})
+}
+
+// readingIsRefused polls a read until the hub refuses it as expected: right
+// after a delete a live hub may still show the identity for a moment.
+func readingIsRefused(ctx context.Context, what, alias, status, name string) error {
+	w := worldFrom(ctx)
+	kind, twin := strings.CutPrefix(what, "the twin of ")
+	i := ident{kind, alias}
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		var err error
+		if twin {
+			_, err = w.getTwin(ctx, i)
+		} else {
+			_, _, _, err = w.readIdentity(ctx, i)
+		}
+		return refusedAs(err, status, name)
+	})
+}
+
+// rotateKeys replaces an identity's keys with two new random ones, sending
+// the identity as the service last saw it otherwise unchanged.
+func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	k := hub.SymmetricKey{PrimaryKey: randomKey(), SecondaryKey: randomKey()}
+	err := w.updateIdentity(ctx, i, etagPhrase, func(d *hub.Device, m *hub.Module) {
+		auth := &hub.Authentication{Type: hub.AuthSAS, SymmetricKey: &k}
+		if d != nil {
+			d.Authentication = auth
+		} else {
+			m.Authentication = auth
+		}
+	})
+	if err == nil && w.lastRefusal == nil {
+		w.givenKeys[i] = k
+	}
+	return err
+}
+
+func disableDevice(ctx context.Context, alias, etagPhrase string) error {
+	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
+		d.Status = hub.StatusDisabled
+	})
+}
+
+// updateIdentity sends the identity as the service last saw it, changed by
+// edit, with the If-Match the etag phrase asks for. A refusal is recorded.
+func (w *world) updateIdentity(ctx context.Context, i ident, etagPhrase string, edit func(*hub.Device, *hub.Module)) error {
+	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
+	if err != nil {
+		return err
+	}
+	var newEtag string
+	if i.kind == "device" {
+		d, err := w.device(i.alias)
+		if err != nil {
+			return err
+		}
+		c := *d
+		edit(&c, nil)
+		var got *hub.Device
+		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
+			got, err = w.registry.UpdateDevice(ctx, &c, etag)
+			return err
+		})
+		if err != nil {
+			return w.refused(err)
+		}
+		w.devices[i.alias], newEtag = got, got.ETag
+	} else {
+		m, err := w.module(i.alias)
+		if err != nil {
+			return err
+		}
+		c := *m
+		edit(nil, &c)
+		var got *hub.Module
+		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
+			got, err = w.registry.UpdateModule(ctx, &c, etag)
+			return err
+		})
+		if err != nil {
+			return w.refused(err)
+		}
+		w.modules[i.alias], newEtag = got, got.ETag
+	}
+	w.etags[i] = sawEtag(w.etags[i], newEtag)
+	return nil
+}
+
+func deviceStatusIs(ctx context.Context, alias, status string) error {
+	w := worldFrom(ctx)
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		_, _, got, err := w.readIdentity(ctx, ident{"device", alias})
+		if err == nil && got != status {
+			err = fmt.Errorf("device %q: want %s, got %s", alias, status, got)
+		}
+		return err
+	})
+}
+
+// deleteIdentity deletes a device or module; without an etag phrase it
+// sends If-Match "*", as the SDKs do. A refusal is recorded.
+func deleteIdentity(ctx context.Context, kind, alias, etagPhrase string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
+	if err != nil {
+		return err
+	}
+	err = w.whileSettling(ctx, i, func(ctx context.Context) error {
+		if kind == "device" {
+			return w.registry.DeleteDevice(ctx, d, etag)
+		}
+		return w.registry.DeleteModule(ctx, d, m, etag)
+	})
+	if err != nil {
+		return w.refused(err)
+	}
+	w.gone[i] = true
+	return nil
+}
+
+// createWithID creates an identity under an id the scenario spells out
+// (to meet the hub's id rules), or under a run-prefixed id of exactly n
+// characters. Keys are left to the hub; a refusal is recorded. Should the
+// hub accept it, the identity is deleted after the scenario.
+func createWithID(ctx context.Context, kind, literal, length, deviceAlias string) error {
+	w := worldFrom(ctx)
+	if (kind == "module") != (deviceAlias != "") {
+		return errors.New(`say "on device" for a module, and only for a module`)
+	}
+	id := literal
+	if length != "" {
+		n, _ := strconv.Atoi(length)
+		base := w.sc.Name("long")
+		if n < len(base) {
+			return fmt.Errorf("an id of %d characters is shorter than this run's names (%d)", n, len(base))
+		}
+		id = base + strings.Repeat("x", n-len(base))
+	}
+	if kind == "device" {
+		if _, err := w.registry.CreateDevice(ctx, &hub.Device{DeviceID: id}); err != nil {
+			return w.refused(err)
+		}
+		w.sc.Defer("delete device "+id, func(ctx context.Context) error { return w.registry.DeleteDevice(ctx, id, "*") })
+		return nil
+	}
+	// The device's own cleanup deletes the module with it.
+	if _, err := w.createModuleOn(ctx, deviceAlias, id, nil); err != nil {
+		return w.refused(err)
+	}
+	return nil
+}
+
+// createModules creates n modules on a device, known as "<device>-1" to
+// "<device>-n"; the first refusal stops it and is recorded.
+func createModules(ctx context.Context, count, deviceAlias string) error {
+	w := worldFrom(ctx)
+	n, _ := strconv.Atoi(count)
+	for k := 1; k <= n; k++ {
+		if err := createModule(ctx, fmt.Sprintf("%s-%d", deviceAlias, k), deviceAlias, ""); err != nil || w.lastRefusal != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// modulesAre lists the device's modules until they are exactly the table's
+// aliases (one per row), in any order.
+func modulesAre(ctx context.Context, deviceAlias string, table *godog.Table) error {
+	w := worldFrom(ctx)
+	var want []string
+	for _, row := range table.Rows {
+		want = append(want, w.sc.Name(row.Cells[0].Value))
+	}
+	slices.Sort(want)
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		mods, err := w.registry.ListModules(ctx, w.sc.Name(deviceAlias))
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, m := range mods {
+			got = append(got, m.ModuleID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("modules of device %q: want %v, got %v", deviceAlias, want, got)
+		}
+		return nil
+	})
+}
