@@ -17,15 +17,7 @@ import (
 // its MQTT address, as IOTHUB_CA_FILE and IOTHUB_MQTT_ADDRESS give them.
 func liveStandIn(t *testing.T) (*Embedded, Config) {
 	t.Helper()
-	emb, err := StartEmbedded(context.Background(), nil)
-	t.Cleanup(func() {
-		if emb != nil {
-			emb.Close()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	emb := startEmbedded(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, emb.Server().CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)

@@ -101,3 +101,14 @@ func TestConfigAndOpen(t *testing.T) {
 		t.Fatal("embedded target does not say it is an emulator")
 	}
 }
+
+// startEmbedded starts an emulator for one test and closes it after.
+func startEmbedded(t *testing.T) *Embedded {
+	t.Helper()
+	emb, err := StartEmbedded(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	return emb
+}

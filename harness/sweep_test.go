@@ -17,15 +17,7 @@ import (
 // registry client for it.
 func sweepHub(t *testing.T) *hub.RegistryClient {
 	t.Helper()
-	emb, err := StartEmbedded(context.Background(), nil)
-	t.Cleanup(func() {
-		if emb != nil {
-			emb.Close()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	emb := startEmbedded(t)
 	reg, err := hub.NewRegistryClient(emb.ServiceConnectionString(), emb.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
