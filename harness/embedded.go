@@ -42,6 +42,10 @@ func (e *Embedded) AwaitConnections(ctx context.Context, deviceID, moduleID stri
 	return e.srv.AwaitConnections(ctx, deviceID, moduleID, n)
 }
 
+func (e *Embedded) DropConnection(deviceID, moduleID string) bool {
+	return e.srv.DropConnection(deviceID, moduleID)
+}
+
 // Server is the emulator itself, for Go tests that want more than a Target.
 func (e *Embedded) Server() *emulator.Server { return e.srv }
 

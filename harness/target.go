@@ -65,6 +65,15 @@ type ConnectionAwaiter interface {
 	AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error
 }
 
+// ConnectionDropper is a target that can close an identity's live MQTT
+// connection as a network failure would (the hub keeps the session), so a
+// scenario can show that a client recovers. Only the embedded emulator has
+// it: the emulator's container and a live hub offer no such control.
+type ConnectionDropper interface {
+	// DropConnection reports whether there was a connection to drop.
+	DropConnection(deviceID, moduleID string) bool
+}
+
 // tlsOptions turns a trust configuration into both clients' options.
 func tlsOptions(cfg *tls.Config) ([]hub.RegistryOption, []hub.DialOption) {
 	if cfg == nil {

@@ -5,10 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"sync"
 	"time"
 
@@ -89,6 +86,7 @@ type dialConfig struct {
 	keepAlive time.Duration
 	now       func() time.Time
 	log       *slog.Logger
+	token     string // a given SAS token, used instead of signing one
 }
 
 // DialOption configures DialModule and DialDevice.
@@ -149,32 +147,7 @@ func DialDevice(ctx context.Context, connectionString string, opts ...DialOption
 }
 
 func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTClient, error) {
-	cfg := dialConfig{ttl: time.Hour, keepAlive: 60 * time.Second, now: time.Now}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.log == nil {
-		cfg.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if cfg.addr == "" {
-		host := cs.GatewayHostName
-		if host == "" {
-			host = cs.HostWithoutPort()
-		}
-		port := "8883"
-		if cfg.ws {
-			port = "443"
-		}
-		cfg.addr = net.JoinHostPort(host, port)
-	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.tls != nil {
-		tlsCfg = cfg.tls.Clone()
-	}
-	if tlsCfg.ServerName == "" {
-		tlsCfg.ServerName, _, _ = net.SplitHostPort(cfg.addr)
-	}
-
+	cfg, tlsCfg := resolveDial(cs, opts)
 	c := &MQTTClient{
 		cs: cs, cfg: cfg, log: cfg.log,
 		pending: map[string]chan twinResponse{},
@@ -214,12 +187,8 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 // newPaho makes a paho client for one connection lifetime. Handlers ignore
 // events of a client that a token renewal has replaced.
 func (c *MQTTClient) newPaho(tlsCfg *tls.Config) paho.Client {
-	broker := "tls://" + c.cfg.addr
-	if c.cfg.ws {
-		broker = "wss://" + c.cfg.addr + "/$iothub/websocket"
-	}
 	po := paho.NewClientOptions().
-		AddBroker(broker).
+		AddBroker(c.cfg.brokerURL()).
 		SetClientID(c.clientID()).
 		SetCredentialsProvider(c.credentials).
 		SetTLSConfig(tlsCfg).
@@ -249,23 +218,12 @@ func (c *MQTTClient) isCurrent(pc paho.Client) bool {
 	return c.client == pc
 }
 
-func (c *MQTTClient) clientID() string {
-	if c.cs.ModuleID == "" {
-		return c.cs.DeviceID
-	}
-	return c.cs.DeviceID + "/" + c.cs.ModuleID
-}
+func (c *MQTTClient) clientID() string { return clientID(c.cs) }
 
 // credentials builds the user name and a fresh SAS password for every
 // (re)connect: {HostName}/{device}[/{module}]/?api-version=...&DeviceClientType=...
 func (c *MQTTClient) credentials() (string, string) {
-	user := c.cs.HostName + "/" + c.clientID() + "/?api-version=" + MQTTAPIVersion +
-		"&DeviceClientType=" + url.QueryEscape("hubspec/0.1")
-	token, err := c.cs.SASToken(c.cfg.ttl, c.cfg.now())
-	if err != nil {
-		c.log.Error("sas token", "error", err)
-	}
-	return user, token
+	return credentials(c.cs, c.cfg)
 }
 
 // DesiredPatches delivers desired-property changes in version order. The

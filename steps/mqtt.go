@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -15,13 +14,14 @@ import (
 // mqttSteps are the device's and the module's side: their own MQTT
 // connection with their own keys, as the apps on them would open it.
 func mqttSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^(device|module) "([^"]+)" is connected$`, connect)
-	sc.Step(`^(device|module) "([^"]+)" connects with a wrong key$`, connectWithWrongKey)
-	sc.Step(`^the hub refuses the connection as not authorized$`, connectionRefusedNotAuthorized)
 	sc.Step(`^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+)$`, receivesDesiredPatch)
 	sc.Step(`^the patch (device|module) "([^"]+)" received has the twin's desired version$`, patchHasTwinVersion)
 	sc.Step(`^(device|module) "([^"]+)" reports "([^"]+)" as (.+)$`, reportProperty)
 	sc.Step(`^the twin of (device|module) "([^"]+)" as the (?:device|module) reads it (has|does not have) "([^"]+)"(?: equal to (.+))?$`, ownTwinHas)
+	connectionSteps(sc)
+	bareSteps(sc)
+	patchSteps(sc)
+	groupSteps(sc)
 }
 
 // connectionString builds the identity's connection string from its keys
@@ -45,80 +45,14 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 	return hub.ConnectionString{HostName: svc.HostName, DeviceID: d, ModuleID: m, SharedAccessKey: key}.String(), nil
 }
 
-func (w *world) dial(ctx context.Context, i ident, cs string) (*hub.MQTTClient, error) {
+// dial connects the identity's client with the target's options and then
+// the step's own (a later option wins).
+func (w *world) dial(ctx context.Context, i ident, cs string, extra ...hub.DialOption) (*hub.MQTTClient, error) {
+	opts := append(w.target.DialOptions(), extra...)
 	if i.kind == "device" {
-		return hub.DialDevice(ctx, cs, w.target.DialOptions()...)
+		return hub.DialDevice(ctx, cs, opts...)
 	}
-	return hub.DialModule(ctx, cs, w.target.DialOptions()...)
-}
-
-// connect connects the identity with its own key. A live hub may refuse
-// an identity created a moment ago (CONNACK 5, or 3 while the identity is
-// unavailable) until it has reached its gateway, so those refusals are
-// retried until waitFor; any other failure ends the step at once (paho
-// reports a network error as code 254, which is no refusal).
-func connect(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	cs, err := w.connectionString(i, "")
-	if err != nil {
-		return err
-	}
-	var c *hub.MQTTClient
-	var dialErr error
-	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
-		c, dialErr = w.dial(ctx, i, cs)
-		var refused *hub.ConnectRefusedError
-		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {
-			return dialErr
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if dialErr != nil {
-		return dialErr
-	}
-	w.clients[i] = c
-	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
-	return nil
-}
-
-// connectWithWrongKey signs with a random key of the right shape; the
-// refusal is recorded for the next step.
-func connectWithWrongKey(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	cs, err := w.connectionString(i, randomKey())
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	c, err := w.dial(dctx, i, cs)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("%s connected with a wrong key", i)
-	}
-	w.lastRefusal = err
-	return nil
-}
-
-// connectionRefusedNotAuthorized checks for CONNACK 5, what IoT Hub answers
-// for a bad key (protocol.md §2.5).
-func connectionRefusedNotAuthorized(ctx context.Context) error {
-	w := worldFrom(ctx)
-	err := w.lastRefusal
-	w.lastRefusal = nil
-	var refused *hub.ConnectRefusedError
-	if !errors.As(err, &refused) {
-		return fmt.Errorf("expected the hub to refuse the connection, got %v", err)
-	}
-	if refused.Code != 5 {
-		return fmt.Errorf("expected CONNACK 5 (not authorized), got %d", refused.Code)
-	}
-	return nil
+	return hub.DialModule(ctx, cs, opts...)
 }
 
 func (w *world) client(i ident) (*hub.MQTTClient, error) {
@@ -172,16 +106,25 @@ func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
 // reportProperty sends a reported patch of one property. The hub's
 // refusal (400 for a name it does not allow) is recorded.
 func reportProperty(ctx context.Context, kind, alias, key, value string) error {
-	w := worldFrom(ctx)
-	c, err := w.client(ident{kind, alias})
+	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *hub.MQTTClient) (int64, error) {
+		return c.UpdateReported(ctx, map[string]any{key: parseValue(value)})
+	})
+}
+
+// report sends a reported patch and remembers the $version the hub's
+// answer carried; a refusal is recorded.
+func (w *world) report(ctx context.Context, i ident, send func(context.Context, *hub.MQTTClient) (int64, error)) error {
+	c, err := w.client(i)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
-	if _, err = c.UpdateReported(rctx, map[string]any{key: parseValue(value)}); err != nil {
+	v, err := send(rctx, c)
+	if err != nil {
 		return w.refused(err)
 	}
+	w.acked[i] = v
 	return nil
 }
 

@@ -48,6 +48,8 @@ type world struct {
 	twinEtags map[ident][]string         // twin etags seen, oldest first
 	clients   map[ident]*hub.MQTTClient  // connected devices and modules
 	lastPatch map[ident]hub.DesiredPatch // the last desired patch each received
+	acked     map[ident]int64            // reported $version the hub answered to the last report
+	bare      map[ident][]*bareConn      // bare MQTT connections, oldest first (mqtt_bare.go)
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
@@ -160,6 +162,8 @@ func newWorld(run *harness.Run) (*world, error) {
 		twinEtags: map[ident][]string{},
 		clients:   map[ident]*hub.MQTTClient{},
 		lastPatch: map[ident]hub.DesiredPatch{},
+		acked:     map[ident]int64{},
+		bare:      map[ident][]*bareConn{},
 	}, nil
 }
 

@@ -1,0 +1,228 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/cucumber/godog"
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hubspec/hubspec/hub"
+)
+
+// bareSteps speak MQTT to the hub without the twin client (hub.DialRaw):
+// what the SDKs never send (QoS 2, foreign topics), a second connection of
+// one identity, and subscriptions the twin client always holds.
+func bareSteps(sc *godog.ScenarioContext) {
+	sc.Step(`^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare)
+	sc.Step(`^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes)$`, subscribeBare)
+	sc.Step(`^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS [012]|the retain flag))?$`, publishBare)
+	sc.Step(`^the hub closes the (first|latest) bare connection of (device|module) "([^"]+)"$`, bareClosed)
+	sc.Step(`^the (first|latest) bare connection of (device|module) "([^"]+)" stays open$`, bareOpen)
+	sc.Step(`^(device|module) "([^"]+)" gets the answer (\d{3})(?: with version (\d+))? on its bare connection$`, bareAnswer)
+	sc.Step(`^(device|module) "([^"]+)" gets a desired patch with "([^"]+)" equal to (.+) on its bare connection$`, bareDesired)
+}
+
+// bareConn is a bare connection and what arrived on it.
+type bareConn struct {
+	pc       paho.Client
+	msgs     chan paho.Message
+	lost     chan struct{} // closed when the hub closes the connection
+	lostOnce sync.Once
+}
+
+func openBare(ctx context.Context, kind, alias string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	cs, err := w.connectionString(i, "")
+	if err != nil {
+		return err
+	}
+	b := &bareConn{msgs: make(chan paho.Message, 100), lost: make(chan struct{})}
+	onLost := func(error) { b.lostOnce.Do(func() { close(b.lost) }) }
+	// Retried like connect: a live hub may not know a new identity yet.
+	var dialErr error
+	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
+		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, w.target.DialOptions()...)
+		var refused *hub.ConnectRefusedError
+		if errors.As(dialErr, &refused) {
+			return dialErr
+		}
+		return nil
+	})
+	if err = errors.Join(err, dialErr); err != nil {
+		return err
+	}
+	w.bare[i] = append(w.bare[i], b)
+	w.sc.Defer("close a bare connection of "+i.String(), func(context.Context) error { b.pc.Disconnect(0); return nil })
+	return nil
+}
+
+// bareOf is the identity's first or latest bare connection.
+func (w *world) bareOf(i ident, which string) (*bareConn, error) {
+	conns := w.bare[i]
+	if len(conns) == 0 {
+		return nil, fmt.Errorf("%s has no bare connection", i)
+	}
+	if which == "first" {
+		return conns[0], nil
+	}
+	return conns[len(conns)-1], nil
+}
+
+// await waits for a paho token, the connection's loss, or waitFor.
+func (b *bareConn) await(ctx context.Context, tok paho.Token, what string) error {
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-b.lost:
+		return fmt.Errorf("%s: the hub closed the connection", what)
+	case <-dctx.Done():
+		return fmt.Errorf("%s: no answer within %s", what, waitFor)
+	}
+}
+
+func subscribeBare(ctx context.Context, kind, alias, verb, topics string) error {
+	w := worldFrom(ctx)
+	b, err := w.bareOf(ident{kind, alias}, "latest")
+	if err != nil {
+		return err
+	}
+	filter := map[string]string{"twin responses": "$iothub/twin/res/#", "desired property changes": "$iothub/twin/PATCH/properties/desired/#"}[topics]
+	if verb == "unsubscribes from" {
+		return b.await(ctx, b.pc.Unsubscribe(filter), "unsubscribe "+filter)
+	}
+	handler := func(_ paho.Client, m paho.Message) {
+		select {
+		case b.msgs <- m:
+		default: // a full buffer fails the scenario's next check anyway
+		}
+	}
+	return b.await(ctx, b.pc.Subscribe(filter, 1, handler), "subscribe "+filter)
+}
+
+// publishBare publishes a payload (JSON as written, or text) on a topic
+// named in business terms, and waits for the PUBACK or for the hub to close
+// the connection (which a later step checks). A QoS 2 publish is only sent:
+// what matters is what the hub then does with the connection.
+func publishBare(ctx context.Context, kind, alias, payload, topicName, flag string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	b, err := w.bareOf(i, "latest")
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
+	if err != nil {
+		return err
+	}
+	own := "devices/" + d
+	if m != "" {
+		own += "/modules/" + m
+	}
+	topic := map[string]string{
+		"the reported properties topic":    "$iothub/twin/PATCH/properties/reported/?$rid=1",
+		"its telemetry topic":              own + "/messages/events/",
+		"another device's telemetry topic": "devices/" + d + "x/messages/events/",
+		"an unknown topic":                 "hubspec/unknown/" + d,
+	}[topicName]
+	qos := byte(1)
+	if q, ok := strings.CutPrefix(flag, "QoS "); ok {
+		qos = q[0] - '0'
+	}
+	tok := b.pc.Publish(topic, qos, flag == "the retain flag", []byte(payload))
+	if qos == 2 {
+		return nil
+	}
+	err = b.await(ctx, tok, "publish on "+topicName)
+	select {
+	case <-b.lost:
+		return nil // the hub's answer: a later step checks it
+	default:
+		return err
+	}
+}
+
+func bareClosed(ctx context.Context, which, kind, alias string) error {
+	b, err := worldFrom(ctx).bareOf(ident{kind, alias}, which)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	select {
+	case <-b.lost:
+		return nil
+	case <-dctx.Done():
+		return fmt.Errorf("the %s bare connection of %s %q: expected the hub to close it within %s, it is still open", which, kind, alias, waitFor)
+	}
+}
+
+// bareOpen proves the connection still works with a round trip: the hub
+// handles one connection's packets in order, so a SUBACK means it kept
+// the connection after everything sent before.
+func bareOpen(ctx context.Context, which, kind, alias string) error {
+	b, err := worldFrom(ctx).bareOf(ident{kind, alias}, which)
+	if err != nil {
+		return err
+	}
+	if err := b.await(ctx, b.pc.Subscribe("$iothub/twin/res/#", 1, nil), "a round trip"); err != nil {
+		return fmt.Errorf("the %s bare connection of %s %q: expected it open, got %w", which, kind, alias, err)
+	}
+	return nil
+}
+
+// next is the next message on the connection, within waitFor.
+func (b *bareConn) next(ctx context.Context, what string) (paho.Message, error) {
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	select {
+	case m := <-b.msgs:
+		return m, nil
+	case <-dctx.Done():
+		return nil, fmt.Errorf("%s: expected a message within %s, got none", what, waitFor)
+	}
+}
+
+// bareAnswer checks the next twin response: $iothub/twin/res/{status}/?$rid=…[&$version=…].
+func bareAnswer(ctx context.Context, kind, alias, status, version string) error {
+	i := ident{kind, alias}
+	b, err := worldFrom(ctx).bareOf(i, "latest")
+	if err != nil {
+		return err
+	}
+	m, err := b.next(ctx, i.String())
+	if err != nil {
+		return err
+	}
+	rest, ok := strings.CutPrefix(m.Topic(), "$iothub/twin/res/")
+	gotStatus, query, _ := strings.Cut(rest, "/?")
+	q, _ := url.ParseQuery(query)
+	if !ok || gotStatus != status || version != "" && q.Get("$version") != version {
+		return fmt.Errorf("%s: expected the answer %s with version %q, got topic %s", i, status, version, m.Topic())
+	}
+	return nil
+}
+
+func bareDesired(ctx context.Context, kind, alias, key, value string) error {
+	i := ident{kind, alias}
+	b, err := worldFrom(ctx).bareOf(i, "latest")
+	if err != nil {
+		return err
+	}
+	m, err := b.next(ctx, i.String())
+	if err != nil {
+		return err
+	}
+	var patch map[string]any
+	if !strings.HasPrefix(m.Topic(), "$iothub/twin/PATCH/properties/desired/") || json.Unmarshal(m.Payload(), &patch) != nil {
+		return fmt.Errorf("%s: expected a desired patch, got %s on %s", i, m.Payload(), m.Topic())
+	}
+	return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), patch[key], value)
+}

@@ -1,0 +1,218 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/hub"
+)
+
+// connectionSteps open, refuse, close and drop MQTT connections of devices
+// and modules. The hub treats both alike (protocol.md §4.2), so every step
+// takes either.
+func connectionSteps(sc *godog.ScenarioContext) {
+	sc.Step(`^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect)
+	sc.Step(`^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity)$`, connectWith)
+	sc.Step(`^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused)
+	sc.Step(`^(device|module) "([^"]+)" disconnects$`, disconnect)
+	sc.Step(`^the hub drops the connection of (device|module) "([^"]+)"$`, dropConnection)
+	sc.Step(`^the hub has accepted (\d+) connections of (device|module) "([^"]+)"$`, acceptedConnections)
+}
+
+// transportOptions are the dial options for "over WebSockets": MQTT over
+// WebSockets on the hub's HTTPS address (HostName, on 443 unless it names
+// a port), as the SDKs use it (protocol.md §4.1).
+func (w *world) transportOptions(transport string) ([]hub.DialOption, error) {
+	if transport != "WebSockets" {
+		return nil, nil
+	}
+	svc, err := hub.ParseConnectionString(w.target.ServiceConnectionString())
+	if err != nil {
+		return nil, err
+	}
+	addr := svc.HostName
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(svc.HostWithoutPort(), "443")
+	}
+	return []hub.DialOption{hub.DialWebSockets(), hub.DialAddress(addr)}, nil
+}
+
+// connect connects the identity with its own key, over MQTT over TLS
+// unless WebSockets is asked for. A live hub may refuse an identity created
+// a moment ago (CONNACK 5, or 3 while the identity is unavailable) until it
+// has reached its gateway, so those refusals are retried until waitFor; any
+// other failure ends the step at once (paho reports a network error as
+// code 254, which is no refusal).
+func connect(ctx context.Context, kind, alias, transport, lifetime string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	cs, err := w.connectionString(i, "")
+	if err != nil {
+		return err
+	}
+	opts, err := w.transportOptions(transport)
+	if err != nil {
+		return err
+	}
+	if secs, _ := strconv.Atoi(lifetime); secs > 0 {
+		opts = append(opts, hub.DialTokenTTL(time.Duration(secs)*time.Second))
+	}
+	var c *hub.MQTTClient
+	var dialErr error
+	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
+		c, dialErr = w.dial(ctx, i, cs, opts...)
+		var refused *hub.ConnectRefusedError
+		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {
+			return dialErr
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if dialErr != nil {
+		return dialErr
+	}
+	w.keepClient(i, c)
+	return nil
+}
+
+// keepClient makes c the identity's connection, closed in cleanup.
+func (w *world) keepClient(i ident, c *hub.MQTTClient) {
+	w.clients[i] = c
+	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
+}
+
+// connectWith dials once with the credentials named: its own key, a random
+// key of the right shape, a token that expired an hour ago (beyond any
+// clock skew a hub allows), or one signed with its own key for a resource
+// that is not its own (its resource URI with an "x" appended to its id). A
+// refusal is recorded for the next step; a connection is kept.
+func connectWith(ctx context.Context, kind, alias, credentials string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	key := ""
+	if credentials == "a wrong key" {
+		key = randomKey()
+	}
+	cs, err := w.connectionString(i, key)
+	if err != nil {
+		return err
+	}
+	var opts []hub.DialOption
+	switch credentials {
+	case "an expired token":
+		opts = append(opts, hub.DialClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
+	case "a token for another identity":
+		parsed, err := hub.ParseConnectionString(cs)
+		if err != nil {
+			return err
+		}
+		token, err := hub.BuildSASToken(parsed.ResourceURI()+"x", parsed.SharedAccessKey, "", time.Now().Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, hub.DialSASToken(token))
+	}
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	c, err := w.dial(dctx, i, cs, opts...)
+	if err != nil {
+		w.lastRefusal = err
+		return nil
+	}
+	w.keepClient(i, c)
+	return nil
+}
+
+// connectionRefused checks the CONNACK code of the last connection attempt:
+// 5 for bad credentials, 3 for a disabled device or a module of one
+// (protocol.md §2.5, §4.3).
+func connectionRefused(ctx context.Context, why string) error {
+	w := worldFrom(ctx)
+	err := w.lastRefusal
+	w.lastRefusal = nil
+	want := map[string]byte{"not authorized": 5, "the device is disabled": 3}[why]
+	var refused *hub.ConnectRefusedError
+	if !errors.As(err, &refused) {
+		return fmt.Errorf("expected the hub to refuse the connection with CONNACK %d, got %v", want, orNone(err, "a connection"))
+	}
+	if refused.Code != want {
+		return fmt.Errorf("expected CONNACK %d (%s), got %d", want, why, refused.Code)
+	}
+	return nil
+}
+
+// orNone is err, or what happened instead when there was none.
+func orNone(err error, none string) any {
+	if err == nil {
+		return none
+	}
+	return err
+}
+
+// disconnect closes the identity's connection as its app would on
+// shutdown; the hub keeps its session.
+func disconnect(ctx context.Context, kind, alias string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	c, err := w.client(i)
+	if err != nil {
+		return err
+	}
+	delete(w.clients, i)
+	return c.Close()
+}
+
+// skipWithout skips the rest of a scenario on a target without a power it
+// needs (the container target has none of the emulator's controls).
+func skipWithout(ctx context.Context, target harness.Target, power string) error {
+	godog.Logf(ctx, "target %q cannot %s: the scenario is skipped", target.Name(), power)
+	return fmt.Errorf("%w: target %q cannot %s", godog.ErrSkip, target.Name(), power)
+}
+
+// dropConnection closes the identity's connection on the hub's side, as a
+// network failure would; only an emulator can (harness.ConnectionDropper).
+func dropConnection(ctx context.Context, kind, alias string) error {
+	w := worldFrom(ctx)
+	dropper, ok := w.target.(harness.ConnectionDropper)
+	if !ok {
+		return skipWithout(ctx, w.target, "drop a connection")
+	}
+	d, m, err := w.ids(ident{kind, alias})
+	if err != nil {
+		return err
+	}
+	if !dropper.DropConnection(d, m) {
+		return fmt.Errorf("%s %q: expected a live connection to drop, found none", kind, alias)
+	}
+	return nil
+}
+
+// acceptedConnections waits until the hub has accepted the n-th connection
+// of the identity (a reconnect, a token renewal); only an emulator can tell
+// (harness.ConnectionAwaiter).
+func acceptedConnections(ctx context.Context, count, kind, alias string) error {
+	w := worldFrom(ctx)
+	awaiter, ok := w.target.(harness.ConnectionAwaiter)
+	if !ok {
+		return skipWithout(ctx, w.target, "count connections")
+	}
+	d, m, err := w.ids(ident{kind, alias})
+	if err != nil {
+		return err
+	}
+	n, _ := strconv.Atoi(count)
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	if err := awaiter.AwaitConnections(dctx, d, m, n); err != nil {
+		return fmt.Errorf("%s %q: expected the hub to accept connection %d within %s: %w", kind, alias, n, waitFor, err)
+	}
+	return nil
+}
