@@ -190,14 +190,21 @@ func (b *bareConn) next(ctx context.Context, what string) (paho.Message, error) 
 	}
 }
 
-// bareAnswer checks the next twin response: $iothub/twin/res/{status}/?$rid=…[&$version=…].
-func bareAnswer(ctx context.Context, kind, alias, status, version string) error {
+// nextOnLatestBare is the next message on an identity's latest bare
+// connection, waited for with the step deadline.
+func nextOnLatestBare(ctx context.Context, kind, alias string) (ident, paho.Message, error) {
 	i := ident{kind, alias}
 	b, err := worldFrom(ctx).bareOf(i, "latest")
 	if err != nil {
-		return err
+		return i, nil, err
 	}
 	m, err := b.next(ctx, i.String())
+	return i, m, err
+}
+
+// bareAnswer checks the next twin response: $iothub/twin/res/{status}/?$rid=…[&$version=…].
+func bareAnswer(ctx context.Context, kind, alias, status, version string) error {
+	i, m, err := nextOnLatestBare(ctx, kind, alias)
 	if err != nil {
 		return err
 	}
@@ -211,12 +218,7 @@ func bareAnswer(ctx context.Context, kind, alias, status, version string) error 
 }
 
 func bareDesired(ctx context.Context, kind, alias, key, value string) error {
-	i := ident{kind, alias}
-	b, err := worldFrom(ctx).bareOf(i, "latest")
-	if err != nil {
-		return err
-	}
-	m, err := b.next(ctx, i.String())
+	i, m, err := nextOnLatestBare(ctx, kind, alias)
 	if err != nil {
 		return err
 	}
