@@ -97,6 +97,7 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 		identitySteps(sc)
 		twinSteps(sc)
 		mqttSteps(sc)
+		faultSteps(sc)
 	}
 }
 
