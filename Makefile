@@ -10,20 +10,24 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 
 .PHONY: setup run test lint image bench fuzz
 
-## setup: Go modules, a first build, and the command-line MQTT/HTTP clients the
-## foreign-client test uses (mosquitto-clients, curl, openssl from Debian)
+## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
+## foreign-client test uses (mosquitto-clients, curl, openssl from Debian) and
+## Chromium, the headless browser that checks the HTML report
 setup:
 	$(GO) mod download
 	$(GO) build ./...
 	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
 	fi
+	@if ! command -v chromium >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
+	fi
 
 ## run: the main job: every feature against the embedded emulator, readable on
-## the terminal, with JUnit XML and Cucumber JSON reports in $(REPORTS)
+## the terminal, with JUnit XML, Cucumber JSON and HTML reports in $(REPORTS)
 GODOG_FORMAT ?= pretty
 run:
-	$(GO) run ./cmd/hubspec --format $(GODOG_FORMAT) --junit $(REPORTS)/junit.xml --cucumber $(REPORTS)/cucumber.json
+	$(GO) run ./cmd/hubspec --format $(GODOG_FORMAT) --junit $(REPORTS)/junit.xml --cucumber $(REPORTS)/cucumber.json --html $(REPORTS)/report.html
 
 ## test: lint, then every test under the race detector: unit tests, the emulator,
 ## the feature suite on the embedded emulator, on the container (when Docker

@@ -27,7 +27,7 @@ type iothubHook struct {
 	hostName string
 	now      func() time.Time
 	log      *slog.Logger
-	faults   faults
+	faults   *faults
 
 	mu       sync.Mutex
 	current  map[identity]*mqtt.Client    // the live connection of each identity
@@ -95,7 +95,10 @@ func (h *iothubHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.Connect.ClientIdentifier != u.id.clientID() {
 		return fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
 	}
-	return h.registry.authenticateIdentity(h.policies, h.hostName, u.id.deviceID, u.id.moduleID, string(pk.Connect.Password), h.now())
+	if err := h.registry.authenticateIdentity(h.policies, h.hostName, u.id.deviceID, u.id.moduleID, string(pk.Connect.Password), h.now()); err != nil {
+		return err
+	}
+	return h.refusedByFault(u.id)
 }
 
 // OnConnectAuthenticate accepts: OnConnect has already refused what it must.
@@ -233,6 +236,10 @@ func (h *iothubHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if err != nil {
 		return
 	}
+	if (req.kind == reqTwinGet || req.kind == reqTwinPatchReported) && h.throttledByFault(id) {
+		h.respond(cl, req.rid, 0, nil, "", errThrottledByFault)
+		return
+	}
 	switch req.kind {
 	case reqTwinGet:
 		body, err := h.registry.twinSections(id.deviceID, id.moduleID)
@@ -240,9 +247,12 @@ func (h *iothubHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	case reqTwinPatchReported:
 		v, err := h.registry.patchReported(id.deviceID, id.moduleID, pk.Payload)
 		h.respond(cl, req.rid, 204, nil, "&$version="+strconv.FormatInt(v, 10), err)
-	case reqTelemetry, reqMethodResponse:
-		// Accepted and acknowledged; routing telemetry and direct methods
-		// is outside what the emulator models so far.
+	case reqTelemetry:
+		// Acknowledged and not routed (the emulator models no routing);
+		// only a fault-injection request among them has an effect.
+		h.injectFault(cl, id, pk.TopicName)
+	case reqMethodResponse:
+		// Acknowledged; direct methods are not emulated yet.
 	}
 }
 
@@ -276,7 +286,10 @@ func (h *iothubHook) pushDesired(deviceID, moduleID string, patch []byte, versio
 	cl := h.current[id]
 	w := h.writers[cl]
 	h.mu.Unlock()
-	if cl == nil || w == nil || h.faults.takeDesiredDrop() {
+	// The drop is taken first: DropDesiredPushes counts desired changes,
+	// connected or not, since notifications go out asynchronously and a
+	// test cannot know whether a connection was up when one went.
+	if h.faults.takeDesiredDrop() || cl == nil || w == nil {
 		return
 	}
 	topic := "$iothub/twin/PATCH/properties/desired/?$version=" + strconv.FormatInt(version, 10)

@@ -133,6 +133,36 @@ func telemetryPrefix(id identity) string {
 	return "devices/" + id.deviceID + "/modules/" + id.moduleID + "/messages/events/"
 }
 
+// eventProperties reads the application properties of a telemetry topic:
+// the property bag after ".../messages/events/", "k=v&k2=v2" with each key
+// and value percent-encoded (DOC-MQTT: RFC 2396 encoding; the Python SDK's
+// wiki "URL Encoding (MQTT)": the hub decodes any percent-encoded
+// character). A leading '?' (the wiki writes ".../events/?{properties}")
+// and a trailing '/' are tolerated. '+' stays '+': RFC 2396 has no
+// space-as-plus. Undecodable text is kept as sent and the first of
+// duplicate keys wins, as in the user name.
+func eventProperties(topic string, id identity) map[string]string {
+	bag, ok := strings.CutPrefix(topic, telemetryPrefix(id))
+	if !ok {
+		return nil
+	}
+	bag = strings.TrimSuffix(strings.TrimPrefix(bag, "?"), "/")
+	props := map[string]string{}
+	for _, kv := range strings.Split(bag, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if dk, err := url.PathUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.PathUnescape(v); err == nil {
+			v = dv
+		}
+		if _, dup := props[k]; k != "" && !dup {
+			props[k] = v
+		}
+	}
+	return props
+}
+
 // subscriptionAllowed reports whether an identity may subscribe to filter:
 // the documented filters only, and only its own device-bound topics.
 func subscriptionAllowed(filter string, id identity) bool {

@@ -33,6 +33,7 @@ type restHandler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	routes   []route
+	faults   *faults // registry calls a test asked to fail; nil for none
 }
 
 // route is a path pattern ("*" matches one non-empty segment, an id) and
@@ -55,14 +56,14 @@ type restResult struct {
 	etag   string
 }
 
-func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger) http.Handler {
+func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log}
+	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt}
 	h.routes = h.buildRoutes()
 	return h.recoverPanics(http.HandlerFunc(h.serve))
 }
@@ -94,6 +95,15 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("rest request unauthorized", "method", r.Method, "path", r.URL.Path, "reason", err)
 		writeError(w, err, h.now())
 		return
+	}
+	// ids[0] is the device on every route that names one (devices/{d},
+	// its modules, twins/{d} and its modules' twins).
+	if len(ids) > 0 && h.faults != nil {
+		if err := h.faults.registryFault(ids[0]); err != nil {
+			h.log.Info("rest request failed by the registry fault control", "method", r.Method, "path", r.URL.Path, "error", err)
+			writeError(w, err, h.now())
+			return
+		}
 	}
 	res, err := op.serve(r, ids)
 	if err != nil {

@@ -53,13 +53,15 @@ func parseToken(s string) (sasToken, error) {
 	}
 	var t sasToken
 	seen := map[string]bool{}
-	for _, field := range strings.Split(rest, "&") {
+	for i, field := range strings.Split(rest, "&") {
 		if field == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(field, "=")
 		if !ok {
-			return sasToken{}, fmt.Errorf("token field %q has no '='", field)
+			// Never quote the field: a client that sends its raw key as
+			// the token would find the key in the emulator's log.
+			return sasToken{}, fmt.Errorf("token field %d (of %d bytes) has no '='", i+1, len(field))
 		}
 		if seen[k] {
 			return sasToken{}, fmt.Errorf("token field %q appears twice", k)

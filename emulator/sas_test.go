@@ -272,3 +272,17 @@ func FuzzParseToken(f *testing.F) {
 		identityScope("h", "d", "m").coveredBy(tok.resource)
 	})
 }
+
+// TestParseTokenErrorsNeverQuoteTheToken: a client that mistakes its key
+// for a token sends the key itself; the refusal, which the emulator logs,
+// must not contain it.
+func TestParseTokenErrorsNeverQuoteTheToken(t *testing.T) {
+	const key = "c2VjcmV0LWtleS1ieXRlcy0xMjM0NTY3ODkwYWJjZGVm"
+	_, err := parseToken("SharedAccessSignature " + key)
+	if err == nil {
+		t.Fatal("a bare key parsed as a token")
+	}
+	if strings.Contains(err.Error(), key) {
+		t.Fatalf("the error quotes the key: %v", err)
+	}
+}

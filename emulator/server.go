@@ -16,7 +16,13 @@
 // Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,
 // not to IoT Hub (whose API has nothing there): GET /$hubspec/health answers
 // 200 {"status":"ok"} without authentication, for container health checks
-// and start-up waits.
+// and start-up waits, and the control plane (control.go) offers the
+// emulator-only controls of Server (FailRegistryCalls, AwaitConnections,
+// DropConnection) to other processes, authorized like a registry write.
+// Devices and modules can also ask for faults themselves with the official
+// SDK suites' fault-injection telemetry (KillTcp, ShutDownMqtt,
+// InvokeThrottling, InvokeAuthError; faults_mqtt.go), which live hubs no
+// longer honour.
 package emulator
 
 import (
@@ -29,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +77,7 @@ type Server struct {
 	events   *eventQueue
 	broker   *mqtt.Server
 	hook     *iothubHook
+	faults   *faults // emulator-only failures, shared by MQTT, REST and control
 	http     *http.Server
 	httpsLn  net.Listener
 	mqttLn   net.Listener
@@ -84,7 +92,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	opts.setDefaults()
-	s := &Server{log: opts.Logger, served: make(chan struct{})}
+	s := &Server{log: slog.New(hub.RedactHandler(opts.Logger.Handler())), served: make(chan struct{})} // no log line may hold a secret
 
 	var err error
 	if opts.Certificate != nil {
@@ -111,10 +119,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	s.registry = newRegistry(opts.Now)
 	s.events = newEventQueue()
+	s.faults = newFaults()
 	s.broker = newBroker(s.log)
 	hook := &iothubHook{
 		broker: s.broker, registry: s.registry, policies: s.policies,
-		hostName: s.hostName, now: opts.Now, log: s.log,
+		hostName: s.hostName, now: opts.Now, log: s.log, faults: s.faults,
 		current: map[identity]*mqtt.Client{}, expiries: map[*mqtt.Client]*time.Timer{},
 		writers:  map[*mqtt.Client]*eventQueue{},
 		connects: map[identity]int{}, changed: make(chan struct{}),
@@ -132,7 +141,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.events.push(func() { hook.dropIdentity(deviceID, moduleID) })
 		},
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(newTrackedListener(s.mqttLn), s.trust.serverConfig())), ws} {
 		if err := s.broker.AddListener(l); err != nil {
@@ -145,7 +154,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
 	}
 
-	mux := routes(ws, rest)
+	mux := routes(ws, rest, http.HandlerFunc(s.serveControl))
 	s.http = &http.Server{
 		Handler:           mux,
 		ConnState:         s.fresh.track,
@@ -164,18 +173,21 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// routes sends the WebSocket and health paths to their handlers and every
-// other path, exactly as sent, to the REST front end. http.ServeMux is not
-// used because it cleans paths and answers 301/307 redirects (for
-// "/devices/..", "//x"), which no IoT Hub answers; the REST front end gives
-// those its own 4xx in the hub's shape.
-func routes(ws, rest http.Handler) http.Handler {
+// routes sends the WebSocket and health paths and the control plane (the
+// rest of /$hubspec/) to their handlers and every other path, exactly as
+// sent, to the REST front end. http.ServeMux is not used because it cleans
+// paths and answers 301/307 redirects (for "/devices/..", "//x"), which no
+// IoT Hub answers; the REST front end gives those its own 4xx in the hub's
+// shape.
+func routes(ws, rest, control http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case websocketPath:
+		switch {
+		case r.URL.Path == websocketPath:
 			ws.ServeHTTP(w, r)
-		case healthPath:
+		case r.URL.Path == healthPath:
 			serveHealth(w, r)
+		case strings.HasPrefix(r.URL.Path, controlPrefix):
+			control.ServeHTTP(w, r)
 		default:
 			rest.ServeHTTP(w, r)
 		}
@@ -231,6 +243,7 @@ func hostWithPort(host string, addr net.Addr) string {
 // server, so its Shutdown does not wait for them; the broker's Close ends
 // them through the WebSocket listener.
 func (s *Server) Close() error {
+	s.faults.stop() // pending fault delays and control long polls end first
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)

@@ -1,3 +1,4 @@
+@identities
 Feature: Device and module identities
   A back-end service keeps the hub's registry of devices and of the modules on
   them: it creates them with keys, reads, updates and deletes them, and guards
@@ -41,6 +42,7 @@ Feature: Device and module identities
       | a module with the literal id "my module" on device "house" |
       | a module with the literal id "{braces}" on device "house"  |
 
+  @limits
   Scenario Outline: An id may have 128 characters, not 129
     Given device "house" exists
     When the service creates <fitting>
@@ -93,6 +95,23 @@ Feature: Device and module identities
       | device | house      | DeviceNotFound |
       | module | thermostat | ModuleNotFound |
 
+  Scenario Outline: An etag the service remembers guards a later update of the <kind>, and goes stale
+    Given module "thermostat" exists on device "house"
+    And the service remembers the etag of <kind> "<name>" as "created"
+    And the service remembers the primary key of <kind> "<name>" as "createdKey"
+    When the service rotates the keys of <kind> "<name>" with etag "${created}"
+    Then the etag of <kind> "<name>" is not ${created}
+    And the primary key of <kind> "<name>" is not ${createdKey}
+    When the service remembers the etag of <kind> "<name>" as "rotated"
+    And the service rotates the keys of <kind> "<name>" with etag "${created}"
+    Then the hub refuses with 412 412001
+    And the etag of <kind> "<name>" is ${rotated}
+
+    Examples:
+      | kind   | name       |
+      | device | house      |
+      | module | thermostat |
+
   Scenario: A disabled device stays in the registry, disabled
     Given device "house" exists
     When the service disables device "house" with its etag
@@ -130,7 +149,7 @@ Feature: Device and module identities
     And reading the twin of module "thermostat" is refused with 404 DeviceNotFound
     And reading the twin of device "house" is refused with 404 DeviceNotFound
 
-  @slow
+  @slow @limits
   Scenario: A device holds at most 50 modules
     Given device "house" exists
     When the service creates 50 modules on device "house"

@@ -5,12 +5,14 @@ Feature: Module identity and module twin
   through the desired properties of its module twin, and the connected module
   receives that configuration and reports it back.
 
+  @identities
   Scenario: The service creates a device and a module with hub-assigned keys
     When the service creates device "myFirstDevice" with hub-assigned keys
     Then device "myFirstDevice" has two hub-assigned keys
     When the service creates module "myFirstModule" on device "myFirstDevice" with hub-assigned keys
     Then module "myFirstModule" has two hub-assigned keys
 
+  @identities
   Scenario: Running the creation again reuses the identities that already exist
     Given module "myFirstModule" exists on device "myFirstDevice"
     When the service creates device "myFirstDevice" with hub-assigned keys
@@ -22,6 +24,7 @@ Feature: Module identity and module twin
     When the service reuses the existing module "myFirstModule"
     Then module "myFirstModule" has the same keys as when it was first created
 
+  @twins
   Scenario: The service sets the module's telemetry interval through its twin
     Given module "myFirstModule" exists on device "myFirstDevice"
     When the service reads the twin of module "myFirstModule"
@@ -29,6 +32,7 @@ Feature: Module identity and module twin
     Then the twin of module "myFirstModule" has desired "telemetryInterval" equal to 122
     And the desired version of module "myFirstModule" has gone up since the service read it
 
+  @twins @mqtt
   Scenario: The connected module receives the new telemetry interval
     Given module "myFirstModule" exists on device "myFirstDevice"
     And module "myFirstModule" is connected
@@ -36,12 +40,14 @@ Feature: Module identity and module twin
     Then module "myFirstModule" receives a desired patch with "telemetryInterval" equal to 122
     And the patch module "myFirstModule" received has the twin's desired version
 
+  @twins @mqtt
   Scenario: The module reports the telemetry interval back to the service
     Given module "myFirstModule" exists on device "myFirstDevice"
     And module "myFirstModule" is connected
     When module "myFirstModule" reports "telemetryInterval" as 122
-    Then the service sees reported "telemetryInterval" of module "myFirstModule" equal to 122
+    Then the twin of module "myFirstModule" has reported "telemetryInterval" equal to 122
 
+  @twins
   Scenario: A patch made with an outdated etag is refused and changes nothing
     Given module "myFirstModule" exists on device "myFirstDevice"
     And the service has read the twin of module "myFirstModule"
@@ -50,11 +56,13 @@ Feature: Module identity and module twin
     Then the hub refuses with 412 PreconditionFailed
     And the twin of module "myFirstModule" has desired "telemetryInterval" equal to 5
 
+  @mqtt
   Scenario: A module with a wrong key cannot connect
     Given module "myFirstModule" exists on device "myFirstDevice"
     When module "myFirstModule" connects with a wrong key
     Then the hub refuses the connection as not authorized
 
+  @identities @twins @mqtt
   Scenario: The whole tutorial, end to end
     When the service creates device "myFirstDevice" with hub-assigned keys
     And the service creates module "myFirstModule" on device "myFirstDevice" with hub-assigned keys
@@ -63,4 +71,4 @@ Feature: Module identity and module twin
     And the service sets desired "telemetryInterval" of module "myFirstModule" to 122 with the twin's etag
     Then module "myFirstModule" receives a desired patch with "telemetryInterval" equal to 122
     When module "myFirstModule" reports "telemetryInterval" as 122
-    Then the service sees reported "telemetryInterval" of module "myFirstModule" equal to 122
+    Then the twin of module "myFirstModule" has reported "telemetryInterval" equal to 122

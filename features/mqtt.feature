@@ -1,3 +1,4 @@
+@mqtt
 Feature: Devices and modules over MQTT
   Devices and modules talk to the hub over MQTT with a SAS token of their
   own: they read their twin, report properties and receive desired changes.
@@ -13,6 +14,7 @@ Feature: Devices and modules over MQTT
       """
     When <kind> "<name>" is connected over <transport>
     Then the twin of <kind> "<name>" as the <kind> reads it has "desired.telemetryInterval" equal to 30
+    And the twin of <kind> "<name>" as the <kind> reads it has desired "telemetryInterval" of type number
     And the twin of <kind> "<name>" as the <kind> reads it has "desired.$version" equal to 2
     And the twin of <kind> "<name>" as the <kind> reads it has "reported.$version" equal to 1
     And the twin of <kind> "<name>" as the <kind> reads it does not have "tags"
@@ -29,7 +31,7 @@ Feature: Devices and modules over MQTT
     And <kind> "<name>" is connected over <transport>
     When <kind> "<name>" reports "telemetryInterval" as 30
     Then the hub acknowledged the report of <kind> "<name>" with reported version 2
-    And the service sees reported "telemetryInterval" of <kind> "<name>" equal to 30
+    And the twin of <kind> "<name>" has reported "telemetryInterval" equal to 30
 
     Examples:
       | kind   | name       | transport  |
@@ -112,7 +114,7 @@ Feature: Devices and modules over MQTT
       """
       {"properties": {"desired": {"telemetryInterval": 30}}}
       """
-    And <kind> "<name>" gets a desired patch with "telemetryInterval" equal to 30 on its bare connection
+    And <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 30 on its bare connection
     When <kind> "<name>" unsubscribes from desired property changes
     And the service sets desired "telemetryInterval" of <kind> "<name>" to 60
     Then <kind> "<name>" receives nothing within 3 seconds
@@ -128,7 +130,7 @@ Feature: Devices and modules over MQTT
     And <kind> "<name>" subscribes to twin responses
     When <kind> "<name>" publishes {"telemetryInterval": 30} on the reported properties topic
     Then <kind> "<name>" gets the answer 204 with version 2 on its bare connection
-    And the service sees reported "telemetryInterval" of <kind> "<name>" equal to 30
+    And the twin of <kind> "<name>" has reported "telemetryInterval" equal to 30
 
     Examples:
       | kind   | name       |
@@ -193,7 +195,7 @@ Feature: Devices and modules over MQTT
     When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
     Then <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 30
     When <kind> "<name>" reports "telemetryInterval" as 30
-    Then the service sees reported "telemetryInterval" of <kind> "<name>" equal to 30
+    Then the twin of <kind> "<name>" has reported "telemetryInterval" equal to 30
 
     Examples:
       | kind   | name       |

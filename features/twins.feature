@@ -1,3 +1,4 @@
+@twins
 Feature: Device and module twins
   A back-end service configures devices and modules through the desired
   properties of their twins, and files them with tags. The hub versions every
@@ -68,6 +69,35 @@ Feature: Device and module twins
       """
     Then the twin of <kind> "<name>" has desired "telemetryInterval" equal to 30
     And the desired version of <kind> "<name>" has gone up by 2 since the service read it
+
+    Examples:
+      | kind   | name       |
+      | device | house      |
+      | module | thermostat |
+
+  Scenario Outline: Values remembered from the twin of a <kind> go into a later patch and check it
+    Given module "thermostat" exists on device "house"
+    And the service has patched the twin of <kind> "<name>":
+      """
+      {"properties": {"desired": {"telemetryInterval": 30, "mode": "eco", "schedule": [1, 2], "config": {"rate": 1}, "enabled": true}}}
+      """
+    When the service remembers desired "$version" of the twin of <kind> "<name>" as "version"
+    And the service remembers "etag" of the twin of <kind> "<name>" as "etag"
+    And the service remembers desired "mode" of the twin of <kind> "<name>" as "mode"
+    And the service patches the twin of <kind> "<name>" with etag "${etag}":
+      """
+      {"properties": {"desired": {"telemetryInterval": ${version}, "previousMode": "${mode}"}}}
+      """
+    Then the twin of <kind> "<name>" has desired "$version" greater than ${version}
+    And the twin of <kind> "<name>" has desired "telemetryInterval" equal to ${version}
+    And the twin of <kind> "<name>" has desired "telemetryInterval" less than 30
+    And the twin of <kind> "<name>" has desired "previousMode" equal to ${mode}
+    And the twin of <kind> "<name>" does not have "etag" equal to ${etag}
+    And the twin of <kind> "<name>" has "etag" of type string
+    And the twin of <kind> "<name>" has desired "schedule" of type array
+    And the twin of <kind> "<name>" has desired "config" of type object
+    And the twin of <kind> "<name>" has desired "enabled" of type boolean
+    And the twin of <kind> "<name>" does not have desired "mode" of type number
 
     Examples:
       | kind   | name       |
@@ -221,6 +251,7 @@ Feature: Device and module twins
       | device | house      |
       | module | thermostat |
 
+  @limits
   Scenario Outline: Integers within plus or minus 2^52 and date-time strings round-trip; larger integers are refused
     Given module "thermostat" exists on device "house"
     When the service patches the twin of <kind> "<name>":
@@ -278,6 +309,7 @@ Feature: Device and module twins
       | device | house      | $custom     |
       | module | thermostat | room.number |
 
+  @limits
   Scenario Outline: Objects nest ten deep, not eleven
     Given module "thermostat" exists on device "house"
     When the service patches the twin of <kind> "<name>":
@@ -297,6 +329,7 @@ Feature: Device and module twins
       | device | house      |
       | module | thermostat |
 
+  @limits
   Scenario Outline: Desired properties fill up to 32 KB and tags up to 8 KB, and not a byte more
     Given module "thermostat" exists on device "house"
     When the service patches the twin of <kind> "<name>" with desired properties of 32768 bytes
@@ -313,6 +346,7 @@ Feature: Device and module twins
       | device | house      |
       | module | thermostat |
 
+  @limits
   Scenario Outline: A string just under 4 KB fits, and one over 4 KB is refused
     Given module "thermostat" exists on device "house"
     When the service writes a string of 4000 characters to desired "note" of <kind> "<name>"

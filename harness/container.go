@@ -23,10 +23,11 @@ const stopGrace = 5 * time.Second
 // what the embedded target cannot: the shipped binary and image work, over
 // real ports, with the CA a foreign client would have to be given.
 //
-// It has no ConnectionAwaiter: the Go-only powers of the embedded emulator
-// are not reachable across the process boundary (the image serves no
-// control plane for them yet).
+// The emulator-only powers (ConnectionAwaiter, ConnectionDropper,
+// RegistryFaulter) go through the emulator's control plane on the
+// published HTTPS port (container_control.go).
 type Container struct {
+	*controlClient
 	emu      *EmulatorContainer
 	connStr  string
 	mqttAddr string
@@ -88,13 +89,15 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if t.tls, err = emu.TLSConfig(ctx); err != nil {
 		return nil, err
 	}
+	if t.controlClient, err = newControlClient(t.connStr, t.tls); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
 func (t *Container) Name() string { return "container" }
 
-// Emulated is true: @emulator-only scenarios run here too, as long as they
-// need no ConnectionAwaiter.
+// Emulated is true: @emulator-only scenarios run here too.
 func (t *Container) Emulated() bool { return true }
 
 // ServiceConnectionString is the emulator's iothubowner connection string,

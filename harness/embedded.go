@@ -42,8 +42,12 @@ func (e *Embedded) AwaitConnections(ctx context.Context, deviceID, moduleID stri
 	return e.srv.AwaitConnections(ctx, deviceID, moduleID, n)
 }
 
-func (e *Embedded) DropConnection(deviceID, moduleID string) bool {
-	return e.srv.DropConnection(deviceID, moduleID)
+func (e *Embedded) DropConnection(_ context.Context, deviceID, moduleID string) (bool, error) {
+	return e.srv.DropConnection(deviceID, moduleID), nil
+}
+
+func (e *Embedded) FailRegistryCalls(_ context.Context, deviceID string, n int, errorName string) error {
+	return e.srv.FailRegistryCalls(deviceID, n, errorName)
 }
 
 // Server is the emulator itself, for Go tests that want more than a Target.

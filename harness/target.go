@@ -18,7 +18,8 @@ import (
 // Target is a hub the scenarios run against. Everything a step needs to
 // reach it goes through this interface, so the same steps run against an
 // emulator and a live hub; emulator-only powers are optional interfaces
-// (see Emulated and ConnectionAwaiter) discovered by type assertion.
+// (Emulated, ConnectionAwaiter, ConnectionDropper, RegistryFaulter)
+// discovered by type assertion.
 type Target interface {
 	// Name is the target kind, e.g. "embedded".
 	Name() string
@@ -67,11 +68,21 @@ type ConnectionAwaiter interface {
 
 // ConnectionDropper is a target that can close an identity's live MQTT
 // connection as a network failure would (the hub keeps the session), so a
-// scenario can show that a client recovers. Only the embedded emulator has
-// it: the emulator's container and a live hub offer no such control.
+// scenario can show that a client recovers. The emulator targets have it:
+// the embedded one calls the emulator, the container one its control plane.
 type ConnectionDropper interface {
 	// DropConnection reports whether there was a connection to drop.
-	DropConnection(deviceID, moduleID string) bool
+	DropConnection(ctx context.Context, deviceID, moduleID string) (bool, error)
+}
+
+// RegistryFaulter is a target that can make the registry fail on purpose:
+// the next n REST calls naming a device (the device, its modules, their
+// twins) fail with the IoT Hub error of that name, e.g.
+// "ThrottlingException", answered as a real hub answers it. Calls naming
+// other devices are unaffected, so concurrent scenarios do not disturb
+// each other; n = 0 clears. The emulator targets have it.
+type RegistryFaulter interface {
+	FailRegistryCalls(ctx context.Context, deviceID string, n int, errorName string) error
 }
 
 // tlsOptions turns a trust configuration into both clients' options.

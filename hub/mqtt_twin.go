@@ -134,6 +134,7 @@ func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (tw
 	if body == nil {
 		body = []byte{}
 	}
+	c.cfg.emit(MQTTSent, c.clientID(), topic+rid, 1, body, "")
 	if err := waitToken(ctx, pc.Publish(topic+rid, 1, false, body)); err != nil {
 		return twinResponse{}, err
 	}
@@ -156,6 +157,7 @@ func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (tw
 // one, patches to an unbounded queue.
 func (c *MQTTClient) onMessage(_ paho.Client, m paho.Message) {
 	topic := m.Topic()
+	c.cfg.emitMessage(c.clientID(), m)
 	switch {
 	case strings.HasPrefix(topic, prefixTwinResponse):
 		statusText, query, _ := strings.Cut(strings.TrimPrefix(topic, prefixTwinResponse), "/?")
@@ -297,7 +299,10 @@ func (c *MQTTClient) onConnect(pc paho.Client) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
-	err := waitToken(ctx, pc.SubscribeMultiple(map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}, c.onMessage))
+	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}
+	tok := pc.SubscribeMultiple(filters, c.onMessage)
+	err := waitToken(ctx, tok)
+	c.cfg.emit(MQTTSubscribe, c.clientID(), filterList(filters), 1, nil, subackDetail(tok, err))
 	if err == nil {
 		err = c.resync(ctx, first)
 	} else {
@@ -332,6 +337,7 @@ func (c *MQTTClient) onConnect(pc paho.Client) {
 // its request again after the reconnect, UpdateReported reports the loss.
 func (c *MQTTClient) onConnectionLost(err error) {
 	c.log.Info("mqtt connection lost", "error", err)
+	c.cfg.emit(MQTTConnectionLost, c.clientID(), "", 0, nil, err.Error())
 	c.markDown()
 	c.failPending(errConnectionLost)
 }
@@ -391,10 +397,13 @@ func (c *MQTTClient) renewToken() {
 
 	c.log.Info("renewing sas token", "client", c.clientID())
 	c.markDown()
+	c.cfg.emit(MQTTDisconnect, c.clientID(), "", 0, nil, "to renew the SAS token")
 	old.Disconnect(250)
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
-	if err := waitToken(ctx, next.Connect()); err != nil {
+	tok := next.Connect()
+	if err := waitToken(ctx, tok); err != nil {
+		c.emitConnect(connectOutcome(tok, err))
 		c.log.Warn("reconnect for token renewal failed", "error", err)
 		next.Disconnect(0) // stop it connecting on its own; the retry dials anew
 		c.mu.Lock()

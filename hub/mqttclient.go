@@ -53,6 +53,10 @@ type MQTTClient struct {
 	buffered  []DesiredPatch // patches that arrived during a resync
 	renew     *time.Timer
 	connSeq   int // connections made, for the renewal timer
+
+	// sentUser and sentPassword are the credentials of the last CONNECT,
+	// kept only for an observer (DialObserver).
+	sentUser, sentPassword string
 }
 
 // DesiredPatch is a change to the twin's desired properties.
@@ -86,7 +90,8 @@ type dialConfig struct {
 	keepAlive time.Duration
 	now       func() time.Time
 	log       *slog.Logger
-	token     string // a given SAS token, used instead of signing one
+	token     string          // a given SAS token, used instead of signing one
+	observe   func(MQTTEvent) // nil: nobody observes (see DialObserver)
 }
 
 // DialOption configures DialModule and DialDevice.
@@ -160,6 +165,7 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 
 	tok := c.client.Connect()
 	if err := waitToken(ctx, tok); err != nil {
+		c.emitConnect(connectOutcome(tok, err))
 		// Close even when ctx ended first: paho would otherwise go on
 		// connecting, and a client nobody holds would fight the next one
 		// with the same identity for the session.
@@ -195,12 +201,14 @@ func (c *MQTTClient) newPaho(tlsCfg *tls.Config) paho.Client {
 		SetProtocolVersion(4).
 		SetCleanSession(false).
 		SetKeepAlive(c.cfg.keepAlive).
+		SetStore(newCopyingStore()).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetConnectTimeout(30 * time.Second).
 		SetDefaultPublishHandler(c.onMessage).
 		SetOnConnectHandler(func(pc paho.Client) {
 			if c.isCurrent(pc) {
+				c.emitConnect(connectOutcome(nil, nil))
 				go c.onConnect(pc)
 			}
 		}).
@@ -223,7 +231,13 @@ func (c *MQTTClient) clientID() string { return clientID(c.cs) }
 // credentials builds the user name and a fresh SAS password for every
 // (re)connect: {HostName}/{device}[/{module}]/?api-version=...&DeviceClientType=...
 func (c *MQTTClient) credentials() (string, string) {
-	return credentials(c.cs, c.cfg)
+	user, password := credentials(c.cs, c.cfg)
+	if c.cfg.observe != nil {
+		c.mu.Lock()
+		c.sentUser, c.sentPassword = user, password
+		c.mu.Unlock()
+	}
+	return user, password
 }
 
 // DesiredPatches delivers desired-property changes in version order. The
@@ -243,6 +257,9 @@ func (c *MQTTClient) Close() error {
 	}
 	pc := c.client
 	c.mu.Unlock()
+	if pc.IsConnectionOpen() {
+		c.cfg.emit(MQTTDisconnect, c.clientID(), "", 0, nil, "")
+	}
 	pc.Disconnect(250)
 	c.failPending(errors.New("client closed"))
 	c.patches.close()

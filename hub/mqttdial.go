@@ -28,7 +28,8 @@ func DialSASToken(token string) DialOption { return func(c *dialConfig) { c.toke
 //
 // A CONNACK refusal is a *ConnectRefusedError. onLost, if not nil, is
 // called once when the connection is lost after it was made (the hub
-// closing it included), but not when the caller disconnects.
+// closing it included), but not when the caller disconnects. With
+// DialObserver, the client returned reports what goes through it.
 func DialRaw(ctx context.Context, connectionString string, onLost func(error), opts ...DialOption) (paho.Client, error) {
 	cs, err := ParseConnectionString(connectionString)
 	if err != nil {
@@ -38,6 +39,7 @@ func DialRaw(ctx context.Context, connectionString string, onLost func(error), o
 		return nil, fmt.Errorf("dial raw: need a device or module connection string")
 	}
 	cfg, tlsCfg := resolveDial(cs, opts)
+	id := clientID(cs)
 	user, password := credentials(cs, cfg)
 	po := paho.NewClientOptions().
 		AddBroker(cfg.brokerURL()).
@@ -48,24 +50,29 @@ func DialRaw(ctx context.Context, connectionString string, onLost func(error), o
 		SetProtocolVersion(4).
 		SetCleanSession(false).
 		SetKeepAlive(cfg.keepAlive).
+		SetStore(newCopyingStore()).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetConnectTimeout(30 * time.Second).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { cfg.emitMessage(id, m) }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cfg.emit(MQTTConnectionLost, id, "", 0, nil, err.Error())
 			if onLost != nil {
 				onLost(err)
 			}
 		})
 	pc := paho.NewClient(po)
 	tok := pc.Connect()
-	if err := waitToken(ctx, tok); err != nil {
+	err = waitToken(ctx, tok)
+	cfg.emitConnect(id, user, password, connectOutcome(tok, err))
+	if err != nil {
 		pc.Disconnect(0)
 		if ct, ok := tok.(*paho.ConnectToken); ok && ct.ReturnCode() >= 1 && ct.ReturnCode() <= 5 {
 			return nil, fmt.Errorf("connect %s: %w", clientID(cs), &ConnectRefusedError{Code: ct.ReturnCode()})
 		}
 		return nil, fmt.Errorf("connect %s: %w", clientID(cs), err)
 	}
-	return pc, nil
+	return observeRaw(pc, cfg, id), nil
 }
 
 // resolveDial applies the options over the defaults and works out the

@@ -47,6 +47,7 @@ type RegistryClient struct {
 	baseDelay time.Duration
 	log       *slog.Logger
 	now       func() time.Time
+	observe   func(HTTPExchange) // nil: nobody observes (see WithObserver)
 }
 
 type registryConfig struct {
@@ -57,6 +58,7 @@ type registryConfig struct {
 	baseDelay  time.Duration
 	logger     *slog.Logger
 	clock      func() time.Time
+	observe    func(HTTPExchange)
 }
 
 // RegistryOption configures NewRegistryClient.
@@ -125,7 +127,7 @@ func NewRegistryClient(connectionString string, opts ...RegistryOption) (*Regist
 	}
 	return &RegistryClient{
 		cs: cs, baseURL: "https://" + cs.HostName, http: hc, ttl: cfg.ttl,
-		attempts: max(cfg.attempts, 1), baseDelay: cfg.baseDelay, log: log, now: cfg.clock,
+		attempts: max(cfg.attempts, 1), baseDelay: cfg.baseDelay, log: log, now: cfg.clock, observe: cfg.observe,
 	}, nil
 }
 
@@ -243,10 +245,12 @@ func (c *RegistryClient) roundTrip(ctx context.Context, k restCall, u string, pa
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.observeHTTP(req, payload, nil, nil, start, err)
 		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	c.observeHTTP(req, payload, resp, b, start, err)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("read %d response: %w", resp.StatusCode, err)
 	}

@@ -13,17 +13,67 @@ import (
 // registry operations are in identities_ops.go, the checks that read the
 // hub in identities_check.go.
 func identitySteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the service creates device "([^"]+)"(?: with (hub-assigned keys|keys of its own))?$`, createDevice)
-	sc.Step(`^the service creates module "([^"]+)" on device "([^"]+)"(?: with (hub-assigned keys|keys of its own))?$`, createModule)
-	sc.Step(`^device "([^"]+)" exists$`, deviceExists)
-	sc.Step(`^module "([^"]+)" exists on device "([^"]+)"$`, moduleExists)
-	sc.Step(`^the service reuses the existing (device|module) "([^"]+)"$`, reuseIdentity)
-	sc.Step(`^(device|module) "([^"]+)" has two hub-assigned keys$`, hasHubAssignedKeys)
-	sc.Step(`^(device|module) "([^"]+)" has (the same keys as when it was first created|the keys the service gave it)$`, hasKeys)
-	sc.Step(`^(device|module) "([^"]+)" has a generation id and an etag$`, hasGenerationAndEtag)
-	sc.Step(`^(device|module) "([^"]+)" has (the etag it was created with|a new etag)$`, hasEtag)
-	sc.Step(`^the hub refuses with (\d{3}) (\w+)$`, hubRefuses)
-	identityOpSteps(sc)
+	register(sc, identityVocabulary)
+	register(sc, identityOpVocabulary)
+	register(sc, rememberIdentityVocabulary)
+}
+
+var identityVocabulary = []stepDef{
+	step(identities, `^the service creates (device|module) "([^"]+)"(?: on device "([^"]+)")?(?: with (hub-assigned keys|keys of its own))?$`, createIdentity,
+		"The service creates a device, or a module on a device, with keys the hub assigns (the default) or keys of its own; a refusal is left for the next step to check.",
+		"", "", onDeviceDoc),
+	step(identities, `^(device|module) "([^"]+)" exists(?: on device "([^"]+)")?$`, identityExists,
+		"Makes sure a device, or a module on a device, exists: the scenario creates it, with hub-assigned keys, unless it already has.",
+		"", "", onDeviceDoc),
+	step(identities, `^the service reuses the existing (device|module) "([^"]+)"$`, reuseIdentity,
+		"The service reads an identity that already exists and carries on with it, as the tutorial does after a 409."),
+	step(identities, `^(device|module) "([^"]+)" has two hub-assigned keys$`, hasHubAssignedKeys,
+		"Checks that the identity has two different keys of 32 random bytes, as the hub generates them."),
+	step(identities, `^(device|module) "([^"]+)" has (the same keys as when it was first created|the keys the service gave it)$`, hasKeys,
+		"Reads the identity until its keys are the ones it was created with, or the ones the service last gave it."),
+	step(identities, `^(device|module) "([^"]+)" has a generation id and an etag$`, hasGenerationAndEtag,
+		"Checks that the identity, as the hub last answered it, has a generation id and an etag."),
+	step(identities, `^(device|module) "([^"]+)" has (the etag it was created with|a new etag)$`, hasEtag,
+		"Reads the identity until its etag is the one it was created with, or until it is another one."),
+	step(identities, `^the hub refuses with (\d{3}) (\w+)$`, hubRefuses,
+		"Checks that the hub refused the last action with this HTTP status and IoT Hub error, and takes the refusal as checked.",
+		"", errorDoc),
+}
+
+const (
+	onDeviceDoc = "<device> the alias of the device the module is on; say it for a module, and only for a module"
+	errorDoc    = "<error> the IoT Hub error: its name, e.g. DeviceNotFound, or its 6-digit code, e.g. 404001"
+)
+
+// createIdentity is the one create step for devices and modules.
+func createIdentity(ctx context.Context, kind, alias, deviceAlias, keys string) error {
+	if err := onDeviceFor(kind, deviceAlias); err != nil {
+		return err
+	}
+	if kind == "device" {
+		return createDevice(ctx, alias, keys)
+	}
+	return createModule(ctx, alias, deviceAlias, keys)
+}
+
+// identityExists is the one precondition step for devices and modules.
+func identityExists(ctx context.Context, kind, alias, deviceAlias string) error {
+	if err := onDeviceFor(kind, deviceAlias); err != nil {
+		return err
+	}
+	if kind == "device" {
+		return deviceExists(ctx, alias)
+	}
+	return moduleExists(ctx, alias, deviceAlias)
+}
+
+// onDeviceFor checks that a step names a device for a module, and only
+// for a module: a device on a device means nothing.
+func onDeviceFor(kind, deviceAlias string) error {
+	if (kind == "module") != (deviceAlias != "") {
+		return errors.New(`say "on device" for a module, and only for a module`)
+	}
+	return nil
 }
 
 // createDevice creates a device, with empty keys so that the hub assigns

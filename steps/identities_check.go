@@ -125,7 +125,8 @@ func hubRefuses(ctx context.Context, status, name string) error {
 }
 
 // refusedAs returns nil when err is the hub refusing with this status and
-// IoT Hub error name, and otherwise an error saying what happened instead.
+// IoT Hub error, named (DeviceNotFound) or by its 6-digit code (404001),
+// and otherwise an error saying what happened instead.
 func refusedAs(err error, status, name string) error {
 	if err == nil {
 		return fmt.Errorf("expected the hub to refuse with %s %s, but it accepted", status, name)
@@ -134,7 +135,7 @@ func refusedAs(err error, status, name string) error {
 	if !ok {
 		return fmt.Errorf("expected the hub to refuse with %s %s, got %w", status, name, err)
 	}
-	if strconv.Itoa(e.StatusCode) != status || e.Name != name {
+	if strconv.Itoa(e.StatusCode) != status || e.Name != name && strconv.Itoa(e.Code) != name {
 		return fmt.Errorf("expected the hub to refuse with %s %s, got %s", status, name, e.StatusText())
 	}
 	return nil

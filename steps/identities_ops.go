@@ -12,19 +12,37 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// identityOpSteps are the registry operations beyond create: reads,
+// identityOpVocabulary are the registry operations beyond create: reads,
 // updates and deletes with or without etags, invalid ids, module lists.
-func identityOpSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep)
-	sc.Step(`^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused)
-	sc.Step(`^the service (?:rotates|has rotated) the keys of (device|module) "([^"]+)"`+identityEtagChoice+`$`, rotateKeys)
-	sc.Step(`^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice)
-	sc.Step(`^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs)
-	sc.Step(`^the service (?:deletes|has deleted) (device|module) "([^"]+)"`+identityEtagChoice+`$`, deleteIdentity)
-	sc.Step(`^the service creates a (device|module) with (?:the literal id "([^"]*)"|an id of (\d+) characters)(?: on device "([^"]+)")?$`, createWithID)
-	sc.Step(`^the service creates (\d+) modules on device "([^"]+)"$`, createModules)
-	sc.Step(`^the modules of device "([^"]+)" are:$`, modulesAre)
+var identityOpVocabulary = []stepDef{
+	step(identities, `^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep,
+		"The service reads the identity, waiting while the hub still shows it as it was before the service's last write."),
+	step(identities, `^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused,
+		"Reads the identity, or its twin, until the hub refuses with this status and error, as it may not at once after a delete.",
+		"", "", "", errorDoc),
+	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) "([^"]+)"`+identityEtagChoice+`$`, rotateKeys,
+		"The service gives the identity two new random keys, sending it otherwise as it last saw it.",
+		"", "", identityEtagDoc),
+	step(identities, `^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice,
+		"The service disables the device, which then cannot connect, nor can its modules.",
+		"", identityEtagDoc),
+	step(identities, `^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs,
+		"Reads the device until its status is the one given."),
+	step(identities, `^the service (?:deletes|has deleted) (device|module) "([^"]+)"`+identityEtagChoice+`$`, deleteIdentity,
+		"The service deletes the identity (a device takes its modules and their twins with it); a refusal is left for the next step to check.",
+		"", "", identityEtagDoc),
+	step(identities, `^the service creates a (device|module) with (?:the literal id "([^"]*)"|an id of (\d+) characters)(?: on device "([^"]+)")?$`, createWithID,
+		"The service creates an identity under an id spelled out, or a unique one of exactly N characters, to try the hub's rules for ids.",
+		"", "<id> the id exactly as the hub receives it, not made unique", "", onDeviceDoc),
+	step(identities, `^the service creates (\d+) modules on device "([^"]+)"$`, createModules,
+		`The service creates N modules on the device, known as "<alias>-1" to "<alias>-N"; the first refusal stops it.`),
+	step(identities, `^the modules of device "([^"]+)" are:$`, modulesAre,
+		"Lists the device's modules until they are exactly the aliases of the table below the step, one per row, in any order."),
 }
+
+// identityEtagDoc describes the etag phrase of an identity write.
+const identityEtagDoc = "how the write is guarded: nothing or unconditionally sends If-Match *, " +
+	`with its etag the etag the service last saw, with a stale etag the oldest one, with etag "<text>" that one`
 
 // readIdentityStep reads an identity, polling while the hub does not show
 // it yet or shows it as it was before the service's last write (a stale

@@ -1,11 +1,8 @@
 package steps
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
@@ -14,14 +11,31 @@ import (
 // mqttSteps are the device's and the module's side: their own MQTT
 // connection with their own keys, as the apps on them would open it.
 func mqttSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+)$`, receivesDesiredPatch)
-	sc.Step(`^the patch (device|module) "([^"]+)" received has the twin's desired version$`, patchHasTwinVersion)
-	sc.Step(`^(device|module) "([^"]+)" reports "([^"]+)" as (.+)$`, reportProperty)
-	sc.Step(`^the twin of (device|module) "([^"]+)" as the (?:device|module) reads it (has|does not have) "([^"]+)"(?: equal to (.+))?$`, ownTwinHas)
+	register(sc, mqttVocabulary)
 	connectionSteps(sc)
-	bareSteps(sc)
-	patchSteps(sc)
-	groupSteps(sc)
+	register(sc, bareVocabulary)
+	register(sc, patchVocabulary)
+	register(sc, groupVocabulary)
+}
+
+var mqttVocabulary = []stepDef{
+	step(mqtt, `^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+?)( on its bare connection)?$`, receivesPatch,
+		"Waits for the next desired patch to reach the identity's connection, or its latest bare connection, and checks a property in it.",
+		"", "", keyDoc),
+	step(mqtt, `^the patch (device|module) "([^"]+)" received has the twin's desired version$`, patchHasTwinVersion,
+		"Checks that the last desired patch the identity received carries the desired $version of the twin the service holds."),
+	step(mqtt, `^(device|module) "([^"]+)" reports "([^"]+)" as (.+)$`, reportProperty,
+		"The device or module reports one property over its connection; a refusal is left for the next step to check.",
+		"", "", keyDoc),
+}
+
+// receivesPatch is the one step for a desired patch arriving, on the
+// identity's twin client or on its latest bare connection.
+func receivesPatch(ctx context.Context, kind, alias, key, value, bare string) error {
+	if bare != "" {
+		return bareDesired(ctx, kind, alias, key, value)
+	}
+	return receivesDesiredPatch(ctx, kind, alias, key, value)
 }
 
 // connectionString builds the identity's connection string from its keys
@@ -48,7 +62,7 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 // dial connects the identity's client with the target's options and then
 // the step's own (a later option wins).
 func (w *world) dial(ctx context.Context, i ident, cs string, extra ...hub.DialOption) (*hub.MQTTClient, error) {
-	opts := append(w.target.DialOptions(), extra...)
+	opts := append(w.dialOptions(i), extra...)
 	if i.kind == "device" {
 		return hub.DialDevice(ctx, cs, opts...)
 	}
@@ -126,39 +140,4 @@ func (w *world) report(ctx context.Context, i ident, send func(context.Context, 
 	}
 	w.acked[i] = v
 	return nil
-}
-
-// ownTwinHas gets the twin over MQTT, as the app on the device or module
-// would, and checks a dotted path ("desired.mode", "tags") in the answer
-// exactly as the hub sent it. It polls like the service's checks: a device
-// may not see a service write at once.
-func ownTwinHas(ctx context.Context, kind, alias, has, path, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
-	if err != nil {
-		return err
-	}
-	what := fmt.Sprintf("the twin %s reads, at %s", i, path)
-	return Eventually(ctx, waitFor, func(ctx context.Context) error {
-		raw, err := c.GetTwinJSON(ctx)
-		if err != nil {
-			return err
-		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return fmt.Errorf("%s: the twin it read is not JSON: %w", i, err)
-		}
-		got, present := lookup(v, strings.Split(path, "."))
-		holds := present && (value == "" || sameValue(what, got, value) == nil)
-		switch {
-		case holds == (has == "has"):
-			return nil
-		case has == "has" && present:
-			return sameValue(what, got, value)
-		case has == "has":
-			return fmt.Errorf("%s: want %s, got nothing", what, cmp.Or(value, "a value"))
-		}
-		return fmt.Errorf("%s: want no %s, got %s", what, cmp.Or(value, "value"), canonical(got))
-	})
 }

@@ -9,22 +9,29 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cucumber/godog"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// bareSteps speak MQTT to the hub without the twin client (hub.DialRaw):
-// what the SDKs never send (QoS 2, foreign topics), a second connection of
-// one identity, and subscriptions the twin client always holds.
-func bareSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare)
-	sc.Step(`^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes)$`, subscribeBare)
-	sc.Step(`^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS [012]|the retain flag))?$`, publishBare)
-	sc.Step(`^the hub closes the (first|latest) bare connection of (device|module) "([^"]+)"$`, bareClosed)
-	sc.Step(`^the (first|latest) bare connection of (device|module) "([^"]+)" stays open$`, bareOpen)
-	sc.Step(`^(device|module) "([^"]+)" gets the answer (\d{3})(?: with version (\d+))? on its bare connection$`, bareAnswer)
-	sc.Step(`^(device|module) "([^"]+)" gets a desired patch with "([^"]+)" equal to (.+) on its bare connection$`, bareDesired)
+// bareVocabulary speak MQTT to the hub without the twin client
+// (hub.DialRaw): what the SDKs never send (QoS 2, foreign topics), a
+// second connection of one identity, and subscriptions the twin client
+// always holds.
+var bareVocabulary = []stepDef{
+	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
+		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
+	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes)$`, subscribeBare,
+		"The device or module subscribes to, or unsubscribes from, a twin topic on its latest bare connection."),
+	step(mqtt, `^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS 0|QoS 1|QoS 2|the retain flag))?$`, publishBare,
+		"The device or module publishes a payload on a topic named in business terms on its latest bare connection (QoS 1 unless asked otherwise).",
+		"", "", "<payload> the message's bytes exactly as written: JSON, or any text"),
+	step(mqtt, `^the hub closes the (first|latest) bare connection of (device|module) "([^"]+)"$`, bareClosed,
+		"Waits for the hub to close the identity's first or latest bare connection."),
+	step(mqtt, `^the (first|latest) bare connection of (device|module) "([^"]+)" stays open$`, bareOpen,
+		"Checks that the hub kept the bare connection open after everything sent on it, with a subscribe and its answer."),
+	step(mqtt, `^(device|module) "([^"]+)" gets the answer (\d{3})(?: with version (\d+))? on its bare connection$`, bareAnswer,
+		"Waits for the next twin response on the latest bare connection and checks its status and, if given, its $version.",
+		"", "", "", "<version> the $version the answer carries"),
 }
 
 // bareConn is a bare connection and what arrived on it.
@@ -47,7 +54,7 @@ func openBare(ctx context.Context, kind, alias string) error {
 	// Retried like connect: a live hub may not know a new identity yet.
 	var dialErr error
 	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
-		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, w.target.DialOptions()...)
+		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, w.dialOptions(i)...)
 		var refused *hub.ConnectRefusedError
 		if errors.As(dialErr, &refused) {
 			return dialErr

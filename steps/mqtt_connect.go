@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
-	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -17,12 +16,19 @@ import (
 // and modules. The hub treats both alike (protocol.md §4.2), so every step
 // takes either.
 func connectionSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect)
-	sc.Step(`^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity)$`, connectWith)
-	sc.Step(`^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused)
-	sc.Step(`^(device|module) "([^"]+)" disconnects$`, disconnect)
-	sc.Step(`^the hub drops the connection of (device|module) "([^"]+)"$`, dropConnection)
-	sc.Step(`^the hub has accepted (\d+) connections of (device|module) "([^"]+)"$`, acceptedConnections)
+	register(sc, connectionVocabulary)
+}
+
+var connectionVocabulary = []stepDef{
+	step(mqtt, `^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
+		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
+		"", "", "", "<seconds> how long each SAS token lasts"),
+	step(mqtt, `^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity)$`, connectWith,
+		"The device or module tries once to connect with the credentials named; a refusal is left for the next step to check."),
+	step(mqtt, `^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused,
+		"Checks that the hub refused the last connection attempt: CONNACK 5 for bad credentials, 3 for a disabled device or a module of one."),
+	step(mqtt, `^(device|module) "([^"]+)" disconnects$`, disconnect,
+		"The device or module closes its connection, as its app would on shutdown; the hub keeps its session."),
 }
 
 // transportOptions are the dial options for "over WebSockets": MQTT over
@@ -168,51 +174,4 @@ func disconnect(ctx context.Context, kind, alias string) error {
 	}
 	delete(w.clients, i)
 	return c.Close()
-}
-
-// skipWithout skips the rest of a scenario on a target without a power it
-// needs (the container target has none of the emulator's controls).
-func skipWithout(ctx context.Context, target harness.Target, power string) error {
-	godog.Logf(ctx, "target %q cannot %s: the scenario is skipped", target.Name(), power)
-	return fmt.Errorf("%w: target %q cannot %s", godog.ErrSkip, target.Name(), power)
-}
-
-// dropConnection closes the identity's connection on the hub's side, as a
-// network failure would; only an emulator can (harness.ConnectionDropper).
-func dropConnection(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	dropper, ok := w.target.(harness.ConnectionDropper)
-	if !ok {
-		return skipWithout(ctx, w.target, "drop a connection")
-	}
-	d, m, err := w.ids(ident{kind, alias})
-	if err != nil {
-		return err
-	}
-	if !dropper.DropConnection(d, m) {
-		return fmt.Errorf("%s %q: expected a live connection to drop, found none", kind, alias)
-	}
-	return nil
-}
-
-// acceptedConnections waits until the hub has accepted the n-th connection
-// of the identity (a reconnect, a token renewal); only an emulator can tell
-// (harness.ConnectionAwaiter).
-func acceptedConnections(ctx context.Context, count, kind, alias string) error {
-	w := worldFrom(ctx)
-	awaiter, ok := w.target.(harness.ConnectionAwaiter)
-	if !ok {
-		return skipWithout(ctx, w.target, "count connections")
-	}
-	d, m, err := w.ids(ident{kind, alias})
-	if err != nil {
-		return err
-	}
-	n, _ := strconv.Atoi(count)
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	if err := awaiter.AwaitConnections(dctx, d, m, n); err != nil {
-		return fmt.Errorf("%s %q: expected the hub to accept connection %d within %s: %w", kind, alias, n, waitFor, err)
-	}
-	return nil
 }

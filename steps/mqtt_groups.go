@@ -4,21 +4,34 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/cucumber/godog"
 )
 
-// groupSteps act on numbered identities "P-1" to "P-N" at once (created by
-// "the service creates N modules on device" or the devices step here), for
-// scale scenarios: many identities, each seeing only its own traffic.
-func groupSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the service creates devices "([^"]+)-1" to "([^"]+)-(\d+)"$`, createDeviceRange)
-	sc.Step(`^(device|module)s "([^"]+)-1" to "([^"]+)-(\d+)" are connected$`, connectRange)
-	sc.Step(`^the service sets desired "([^"]+)" of (device|module)s "([^"]+)-1" to "([^"]+)-(\d+)" to their own names$`, setRangeToNames)
-	sc.Step(`^(device|module)s "([^"]+)-1" to "([^"]+)-(\d+)" each receive their own name in "([^"]+)" and nothing else within (\d+) seconds$`, rangeReceivesOwn)
+// groupVocabulary act on numbered identities "P-1" to "P-N" at once
+// (created by "the service creates N modules on device" or the devices
+// step here), for scale scenarios: many identities, each seeing only its
+// own traffic.
+var groupVocabulary = []stepDef{
+	step(mqtt, `^the service creates devices "([^"]+)-1" to "([^"]+)-(\d+)"$`, createDeviceRange,
+		"The service creates the devices P-1 to P-N with hub-assigned keys; the first refusal stops it.",
+		rangeFirstDoc, rangeLastDoc),
+	step(mqtt, `^(devices|modules) "([^"]+)-1" to "([^"]+)-(\d+)" are connected$`, connectRange,
+		"Connects each of the devices or modules P-1 to P-N with its own key.",
+		"", rangeFirstDoc, rangeLastDoc),
+	step(mqtt, `^the service sets desired "([^"]+)" of (devices|modules) "([^"]+)-1" to "([^"]+)-(\d+)" to their own names$`, setRangeToNames,
+		"The service sets a desired property of each of P-1 to P-N to that identity's own alias.",
+		keyDoc, "", rangeFirstDoc, rangeLastDoc),
+	step(mqtt, `^(devices|modules) "([^"]+)-1" to "([^"]+)-(\d+)" each receive their own name in "([^"]+)" and nothing else within (\d+) seconds$`, rangeReceivesOwn,
+		"Checks that each of P-1 to P-N receives a desired patch with its own alias, and then no other patch for the given time.",
+		"", rangeFirstDoc, rangeLastDoc, "", keyDoc, "<seconds> how long to watch for cross-talk"),
 }
+
+const (
+	rangeFirstDoc = "<P> the prefix of the aliases P-1 to P-N"
+	rangeLastDoc  = "<P> the same prefix"
+)
 
 // aliasRange expands "P-1" to "P-N" into the aliases; both ends must name
 // the same prefix.
@@ -53,11 +66,13 @@ func createDeviceRange(ctx context.Context, first, last, count string) error {
 	return forRange(ctx, first, last, count, func(a string) error { return createDevice(ctx, a, "") })
 }
 
-func connectRange(ctx context.Context, kind, first, last, count string) error {
+func connectRange(ctx context.Context, kinds, first, last, count string) error {
+	kind := strings.TrimSuffix(kinds, "s")
 	return forRange(ctx, first, last, count, func(a string) error { return connect(ctx, kind, a, "", "") })
 }
 
-func setRangeToNames(ctx context.Context, key, kind, first, last, count string) error {
+func setRangeToNames(ctx context.Context, key, kinds, first, last, count string) error {
+	kind := strings.TrimSuffix(kinds, "s")
 	return forRange(ctx, first, last, count, func(a string) error {
 		return setDesired(ctx, key, kind, a, strconv.Quote(a), "")
 	})
@@ -66,7 +81,8 @@ func setRangeToNames(ctx context.Context, key, kind, first, last, count string) 
 // rangeReceivesOwn waits for each identity's first patch, which must carry
 // its own name, then watches all of them together for the given time: any
 // further patch is cross-talk (or a duplicate) and fails the step.
-func rangeReceivesOwn(ctx context.Context, kind, first, last, count, key, seconds string) error {
+func rangeReceivesOwn(ctx context.Context, kinds, first, last, count, key, seconds string) error {
+	kind := strings.TrimSuffix(kinds, "s")
 	if err := forRange(ctx, first, last, count, func(a string) error {
 		return receivesDesiredPatch(ctx, kind, a, key, strconv.Quote(a))
 	}); err != nil {

@@ -9,19 +9,28 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// patchSteps check the order and the absence of desired patches, the
-// hub's answers to reports, and a device or module and the service
+// patchVocabulary check the order and the absence of desired patches,
+// the hub's answers to reports, and a device or module and the service
 // working on one twin at once.
-func patchSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^(device|module) "([^"]+)" receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil)
-	sc.Step(`^(device|module) "([^"]+)" receives nothing within (\d+) seconds$`, receivesNothing)
-	sc.Step(`^the hub acknowledged the report of (device|module) "([^"]+)" with reported version (\d+)$`, reportAcknowledged)
-	sc.Step(`^(device|module) "([^"]+)" sends the reported patch (.+)$`, sendReportedJSON)
-	sc.Step(`^(device|module) "([^"]+)" reports (\d+) properties and reads its twin (\d+) times while the service sets (\d+) desired properties, all at once$`, overlap)
+var patchVocabulary = []stepDef{
+	step(mqtt, `^(device|module) "([^"]+)" receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil,
+		"Reads desired patches until the properties they add up to hold the value, failing on any patch not newer than the one before.",
+		"", "", keyDoc),
+	step(mqtt, `^(device|module) "([^"]+)" receives nothing within (\d+) seconds$`, receivesNothing,
+		"Waits the given time, failing if a desired patch reaches the identity's connection or a message its latest bare connection.",
+		"", "", "<seconds> how long to wait"),
+	step(mqtt, `^the hub acknowledged the report of (device|module) "([^"]+)" with reported version (\d+)$`, reportAcknowledged,
+		"Checks the reported $version the hub's answer to the identity's last report carried.",
+		"", "", "<version> the reported $version"),
+	step(mqtt, `^(device|module) "([^"]+)" sends the reported patch (.+)$`, sendReportedJSON,
+		"The device or module sends a reported patch of exactly the bytes written, even malformed; a refusal is left for the next step to check.",
+		"", "", "<patch> the patch's bytes, e.g. {\"telemetryInterval\": 30}"),
+	step(mqtt, `^(device|module) "([^"]+)" reports (\d+) properties and reads its twin (\d+) times while the service sets (\d+) desired properties, all at once$`, overlap,
+		"Sends reported patches r1, r2, ..., twin reads and desired patches d1, d2, ... all at once, and checks that the hub acknowledges every one.",
+		"", "", "<reports> how many properties it reports, one patch each", "<reads> how many times it reads its twin", "<sets> how many desired properties the service sets, one patch each"),
 }
 
 // receivesPatchesUntil reads patches until the desired properties they add

@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
@@ -17,6 +18,26 @@ const (
 	tagLiveOnly     = "@live-only"
 )
 
+// tagSet is every tag a scenario may carry, with what it is for:
+// scenarioGate accepts these and no other, and docs/steps.md documents
+// them from this table, so the docs cannot drift from the gate. The
+// domain tags are the catalogue's domains, plus @limits; they select a
+// subset to run (--tags @twins, -godog.tags=@mqtt) and change nothing else.
+var tagSet = []tagDoc{
+	{tagSmoke, "a few quick scenarios that show the hub works at all: run them first"},
+	{tagSlow, "a scenario that takes long (many identities, many operations): leave it out with `~@slow`"},
+	{tagWIP, "work in progress: left out of every run unless asked for (`--tags @wip`)"},
+	{tagEmulatorOnly, "needs an emulator's powers (dropping a connection, counting connections): skipped elsewhere, saying why"},
+	{tagLiveOnly, "needs a live IoT Hub: skipped on an emulator, saying why"},
+	{"@" + identities, "about device and module identities in the registry"},
+	{"@" + twins, "about device and module twins: desired and reported properties, tags, versions, etags"},
+	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
+	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
+	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
+}
+
+type tagDoc struct{ name, doc string }
+
 // scenarioGate decides from a scenario's tags (its own and its feature's)
 // whether it runs on target: nil to run it, an error wrapping godog.ErrSkip
 // with the reason to skip it (godog counts a skip as no failure, even
@@ -27,13 +48,10 @@ const (
 func scenarioGate(s *godog.Scenario, target harness.Target) error {
 	var tags []string
 	for _, t := range s.Tags {
-		switch t.Name {
-		case tagSmoke, tagSlow, tagWIP, tagEmulatorOnly, tagLiveOnly:
-			tags = append(tags, t.Name)
-		default:
-			return fmt.Errorf("unknown tag %s: the tags are %s, %s, %s, %s and %s",
-				t.Name, tagSmoke, tagSlow, tagWIP, tagEmulatorOnly, tagLiveOnly)
+		if !slices.ContainsFunc(tagSet, func(k tagDoc) bool { return k.name == t.Name }) {
+			return fmt.Errorf("unknown tag %s: the tags are %s", t.Name, tagNames())
 		}
+		tags = append(tags, t.Name)
 	}
 	emulatorOnly, liveOnly := slices.Contains(tags, tagEmulatorOnly), slices.Contains(tags, tagLiveOnly)
 	emulator := harness.IsEmulator(target)
@@ -46,4 +64,13 @@ func scenarioGate(s *godog.Scenario, target harness.Target) error {
 		return fmt.Errorf("%w: it is %s and target %q is an emulator", godog.ErrSkip, tagLiveOnly, target.Name())
 	}
 	return nil
+}
+
+// tagNames lists the tag set for a message: "@smoke, @slow ... and @limits".
+func tagNames() string {
+	names := make([]string, len(tagSet))
+	for i, t := range tagSet {
+		names[i] = t.name
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

@@ -102,12 +102,44 @@ func TestUnknownTagsFailTheirScenario(t *testing.T) {
     When the service creates device "n" with hub-assigned keys
 `)
 	for _, want := range []string{
-		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only and @live-only",
+		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only, @live-only, @identities, @twins, @mqtt, @faults and @limits",
 		"tags @emulator-only and @live-only together: the scenario could run nowhere",
 		"2 scenarios (2 failed)",
 	} {
 		if status == 0 || !strings.Contains(out, want) {
 			t.Errorf("status %d, output lacks %q:\n%s", status, want, out)
 		}
+	}
+}
+
+// TestDomainTagsSelectASubset: a domain tag picks every scenario of its
+// domain's feature and leaves others out, as a run with --tags or
+// -godog.tags does; @limits picks some scenarios of several features.
+func TestDomainTagsSelectASubset(t *testing.T) {
+	selected := func(tags string) map[string]int { // feature file → scenarios
+		feats, err := godog.TestSuite{Options: &godog.Options{Paths: []string{"../features"}, Tags: tags}}.RetrieveFeatures()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, ft := range feats {
+			n[filepath.Base(ft.Uri)] += len(ft.Pickles)
+		}
+		return n
+	}
+	sum := func(m map[string]int) (n int) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	all := selected("")
+	for tag, file := range map[string]string{"@identities": "identities.feature", "@twins": "twins.feature", "@mqtt": "mqtt.feature"} {
+		if got := selected(tag); got[file] != all[file] || sum(got) == sum(all) {
+			t.Errorf("--tags %s selects %v, want all %d scenarios of %s and not all of %v", tag, got, all[file], file, all)
+		}
+	}
+	if got := selected("@limits"); got["twins.feature"] == 0 || got["identities.feature"] == 0 || got["twins.feature"] == all["twins.feature"] {
+		t.Errorf("--tags @limits selects %v of %v", got, all)
 	}
 }

@@ -15,14 +15,35 @@ import (
 // twinSteps are the service's side of device and module twins: reads and
 // writes here, checks in twins_check.go.
 func twinSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the service (?:reads|has read) the twin of (device|module) "([^"]+)"$`, readTwin)
-	sc.Step(`^the service (patches|replaces|has patched|has replaced) the twin of (device|module) "([^"]+)"`+twinEtagChoice+`:$`, writeTwinDoc)
-	sc.Step(`^the service (patches|replaces) the twin of (device|module) "([^"]+)" with (desired properties|tags) of (\d+) bytes$`, writeTwinOfSize)
-	sc.Step(`^the service writes a string of (\d+) characters to (desired|tag) "([^"]+)" of (device|module) "([^"]+)"$`, writeLongString)
-	sc.Step(`^the service sets desired "([^"]+)" of (device|module) "([^"]+)" to (.+?)`+twinEtagChoice+`$`, setDesired)
-	sc.Step(`^someone else has since set desired "([^"]+)" of (device|module) "([^"]+)" to (.+)$`, setDesiredBehindTheServicesBack)
-	twinCheckSteps(sc)
+	register(sc, twinVocabulary)
+	register(sc, twinCheckVocabulary)
+	register(sc, rememberTwinVocabulary)
 }
+
+var twinVocabulary = []stepDef{
+	step(twins, `^the service (?:reads|has read) the twin of (device|module) "([^"]+)"$`, readTwin,
+		"The service reads the twin: later writes take their etag from it, and later checks \"since the service read it\" compare with it."),
+	step(twins, `^the service (patches|replaces|has patched|has replaced) the twin of (device|module) "([^"]+)"`+twinEtagChoice+`:$`, writeTwinDoc,
+		"The service patches the twin with the JSON document below the step (a deep merge where null deletes), or replaces its tags and desired properties with it.",
+		"", "", "", twinEtagDoc),
+	step(twins, `^the service (patches|replaces) the twin of (device|module) "([^"]+)" with (desired properties|tags) of (\d+) bytes$`, writeTwinOfSize,
+		"The service writes desired properties or tags of exactly N bytes, as IoT Hub counts a twin's size, to try its limits."),
+	step(twins, `^the service writes a string of (\d+) characters to (desired|tag) "([^"]+)" of (device|module) "([^"]+)"$`, writeLongString,
+		"The service patches one desired property or tag with a string of N characters, to try the hub's limit on strings.",
+		"", "", keyDoc),
+	step(twins, `^the service sets desired "([^"]+)" of (device|module) "([^"]+)" to (.+?)`+twinEtagChoice+`$`, setDesired,
+		"The service patches one desired property of the twin, as the tutorial does.",
+		keyDoc, "", "", "", twinEtagDoc),
+	step(twins, `^someone else has since set desired "([^"]+)" of (device|module) "([^"]+)" to (.+)$`, setDesiredBehindTheServicesBack,
+		"Another service changes a desired property while this one keeps the twin it had, whose etag is then out of date.",
+		keyDoc),
+}
+
+const (
+	keyDoc      = "<key> the property's name"
+	twinEtagDoc = "how the write is guarded: nothing or unconditionally sends If-Match *, " +
+		`with the twin's etag the etag of the twin the service holds, with a stale etag the oldest it saw, with etag "<text>" that one`
+)
 
 // readTwin reads the twin that later writes take their etag from and later
 // checks compare with ("since the service read it"). It polls while the

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,21 +13,29 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// twinCheckSteps check a twin as the hub shows it now. Each reads afresh,
-// without replacing the twin whose etag the service holds, and polls until
-// the check holds or settleWithin passes (a live hub is eventually
-// consistent); then the last failure is the step's.
-func twinCheckSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^the twin of (device|module) "([^"]+)" (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: equal to (.+))?$`, twinHas)
-	sc.Step(`^the service sees reported "([^"]+)" of (device|module) "([^"]+)" equal to (.+)$`, serviceSeesReported)
-	sc.Step(`^the twin of (device|module) "([^"]+)" matches:$`, twinMatches)
-	sc.Step(`^the twin of (device|module) "([^"]+)" names (?:module "([^"]+)" on )?device "([^"]+)"$`, twinNames)
-	sc.Step(`^the (desired|reported) version of (device|module) "([^"]+)" (has gone up(?: by \d+)?|is unchanged) since the service read it$`, versionSinceRead)
-	sc.Step(`^the twin etag of (device|module) "([^"]+)" (has changed|is unchanged) since the service read it$`, twinEtagSinceRead)
-	sc.Step(`^(desired|reported) "([^"]+)" of (device|module) "([^"]+)" (was|was not) updated since the service read it$`, metadataSinceRead)
+// twinCheckVocabulary check a twin as the hub shows it now. Each reads
+// afresh, without replacing the twin whose etag the service holds, and
+// polls until the check holds or settleWithin passes (a live hub is
+// eventually consistent); then the last failure is the step's.
+var twinCheckVocabulary = []stepDef{
+	step(twins, `^the twin of (device|module) "([^"]+)"( as the (?:device|module) reads it)? (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: (equal to|greater than|less than) (.+)| of type (number|string|object|array|boolean|null))?$`, twinHas,
+		"Reads the twin until a member is there, or is not, with a value equal to, greater or less than the one given, or of a JSON type; \"as the device reads it\" checks the twin the device or module gets over MQTT, exactly as the hub sent it.",
+		"", "", "", "", "", pathDoc, "", "<value> a JSON value, or a number to compare with"),
+	step(twins, `^the twin of (device|module) "([^"]+)" matches:$`, twinMatches,
+		"Reads the twin until it contains the JSON document below the step: every member it names has that value (null: the member is absent), other members may be anything."),
+	step(twins, `^the twin of (device|module) "([^"]+)" names (?:module "([^"]+)" on )?device "([^"]+)"$`, twinNames,
+		"Checks the twin's deviceId and moduleId name the identity it belongs to.",
+		"", "", "<module> the module's alias, for a module twin", "<device> the device's alias"),
+	step(twins, `^the (desired|reported) version of (device|module) "([^"]+)" (has gone up(?: by \d+)?|is unchanged) since the service read it$`, versionSinceRead,
+		"Compares the twin's desired or reported $version with the one it had when the service read the twin."),
+	step(twins, `^the twin etag of (device|module) "([^"]+)" (has changed|is unchanged) since the service read it$`, twinEtagSinceRead,
+		"Compares the twin's etag with the one it had when the service read the twin."),
+	step(twins, `^(desired|reported) "([^"]+)" of (device|module) "([^"]+)" (was|was not) updated since the service read it$`, metadataSinceRead,
+		"Compares the $metadata last-updated time of a property with the one it had when the service read the twin.",
+		"", pathDoc),
 }
 
-// checkTwin reads the twin until check accepts it; see twinCheckSteps.
+// checkTwin reads the twin until check accepts it; see twinCheckVocabulary.
 func checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error {
 	w := worldFrom(ctx)
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
@@ -46,34 +53,6 @@ func checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error 
 func sectionPath(section, path string) []string {
 	root := map[string][]string{"desired": {"properties", "desired"}, "reported": {"properties", "reported"}, "tag": {"tags"}}[section]
 	return append(root, strings.Split(path, ".")...)
-}
-
-// twinHas checks that a member is present (with a value, if given), or
-// that it is not.
-func twinHas(ctx context.Context, kind, alias, has, section, path, value string) error {
-	want := has == "has"
-	steps := sectionPath(section, path)
-	what := fmt.Sprintf("the twin of %s %q at %s", kind, alias, strings.Join(steps, "."))
-	return checkTwin(ctx, ident{kind, alias}, func(t *hub.Twin) error {
-		got, present := lookup(generic(t), steps)
-		holds := present
-		if present && value != "" {
-			holds = sameValue(what, got, value) == nil
-		}
-		switch {
-		case holds == want:
-			return nil
-		case !present:
-			return fmt.Errorf("%s: want %s, got nothing", what, cmp.Or(value, "a value"))
-		case want:
-			return fmt.Errorf("%s: want %s, got %s", what, canonical(parseValue(value)), canonical(got))
-		}
-		return fmt.Errorf("%s: want no %s, got %s", what, cmp.Or(value, "value"), canonical(got))
-	})
-}
-
-func serviceSeesReported(ctx context.Context, key, kind, alias, value string) error {
-	return twinHas(ctx, kind, alias, "has", "reported", key, value)
 }
 
 // twinMatches checks that the twin contains the document: every member it

@@ -5,15 +5,19 @@
 // The world travels in the context.Context godog hands each step; there is
 // no package-level mutable state, so scenarios run concurrently.
 //
-// Tags form a closed set (see scenarioGate): @smoke, @slow, @wip for
-// selecting runs with -godog.tags, @emulator-only and @live-only for where
-// a scenario can run at all. Any other tag fails its scenario.
+// Every step's traffic with the hub (REST exchanges, MQTT packets, twin
+// snapshots) is attached to it in the report, secrets masked: see
+// evidence.go for the contract.
+//
+// Steps are defined once, as data, in per-domain tables (catalogue.go),
+// from which docs/steps.md is generated. Tags form a closed set (tags.go).
 package steps
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -34,6 +38,7 @@ type world struct {
 	sc       *harness.Scenario
 	target   harness.Target
 	registry *hub.RegistryClient
+	evidence *evidenceLog // what the current step sent and received
 
 	devices   map[string]*hub.Device     // device alias → as last returned by the hub
 	modules   map[string]*hub.Module     // module alias → as last returned by the hub
@@ -84,8 +89,13 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 			}
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
-			if err := w.sc.Cleanup(cctx); err != nil && scenarioErr == nil {
-				return ctx, err
+			if err := w.sc.Cleanup(cctx); err != nil {
+				// The cleanup's traffic explains its failure, reported on
+				// the last step; a clean cleanup's traffic is no step's.
+				ctx = godog.Attach(ctx, w.evidence.take()...)
+				if scenarioErr == nil {
+					return ctx, err
+				}
 			}
 			if w.lastRefusal != nil && scenarioErr == nil {
 				// Otherwise a scenario whose action the hub refused
@@ -94,6 +104,8 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 			}
 			return ctx, nil
 		})
+		sc.StepContext().After(attachEvidence)
+		registerCatalogue(sc)
 		identitySteps(sc)
 		twinSteps(sc)
 		mqttSteps(sc)
@@ -102,14 +114,18 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 }
 
 func newWorld(run *harness.Run) (*world, error) {
-	reg, err := hub.NewRegistryClient(run.Target.ServiceConnectionString(), run.Target.RegistryOptions()...)
+	sc := run.NewScenario()
+	ev := &evidenceLog{sc: sc}
+	opts := append(slices.Clone(run.Target.RegistryOptions()), hub.WithObserver(ev.http))
+	reg, err := hub.NewRegistryClient(run.Target.ServiceConnectionString(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
 	return &world{
-		sc:        run.NewScenario(),
+		sc:        sc,
 		target:    run.Target,
 		registry:  reg,
+		evidence:  ev,
 		devices:   map[string]*hub.Device{},
 		modules:   map[string]*hub.Module{},
 		deviceOf:  map[string]string{},

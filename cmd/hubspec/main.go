@@ -22,16 +22,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cucumber/godog"
-	"github.com/cucumber/godog/colors"
-	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/steps"
 )
 
 // Exit statuses, the contract CI scripts rely on.
 const (
 	exitPassed = 0 // every scenario passed (or the command did its job)
-	exitFailed = 1 // a scenario failed, or was undefined or pending under --strict; the target or hub failed
+	exitFailed = 1 // a scenario failed or had an undefined step, or a pending one under --strict; the target or hub failed
 	exitUsage  = 2 // the command line or the environment cannot be understood
 )
 
@@ -40,7 +37,8 @@ const usage = `hubspec runs Hubspec's Gherkin features against an Azure IoT hub.
 Usage:
   hubspec [run] [flags] [feature paths...]        run the features (default: those built into hubspec)
   hubspec sweep --prefix P --older-than DURATION  delete a live hub's leftovers of run prefix P
-  hubspec steps [--no-colors]                     list the step expressions features can use
+  hubspec steps [--markdown]                      list the steps features can use, with an example of each
+  hubspec report --html FILE cucumber.json        render a Cucumber JSON report as one HTML page
   hubspec help                                    print this text
 
 Feature paths are .feature files (file.feature:LINE for one scenario) or
@@ -68,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := "run", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "sweep", "steps", "help":
+		case "run", "sweep", "steps", "report", "help":
 			cmd, rest = args[0], args[1:]
 		}
 	}
@@ -77,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sweepCmd(rest, stdout, stderr)
 	case "steps":
 		return stepsCmd(rest, stdout, stderr)
+	case "report":
+		return reportCmd(rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitPassed
@@ -85,28 +85,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// stepsCmd prints the step expressions with godog's own listing (what
-// `godog --definitions` prints), so the list can never drift from the step
-// definitions the runner registers.
+// stepsCmd prints the step catalogue: every step by domain, with what it
+// does, its parameters and an example from the built-in features; with
+// --markdown, docs/steps.md itself. Both are written from the step tables
+// the runner registers, so the list cannot drift from the steps.
 func stepsCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("steps", "", stderr)
-	noColors := fs.Bool("no-colors", false, "print without ANSI colors (automatic when stdout is not a terminal)")
+	fs := newFlagSet("steps", "list the steps features can use.", stderr)
+	markdown := fs.Bool("markdown", false, "print the catalogue as Markdown, the text of docs/steps.md:\n"+steps.RegenerateDocs)
+	fs.Bool("no-colors", false, "accepted for scripts written for the earlier listing: the catalogue is plain text")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
 	}
 	if fs.NArg() > 0 {
 		return usageError(fs, "steps takes no arguments, got %q", fs.Args())
 	}
-	out := stdout
-	if *noColors || !colorful(stdout) {
-		out = colors.Uncolored(stdout)
+	write := steps.WriteStepList
+	if *markdown {
+		write = steps.WriteStepMarkdown
 	}
-	// Listing only registers the steps: the run and its target are never used.
-	godog.TestSuite{
-		Name:                "hubspec",
-		ScenarioInitializer: steps.Initialize(&harness.Run{}),
-		Options:             &godog.Options{ShowStepDefinitions: true, Format: "progress", Output: out},
-	}.Run() // godog reports a listing with its "usage" status; the listing is the result
+	if err := write(stdout); err != nil {
+		fmt.Fprintf(stderr, "hubspec steps: %v\n", err)
+		return exitFailed
+	}
 	return exitPassed
 }
 

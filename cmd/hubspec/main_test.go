@@ -123,8 +123,11 @@ func TestRunExitStatus(t *testing.T) {
 		stderrHint string   // in stderr
 	}{
 		{name: "undefined step under strict", args: []string{"testdata/undefined.feature"}, want: exitFailed,
-			stdout: []string{"1 undefined"}},
-		{name: "undefined step without strict", args: []string{"--strict=false", "testdata/undefined.feature"}, want: exitPassed},
+			stdout: []string{"undefined step (no step reads like it): the service frobnicates device \"lamp\"\nthe closest steps:", "1 failed"}},
+		// The step check fails an undefined step with or without --strict:
+		// godog's "undefined" result has no place for the closest steps.
+		{name: "undefined step without strict", args: []string{"--strict=false", "testdata/undefined.feature"}, want: exitFailed,
+			stdout: []string{"the closest steps:", "1 failed"}},
 		{name: "expectation that cannot hold", args: []string{"testdata/failing.feature"}, want: exitFailed,
 			stdout: []string{"1 failed"}},
 		{name: "tags pick one scenario", args: []string{"--tags", "@smoke", "--format", "progress", "--random", "0", "testdata/tagged.feature"},
@@ -172,20 +175,29 @@ func TestRunExitStatus(t *testing.T) {
 	}
 }
 
-// TestStepsListsTheRegisteredExpressions: the list comes from godog, so it
-// holds what the runner registers.
-func TestStepsListsTheRegisteredExpressions(t *testing.T) {
+// TestStepsPrintsTheCatalogue: `hubspec steps` lists every step by domain
+// with its description, parameters and an example; --markdown prints
+// docs/steps.md itself.
+func TestStepsPrintsTheCatalogue(t *testing.T) {
 	status, stdout, stderr := hubspec(t, "steps")
 	if status != exitPassed {
 		t.Fatalf("status %d\n%s", status, stderr)
 	}
-	for _, want := range []string{"the service creates device", "(device|module) \"([^\"]+)\" is connected", "identities.go:"} {
+	for _, want := range []string{
+		"\nIDENTITIES\n", "\nTWINS\n", "\nMQTT\n",
+		"\n  device|module \"<alias>\" is connected[ over TLS|WebSockets][ with a token that lasts <seconds> seconds]\n      The device or module connects",
+		"      <seconds>: optional; how long each SAS token lasts\n      e.g. Given ",
+	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("steps lacks %q:\n%s", want, stdout)
 		}
 	}
 	if strings.Contains(stdout, "\x1b[") {
-		t.Error("colors in output that is not a terminal")
+		t.Error("colors in the catalogue")
+	}
+	status, markdown, _ := hubspec(t, "steps", "--markdown", "--no-colors")
+	if docs := readFile(t, "../../docs/steps.md"); status != exitPassed || markdown != string(docs) {
+		t.Errorf("steps --markdown: status %d, and not the text of docs/steps.md", status)
 	}
 	if status, _, _ := hubspec(t, "steps", "extra"); status != exitUsage {
 		t.Errorf("steps with an argument: status %d, want 2", status)

@@ -24,6 +24,7 @@ type runFlags struct {
 	noColors    bool
 	junit       string
 	cucumber    string
+	html        string
 	concurrency int
 	random      int64
 	strict      bool
@@ -36,9 +37,10 @@ func (f *runFlags) bind(fs *flag.FlagSet, envTarget string) {
 	fs.BoolVar(&f.noColors, "no-colors", false, "print without ANSI colors (automatic when stdout is not a terminal, or NO_COLOR is set)")
 	fs.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to `FILE` (parent directories are created)")
 	fs.StringVar(&f.cucumber, "cucumber", "", "also write a Cucumber JSON report to `FILE` (parent directories are created)")
+	fs.StringVar(&f.html, "html", "", "also write an HTML report to `FILE`: one page, readable offline, with each step's\nevidence (rendered from the run's Cucumber JSON; parent directories are created)")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "run up to `N` scenarios at a time")
 	fs.Int64Var(&f.random, "random", -1, "shuffle the scenarios with `SEED` to replay an earlier order;\n-1 picks a fresh seed (printed at the end), 0 keeps file order")
-	fs.BoolVar(&f.strict, "strict", true, "fail on undefined and pending steps (--strict=false lets them pass)")
+	fs.BoolVar(&f.strict, "strict", true, "fail on pending steps (--strict=false lets them pass); an undefined step always fails, naming the closest steps")
 }
 
 // check reports the flag values godog would reject late, panic on, or
@@ -137,7 +139,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hubspec: no scenario to run (tags %q)\n", f.tags)
 		return exitFailed
 	}
-	for _, p := range []string{f.junit, f.cucumber} {
+	for _, p := range []string{f.junit, f.cucumber, f.html} {
 		if p == "" {
 			continue
 		}
@@ -145,6 +147,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", p, err)
 			return exitUsage
 		}
+	}
+
+	var html *htmlRun
+	if f.html != "" {
+		if html, err = openHTML(f.html, f.cucumber); err != nil {
+			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", f.html, err)
+			return exitUsage
+		}
+		defer html.close()
+		// The HTML is rendered from the Cucumber JSON this run writes.
+		f.cucumber = html.cucumber
+		opts.Format = f.godogFormat()
 	}
 
 	ctx, stop := signalContext()
@@ -164,11 +178,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		scenarios, target.Name(), hostOf(target), r.Prefix)
 
 	opts.DefaultContext = ctx
-	switch status := (godog.TestSuite{
+	status := godog.TestSuite{
 		Name:                "hubspec",
 		ScenarioInitializer: steps.Initialize(r),
 		Options:             &opts,
-	}).Run(); status {
+	}.Run()
+	if html != nil && status <= 1 { // godog wrote its Cucumber JSON
+		if err := html.finish(); err != nil {
+			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", f.html, err)
+			return exitUsage // as for a report file godog could not write
+		}
+	}
+	switch status {
 	case 0:
 		return exitPassed
 	case 1:

@@ -1,0 +1,185 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// The control plane gives the emulator-only controls of the Go Server to
+// clients in other processes (the harness's container target, scripts):
+// HTTPS on the reserved prefix /$hubspec/, where IoT Hub's API has nothing.
+// Every control is a POST of a JSON object answered with a JSON object,
+// authorized like a registry write (a SAS token of a shared access policy
+// with RegistryWrite, e.g. iothubowner, scoped to the hub) and verified by
+// the emulator's own SAS code. Errors, 401 included, come in the IoT Hub
+// shape; an unknown control path is 404 GenericNotFound.
+//
+//	POST /$hubspec/registry-faults     {"deviceId","count","errorName"}
+//	    Server.FailRegistryCalls; answers what it set.
+//	POST /$hubspec/connections/await   {"deviceId","moduleId","atLeast","waitSeconds"}
+//	    waits (at most waitSeconds, capped at 30 s) until the identity has had
+//	    atLeast accepted MQTT connections; answers {"deviceId","moduleId",
+//	    "connections"} with the count, reached or not, so a client repeats
+//	    the poll until its own deadline.
+//	POST /$hubspec/connections/drop    {"deviceId","moduleId"}
+//	    Server.DropConnection; answers {"deviceId","moduleId","dropped"}.
+const controlPrefix = "/$hubspec/"
+
+// maxControlWait bounds one long poll, so a client that went away holds
+// nothing for long; Server.Close ends polls at once.
+const maxControlWait = 30 * time.Second
+
+var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (any, error){
+	controlPrefix + "registry-faults":   (*Server).controlRegistryFaults,
+	controlPrefix + "connections/await": (*Server).controlAwaitConnections,
+	controlPrefix + "connections/drop":  (*Server).controlDropConnection,
+}
+
+// serveControl routes, authorizes and answers a control request.
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	now := s.hook.now()
+	op, ok := controlOps[r.URL.Path]
+	if !ok {
+		writeError(w, errNoRoute.WithMessage("No emulator control matches %s %s.", r.Method, r.URL.Path), now)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, errMethodNotAllowed.WithMessage("The requested resource does not support http method '%s'.", r.Method), now)
+		return
+	}
+	if err := s.policies.authorizeService(r.Header.Get("Authorization"), resourceScope{host: s.hostName}, permRegistryWrite, now); err != nil {
+		s.log.Info("control request unauthorized", "path", r.URL.Path, "reason", err)
+		writeError(w, err, now)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err, now)
+		return
+	}
+	res, err := op(s, r.Context(), body)
+	if err == nil {
+		body, err = marshalJSON(res)
+	}
+	if err != nil {
+		writeError(w, err, s.hook.now())
+		return
+	}
+	s.log.Info("control request", "path", r.URL.Path, "answer", string(body))
+	w.Header().Set("Content-Type", jsonContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// decodeControl reads a control request strictly: a misspelt field is an
+// error, not a silently ignored wish.
+func decodeControl(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return hub.ErrIotHubFormatError.WithMessage("The control request is not a JSON object of the expected shape: %v", err)
+	}
+	if dec.More() {
+		return hub.ErrIotHubFormatError.WithMessage("The control request has data after its JSON object.")
+	}
+	return nil
+}
+
+type registryFaultsControl struct {
+	DeviceID  string `json:"deviceId"`
+	Count     int    `json:"count"`
+	ErrorName string `json:"errorName"`
+}
+
+func (s *Server) controlRegistryFaults(_ context.Context, body []byte) (any, error) {
+	var req registryFaultsControl
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	if err := s.FailRegistryCalls(req.DeviceID, req.Count, req.ErrorName); err != nil {
+		return nil, hub.ErrArgumentInvalid.WithMessage("%v", err)
+	}
+	return req, nil
+}
+
+type connectionsControl struct {
+	DeviceID    string  `json:"deviceId"`
+	ModuleID    string  `json:"moduleId"`
+	AtLeast     int     `json:"atLeast"`
+	WaitSeconds float64 `json:"waitSeconds"`
+}
+
+type connectionsAnswer struct {
+	DeviceID    string `json:"deviceId"`
+	ModuleID    string `json:"moduleId"`
+	Connections int    `json:"connections"`
+}
+
+func (s *Server) controlAwaitConnections(ctx context.Context, body []byte) (any, error) {
+	var req connectionsControl
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.DeviceID == "":
+		return nil, hub.ErrArgumentInvalid.WithMessage("deviceId is required.")
+	case req.AtLeast < 0:
+		return nil, hub.ErrArgumentInvalid.WithMessage("atLeast must not be negative.")
+	case req.WaitSeconds < 0:
+		return nil, hub.ErrArgumentInvalid.WithMessage("waitSeconds must not be negative.")
+	}
+	wait := maxControlWait
+	if req.WaitSeconds < wait.Seconds() {
+		wait = time.Duration(req.WaitSeconds * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	go func() { // Server.Close ends the poll; net/http would wait for it
+		select {
+		case <-s.faults.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	id := identity{deviceID: req.DeviceID, moduleID: req.ModuleID}
+	s.log.Debug("control: waiting for connections", "client", id, "atLeast", req.AtLeast, "wait", wait)
+	_ = s.hook.awaitConnections(ctx, id, req.AtLeast) // not reaching atLeast is an answer, not an error
+	return connectionsAnswer{DeviceID: req.DeviceID, ModuleID: req.ModuleID, Connections: s.hook.connectionCount(id)}, nil
+}
+
+type dropControl struct {
+	DeviceID string `json:"deviceId"`
+	ModuleID string `json:"moduleId"`
+}
+
+type dropAnswer struct {
+	DeviceID string `json:"deviceId"`
+	ModuleID string `json:"moduleId"`
+	Dropped  bool   `json:"dropped"`
+}
+
+func (s *Server) controlDropConnection(_ context.Context, body []byte) (any, error) {
+	var req dropControl
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	if req.DeviceID == "" {
+		return nil, hub.ErrArgumentInvalid.WithMessage("deviceId is required.")
+	}
+	return dropAnswer{req.DeviceID, req.ModuleID, s.DropConnection(req.DeviceID, req.ModuleID)}, nil
+}
+
+// connectionCount is how many MQTT connections of id the hub has accepted.
+func (h *iothubHook) connectionCount(id identity) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.connects[id]
+}

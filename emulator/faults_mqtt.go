@@ -1,0 +1,147 @@
+package emulator
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// The official SDKs' end-to-end suites make the hub fail on purpose by
+// sending a telemetry message with these application properties (C#
+// e2e/test/helpers/templates/FaultInjection.cs ComposeErrorInjectionProperties,
+// azure-iot-sdk-c iothubclient_common_e2e.c send_error_injection_message,
+// azure-iot-sdk-node e2e injectFault). Delay and duration are decimal
+// seconds: C# v2 writes TimeSpan.TotalSeconds, so "1.5" can occur.
+const (
+	propFaultType     = "AzIoTHub_FaultOperationType"
+	propFaultReason   = "AzIoTHub_FaultOperationCloseReason"
+	propFaultDelay    = "AzIoTHub_FaultOperationDelayInSecs"
+	propFaultDuration = "AzIoTHub_FaultOperationDurationInSecs"
+
+	// The fault types the emulator honours over MQTT (FaultInjectionConstants
+	// in the C# and Java suites). The others, AMQP link kills and
+	// InvokeMaxMessageQuota, are acknowledged and ignored.
+	faultKillTCP      = "KillTcp"
+	faultShutDownMQTT = "ShutDownMqtt"
+	faultThrottling   = "InvokeThrottling"
+	faultAuthError    = "InvokeAuthError"
+
+	// maxFaultSeconds bounds a delay or duration; a larger value is as
+	// meaningless as a negative one and counts as 0.
+	maxFaultSeconds = 24 * 60 * 60
+)
+
+var (
+	errFaultKillTCP     = errors.New("closed by fault injection: " + faultKillTCP)
+	errFaultShutDown    = errors.New("closed by fault injection: " + faultShutDownMQTT)
+	errFaultAuthError   = errors.New("closed by fault injection: " + faultAuthError)
+	errThrottledByFault = hub.ErrThrottled.WithMessage("The request has been throttled. Wait and try again.")
+)
+
+// faultRequest is a fault a device or module asked for in its telemetry.
+type faultRequest struct {
+	kind            string
+	reason          string // only logged: MQTT 3.1.1 cannot carry it to the client
+	delay, duration time.Duration
+}
+
+// parseFaultRequest reads the fault properties of a telemetry message; ok is
+// false for an ordinary message. Bad numbers never fail anything: they count
+// as 0 and are logged, since the hub must survive whatever a client sends.
+func parseFaultRequest(props map[string]string, log *slog.Logger, client string) (f faultRequest, ok bool) {
+	f.kind, ok = props[propFaultType]
+	if !ok {
+		return faultRequest{}, false
+	}
+	f.reason = props[propFaultReason]
+	f.delay = faultSeconds(props, propFaultDelay, log, client)
+	f.duration = faultSeconds(props, propFaultDuration, log, client)
+	return f, true
+}
+
+// faultSeconds reads a property of decimal seconds; absent is 0.
+func faultSeconds(props map[string]string, name string, log *slog.Logger, client string) time.Duration {
+	v, ok := props[name]
+	if !ok {
+		return 0
+	}
+	secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(secs) || secs < 0 || secs > maxFaultSeconds {
+		log.Info("mqtt fault injection: not a number of seconds; using 0", "client", client, "property", name, "value", v)
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// injectFault honours a fault-injection telemetry message of cl, for cl's
+// identity only. It runs after the message's PUBACK has left, so the
+// request is never sent again by a persistent session; a fault without
+// delay is in force before the hub reads the client's next packet.
+func (h *iothubHook) injectFault(cl *mqtt.Client, id identity, topic string) {
+	f, ok := parseFaultRequest(eventProperties(topic, id), h.log, cl.ID)
+	if !ok {
+		return
+	}
+	switch f.kind {
+	case faultKillTCP, faultShutDownMQTT, faultThrottling, faultAuthError:
+	default:
+		h.log.Debug("mqtt fault injection: fault type not emulated; ignored", "client", cl.ID, "type", f.kind)
+		return
+	}
+	h.log.Info("mqtt fault injection", "client", cl.ID, "type", f.kind, "reason", f.reason,
+		"delay", f.delay, "duration", f.duration)
+	h.faults.after(f.delay, func() { h.startFault(cl, id, f) })
+}
+
+// startFault puts a requested fault in force once its delay has passed.
+// Windows (throttling, refused connects) belong to the identity; closing
+// belongs to the connection that asked, never to one that replaced it.
+func (h *iothubHook) startFault(cl *mqtt.Client, id identity, f faultRequest) {
+	switch f.kind {
+	case faultKillTCP:
+		h.closeFaulted(cl, id, errFaultKillTCP)
+	case faultShutDownMQTT:
+		h.closeFaulted(cl, id, errFaultShutDown)
+	case faultThrottling:
+		h.faults.openWindow(h.faults.throttled, id, f.duration)
+	case faultAuthError:
+		// The window opens first, so the client's reconnect is refused.
+		h.faults.openWindow(h.faults.refused, id, f.duration)
+		h.closeFaulted(cl, id, errFaultAuthError)
+	}
+}
+
+// closeFaulted closes cl if it is still the identity's live connection. An
+// MQTT 3.1.1 server has no DISCONNECT to send, so KillTcp and ShutDownMqtt
+// both close the socket; the persistent session stays.
+func (h *iothubHook) closeFaulted(cl *mqtt.Client, id identity, why error) {
+	h.mu.Lock()
+	current := h.current[id] == cl
+	h.mu.Unlock()
+	if !current || cl.Closed() {
+		h.log.Debug("mqtt fault injection: the connection that asked is gone; nothing closed", "client", cl.ID, "fault", why)
+		return
+	}
+	h.log.Info("mqtt closing connection", "client", cl.ID, "reason", why)
+	cl.Stop(why)
+}
+
+// throttledByFault reports whether id's twin requests are answered 429.
+func (h *iothubHook) throttledByFault(id identity) bool {
+	return h.faults.inWindow(h.faults.throttled, id)
+}
+
+// refusedByFault is the CONNECT refusal (CONNACK 5) of an identity in an
+// InvokeAuthError window, or nil.
+func (h *iothubHook) refusedByFault(id identity) error {
+	if h.faults.inWindow(h.faults.refused, id) {
+		return errUnauthorized("%s is refused by fault injection (%s)", id, faultAuthError)
+	}
+	return nil
+}

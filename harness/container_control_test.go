@@ -1,0 +1,143 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// The emulator targets offer every emulator-only power.
+var (
+	_ ConnectionAwaiter = (*Embedded)(nil)
+	_ ConnectionDropper = (*Embedded)(nil)
+	_ RegistryFaulter   = (*Embedded)(nil)
+	_ ConnectionAwaiter = (*Container)(nil)
+	_ ConnectionDropper = (*Container)(nil)
+	_ RegistryFaulter   = (*Container)(nil)
+)
+
+// powers is what a scenario asks of an emulator target, the container's
+// control client or the embedded emulator alike.
+type powers interface {
+	ConnectionAwaiter
+	ConnectionDropper
+	RegistryFaulter
+}
+
+// checkPowers drives the three powers against a hub reached through
+// connection string cs and options: registry faults are per device and
+// shaped like a real 429, the await sees a connection and its reconnect
+// after a drop, and an await that cannot be met ends with ctx.
+func checkPowers(t *testing.T, p powers, cs string, reg []hub.RegistryOption, dial []hub.DialOption) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	svc, err := hub.ParseConnectionString(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := hub.NewRegistryClient(cs, append(reg, hub.WithRetry(1, 0))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
+	if !errors.Is(err, hub.ErrDeviceNotFound) {
+		t.Fatalf("module before its device: %v", err)
+	}
+	if _, err := once.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.FailRegistryCalls(ctx, "dev1", 1, "ThrottlingException"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := once.GetModuleTwin(ctx, "dev1", "mod1"); !errors.Is(err, hub.ErrThrottled) {
+		t.Fatalf("throttled call: %v, want 429 ThrottlingException", err)
+	}
+	if _, err := once.GetModuleTwin(ctx, "dev1", "mod1"); err != nil {
+		t.Fatalf("call after the fault: %v", err)
+	}
+	if err := p.FailRegistryCalls(ctx, "dev1", 1, "NoSuchError"); err == nil {
+		t.Fatal("an unknown error name was accepted")
+	}
+
+	mcs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
+	c, err := hub.DialModule(ctx, mcs.String(), dial...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := p.AwaitConnections(ctx, "dev1", "mod1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := p.DropConnection(ctx, "dev1", "mod1"); !dropped || err != nil {
+		t.Fatalf("DropConnection = %v, %v", dropped, err)
+	}
+	if err := p.AwaitConnections(ctx, "dev1", "mod1", 2); err != nil {
+		t.Fatalf("the client's reconnect: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	if err := p.AwaitConnections(short, "dev1", "mod1", 3); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an await that cannot be met: %v", err)
+	}
+	if dropped, err := p.DropConnection(ctx, "nobody", ""); dropped || err != nil {
+		t.Fatalf("DropConnection of no connection = %v, %v", dropped, err)
+	}
+}
+
+func TestEmbeddedPowers(t *testing.T) {
+	emb := startEmbedded(t)
+	checkPowers(t, emb, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
+}
+
+// TestControlClientOverTheControlPlane runs the container target's client
+// against an embedded emulator, so the control plane's wire contract is
+// checked even where no Docker engine answers.
+func TestControlClientOverTheControlPlane(t *testing.T) {
+	emb := startEmbedded(t)
+	ctl, err := newControlClient(emb.ServiceConnectionString(), emb.Server().TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPowers(t, ctl, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
+
+	svc, err := emb.Server().PolicyConnectionString("service") // ServiceConnect only
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, err := newControlClient(svc, emb.Server().TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := weak.DropConnection(context.Background(), "dev1", ""); !errors.Is(err, hub.ErrUnauthorized) {
+		t.Fatalf("control with a policy without RegistryWrite: %v, want 401", err)
+	}
+}
+
+// TestContainerTargetPowers: the image serves the control plane, and the
+// container target reaches it over the published port and the container's CA.
+func TestContainerTargetPowers(t *testing.T) {
+	requireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tg, err := Open(ctx, Config{Target: "container", Image: os.Getenv("IOTHUB_EMULATOR_IMAGE")}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := tg.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	p, ok := tg.(powers)
+	if !ok {
+		t.Fatalf("the container target lacks an emulator power: %T", tg)
+	}
+	checkPowers(t, p, tg.ServiceConnectionString(), tg.RegistryOptions(), tg.DialOptions())
+}

@@ -1,0 +1,103 @@
+package steps
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// mqtt returns the observer of one client's connection; client is the
+// identity as the feature names it (`module "filter"`), not its hub id.
+func (l *evidenceLog) mqtt(client string) func(hub.MQTTEvent) {
+	return func(e hub.MQTTEvent) {
+		m := &mqttEvidence{Client: client, Direction: string(e.Kind), Topic: e.Topic, QoS: int(e.QoS),
+			Payload: capText(e.Payload), Detail: e.Detail}
+		var title string
+		switch e.Kind {
+		case hub.MQTTSent:
+			title = fmt.Sprintf("%s ⇢ %s", client, e.Topic)
+		case hub.MQTTReceived:
+			title = fmt.Sprintf("%s ⇠ %s", client, e.Topic)
+		case hub.MQTTConnect:
+			title = fmt.Sprintf("%s connects → %s", client, e.Detail)
+			m.Detail = fmt.Sprintf("client id %s, username %s, password %s: %s", e.ClientID, e.Username, e.Password, e.Detail)
+		case hub.MQTTSubscribe:
+			title = fmt.Sprintf("%s subscribes to %s", client, e.Topic)
+		case hub.MQTTUnsubscribe:
+			title = fmt.Sprintf("%s unsubscribes from %s", client, e.Topic)
+			m.Direction, m.Detail = string(hub.MQTTSubscribe), "unsubscribe"
+		case hub.MQTTDisconnect:
+			title = fmt.Sprintf("%s disconnects", client)
+		case hub.MQTTConnectionLost:
+			title = fmt.Sprintf("%s loses its connection: %s", client, e.Detail)
+			m.Direction, m.Detail = string(hub.MQTTDisconnect), "connection lost: "+e.Detail
+		default:
+			title = fmt.Sprintf("%s %s", client, e.Kind)
+		}
+		if e.Kind == hub.MQTTDisconnect && e.Detail != "" {
+			title += " " + e.Detail
+		}
+		l.add(evidenceItem{when: e.At, Kind: "mqtt", Title: title, At: stamp(e.At), MQTT: m})
+	}
+}
+
+// twinSnapshot is the twin item of an exchange that read or wrote a twin:
+// a GET, PATCH or PUT of /twins/{device}[/modules/{module}] answered 200
+// with a JSON object, which is the twin as the hub holds it after the call.
+func (l *evidenceLog) twinSnapshot(x hub.HTTPExchange) (evidenceItem, bool) {
+	if x.Status != http.StatusOK || x.Method != http.MethodGet && x.Method != http.MethodPatch && x.Method != http.MethodPut {
+		return evidenceItem{}, false
+	}
+	i, ok := l.twinOf(x.URL)
+	doc := strings.TrimSpace(x.ResponseBody)
+	if !ok || len(doc) > maxEvidenceText || !strings.HasPrefix(doc, "{") || !json.Valid([]byte(doc)) {
+		return evidenceItem{}, false
+	}
+	end := x.Start.Add(x.Duration)
+	return evidenceItem{
+		when:  end,
+		Kind:  "twin",
+		Title: fmt.Sprintf("twin of %s as %s returned it", i, x.Method),
+		At:    stamp(end),
+		Twin:  &twinEvidence{Identity: i.String(), Document: json.RawMessage(doc)},
+	}, true
+}
+
+// twinOf reads the identity out of a twin URL. Ids are unescaped segment by
+// segment: one may hold an escaped "/".
+func (l *evidenceLog) twinOf(rawURL string) (ident, bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ident{}, false
+	}
+	segs := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/"), "/")
+	for k, s := range segs {
+		if segs[k], err = url.PathUnescape(s); err != nil {
+			return ident{}, false
+		}
+	}
+	switch {
+	case len(segs) == 2 && segs[0] == "twins":
+		return ident{"device", l.alias(segs[1])}, true
+	case len(segs) == 4 && segs[0] == "twins" && segs[2] == "modules":
+		return ident{"module", l.alias(segs[3])}, true
+	}
+	return ident{}, false
+}
+
+// alias undoes harness.Scenario.Name ("{run prefix}-{alias}-{scenario id}");
+// an id the scenario did not make is shown as it is.
+func (l *evidenceLog) alias(id string) string {
+	rest, ok := strings.CutPrefix(id, l.sc.Run.Prefix+"-")
+	if !ok {
+		return id
+	}
+	if a, ok := strings.CutSuffix(rest, "-"+l.sc.ID); ok {
+		return a
+	}
+	return id
+}

@@ -1,0 +1,137 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hubspec/hubspec/hub"
+)
+
+// The steps that remember values as variables (variables.go), and the
+// check that compares an identity's value with one.
+
+var rememberIdentityVocabulary = []stepDef{
+	step(identities, `^the service remembers the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" as "([^"]+)"$`, rememberIdentityValue,
+		"The service reads the identity and remembers one of its values for later steps to use as ${name}; a key is kept secret, out of every message.",
+		"", "", "", variableNameDoc),
+	step(identities, `^the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" (is not|is) (.+)$`, identityValueIs,
+		"Reads the identity until the value is, or is not, the one given, usually a variable the scenario remembered.",
+		"", "", "", "", "<value> the value, e.g. ${before}; a key is never shown in a message"),
+}
+
+var rememberTwinVocabulary = []stepDef{
+	step(twins, `^the service remembers (?:(desired|reported|tag) )?"([^"]+)" of the twin of (device|module) "([^"]+)" as "([^"]+)"$`, rememberTwinValue,
+		"The service reads the twin and remembers a member's value for later steps to use as ${name}: a string as its text, anything else as JSON.",
+		"", pathDoc, "", "", variableNameDoc),
+}
+
+const (
+	variableNameDoc = "<name> the variable's name: a letter, then letters, digits, _ or -"
+	pathDoc         = "<path> a member of the section (desired properties, reported properties or tags), " +
+		`dotted for a nested one ("config.rate"); without a section, a path from the twin's root ("etag")`
+)
+
+// identityValue is one value of the identity as the hub last answered it,
+// and whether it is a secret.
+func (w *world) identityValue(i ident, which string) (string, bool, error) {
+	var etag, gen string
+	var auth *hub.Authentication
+	if i.kind == "device" {
+		d, err := w.device(i.alias)
+		if err != nil {
+			return "", false, err
+		}
+		etag, gen, auth = d.ETag, d.GenerationID, d.Authentication
+	} else {
+		m, err := w.module(i.alias)
+		if err != nil {
+			return "", false, err
+		}
+		etag, gen, auth = m.ETag, m.GenerationID, m.Authentication
+	}
+	switch which {
+	case "etag":
+		return etag, false, nil
+	case "generation id":
+		return gen, false, nil
+	case "primary key":
+		return keysOf(auth).PrimaryKey, true, nil
+	}
+	return keysOf(auth).SecondaryKey, true, nil
+}
+
+// rememberIdentityValue reads the identity afresh (as "the service reads"
+// does, waiting out a stale answer) and remembers the value.
+func rememberIdentityValue(ctx context.Context, which, kind, alias, name string) error {
+	if err := checkVariableName(name); err != nil {
+		return err
+	}
+	if err := readIdentityStep(ctx, kind, alias); err != nil {
+		return err
+	}
+	v, secret, err := worldFrom(ctx).identityValue(ident{kind, alias}, which)
+	if err != nil {
+		return err
+	}
+	return variablesFrom(ctx).set(name, v, secret)
+}
+
+// identityValueIs reads the identity until the value is (or is not) the
+// one given. A key appears in no message: only whether it matched.
+func identityValueIs(ctx context.Context, which, kind, alias, is, value string) error {
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	want := textOf(parseValue(value))
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		if _, _, _, err := w.readIdentity(ctx, i); err != nil {
+			return err
+		}
+		got, secret, err := w.identityValue(i, which)
+		switch {
+		case err != nil:
+			return err
+		case (got == want) == (is == "is"):
+			return nil
+		case secret && is == "is":
+			return fmt.Errorf("the %s of %s: want the one given, got another", which, i)
+		case secret:
+			return fmt.Errorf("the %s of %s: want another than the one given, got that one", which, i)
+		case is == "is":
+			return fmt.Errorf("the %s of %s: want %s, got %s", which, i, want, got)
+		}
+		return fmt.Errorf("the %s of %s: want another than %s, got that one", which, i, got)
+	})
+}
+
+// rememberTwinValue reads the twin until it has the member (and is not
+// older than the twin the service holds), then remembers its value. The
+// read is a check's: the twin the service holds, and what "since the
+// service read it" compares with, stay as they were.
+func rememberTwinValue(ctx context.Context, section, path, kind, alias, name string) error {
+	if err := checkVariableName(name); err != nil {
+		return err
+	}
+	w := worldFrom(ctx)
+	i := ident{kind, alias}
+	at := sectionPath(section, path)
+	return checkTwin(ctx, i, func(t *hub.Twin) error {
+		if held, ok := w.twins[i]; ok && t.Version < held.Version {
+			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
+		}
+		v, ok := lookup(generic(t), at)
+		if !ok {
+			return fmt.Errorf("the twin of %s has nothing at %s to remember", i, strings.Join(at, "."))
+		}
+		return variablesFrom(ctx).set(name, textOf(v), false)
+	})
+}
+
+// textOf is a value as a variable holds it: a string as its text, any
+// other value as JSON.
+func textOf(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return canonical(v)
+}
