@@ -18,6 +18,7 @@ Feature: Devices and modules over MQTT
     And the twin of <kind> "<name>" as the <kind> reads it has "desired.$version" equal to 2
     And the twin of <kind> "<name>" as the <kind> reads it has "reported.$version" equal to 1
     And the twin of <kind> "<name>" as the <kind> reads it does not have "tags"
+    And the twin of <kind> "<name>" as the <kind> reads it does not have "desired.$metadata"
 
     Examples:
       | kind   | name       | transport  |
@@ -67,6 +68,8 @@ Feature: Devices and modules over MQTT
       | module | thermostat | an expired token             |
       | device | house      | a token for another identity |
       | module | thermostat | a token for another identity |
+      | device | house      | the client id of another identity |
+      | module | thermostat | the client id of another identity |
 
   Scenario Outline: A disabled device, and any module on it, cannot connect
     Given module "thermostat" exists on device "house"
@@ -86,6 +89,23 @@ Feature: Devices and modules over MQTT
     When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
     And <kind> "<name>" is connected
     Then the twin of <kind> "<name>" as the <kind> reads it has "desired.telemetryInterval" equal to 30
+
+    Examples:
+      | kind   | name       |
+      | device | house      |
+      | module | thermostat |
+
+  Scenario Outline: A desired change made while a <kind> is offline is not queued for its session
+    Given module "thermostat" exists on device "house"
+    And <kind> "<name>" opens a bare MQTT connection
+    And <kind> "<name>" subscribes to desired property changes
+    And <kind> "<name>" disconnects
+    And the twin of <kind> "<name>" has "connectionState" equal to "Disconnected"
+    When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
+    And <kind> "<name>" opens another bare MQTT connection
+    Then <kind> "<name>" receives nothing within 2 seconds
+    When the service sets desired "telemetryInterval" of <kind> "<name>" to 60
+    Then <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 60 on its bare connection
 
     Examples:
       | kind   | name       |
@@ -164,6 +184,18 @@ Feature: Devices and modules over MQTT
       | device | house      | for another device       | another device's telemetry topic    |
       | module | thermostat | for another device       | another device's telemetry topic    |
       | module | thermostat | on a topic the hub lacks | an unknown topic                    |
+
+  Scenario Outline: The hub closes the connection of a <kind> that subscribes to <what>
+    Given module "thermostat" exists on device "house"
+    And <kind> "<name>" opens a bare MQTT connection
+    When <kind> "<name>" subscribes to <what>
+    Then the hub closes the latest bare connection of <kind> "<name>"
+
+    Examples:
+      | kind   | name       | what                      |
+      | device | house      | every topic               |
+      | module | thermostat | every topic               |
+      | device | house      | another device's messages |
 
   Scenario Outline: A retained message from a <kind> is taken as an ordinary one
     Given module "thermostat" exists on device "house"

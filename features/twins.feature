@@ -297,6 +297,8 @@ Feature: Device and module twins
       | module | thermostat | room number |
       | device | house      | bell\u0007  |
       | module | thermostat | tab\u0009   |
+      | device | house      | price$usd   |
+      | module | thermostat | price$usd   |
 
   Scenario Outline: A <kind> cannot report a property whose name the hub does not allow
     Given module "thermostat" exists on device "house"

@@ -90,8 +90,10 @@ type dialConfig struct {
 	keepAlive time.Duration
 	now       func() time.Time
 	log       *slog.Logger
-	token     string          // a given SAS token, used instead of signing one
-	observe   func(MQTTEvent) // nil: nobody observes (see DialObserver)
+	token     string             // a given SAS token, used instead of signing one
+	clientID  string             // a client identifier sent instead of the identity's own (DialClientID)
+	onMessage func(paho.Message) // DialRaw's handler of unrouted messages (DialOnMessage)
+	observe   func(MQTTEvent)    // nil: nobody observes (see DialObserver)
 }
 
 // DialOption configures DialModule and DialDevice.
@@ -119,6 +121,18 @@ func DialKeepAlive(d time.Duration) DialOption { return func(c *dialConfig) { c.
 
 // DialClock sets the clock used for token expiry.
 func DialClock(now func() time.Time) DialOption { return func(c *dialConfig) { c.now = now } }
+
+// DialClientID sends id as the MQTT client identifier instead of the
+// identity's own ({device} or {device}/{module}); the user name and the
+// token stay the identity's. A hub refuses the mismatch, and conformance
+// checks use this to see that it does; nothing else should.
+func DialClientID(id string) DialOption { return func(c *dialConfig) { c.clientID = id } }
+
+// DialOnMessage makes a DialRaw client hand fn every message that no
+// subscription callback of its own takes: above all those a persistent
+// session delivers as soon as it is resumed, before the new client has
+// subscribed to anything. DialModule and DialDevice ignore it.
+func DialOnMessage(fn func(paho.Message)) DialOption { return func(c *dialConfig) { c.onMessage = fn } }
 
 // DialLogger sets a logger (default: discard).
 func DialLogger(l *slog.Logger) DialOption { return func(c *dialConfig) { c.log = l } }
@@ -226,7 +240,7 @@ func (c *MQTTClient) isCurrent(pc paho.Client) bool {
 	return c.client == pc
 }
 
-func (c *MQTTClient) clientID() string { return clientID(c.cs) }
+func (c *MQTTClient) clientID() string { return c.cfg.clientIDFor(c.cs) }
 
 // credentials builds the user name and a fresh SAS password for every
 // (re)connect: {HostName}/{device}[/{module}]/?api-version=...&DeviceClientType=...

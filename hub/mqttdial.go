@@ -39,11 +39,11 @@ func DialRaw(ctx context.Context, connectionString string, onLost func(error), o
 		return nil, fmt.Errorf("dial raw: need a device or module connection string")
 	}
 	cfg, tlsCfg := resolveDial(cs, opts)
-	id := clientID(cs)
+	id := cfg.clientIDFor(cs)
 	user, password := credentials(cs, cfg)
 	po := paho.NewClientOptions().
 		AddBroker(cfg.brokerURL()).
-		SetClientID(clientID(cs)).
+		SetClientID(id).
 		SetUsername(user).
 		SetPassword(password).
 		SetTLSConfig(tlsCfg).
@@ -54,7 +54,12 @@ func DialRaw(ctx context.Context, connectionString string, onLost func(error), o
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetConnectTimeout(30 * time.Second).
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { cfg.emitMessage(id, m) }).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			cfg.emitMessage(id, m)
+			if cfg.onMessage != nil {
+				cfg.onMessage(m)
+			}
+		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			cfg.emit(MQTTConnectionLost, id, "", 0, nil, err.Error())
 			if onLost != nil {
@@ -68,9 +73,9 @@ func DialRaw(ctx context.Context, connectionString string, onLost func(error), o
 	if err != nil {
 		pc.Disconnect(0)
 		if ct, ok := tok.(*paho.ConnectToken); ok && ct.ReturnCode() >= 1 && ct.ReturnCode() <= 5 {
-			return nil, fmt.Errorf("connect %s: %w", clientID(cs), &ConnectRefusedError{Code: ct.ReturnCode()})
+			return nil, fmt.Errorf("connect %s: %w", id, &ConnectRefusedError{Code: ct.ReturnCode()})
 		}
-		return nil, fmt.Errorf("connect %s: %w", clientID(cs), err)
+		return nil, fmt.Errorf("connect %s: %w", id, err)
 	}
 	return observeRaw(pc, cfg, id), nil
 }
@@ -104,6 +109,15 @@ func resolveDial(cs ConnectionString, opts []DialOption) (dialConfig, *tls.Confi
 		tlsCfg.ServerName, _, _ = net.SplitHostPort(cfg.addr)
 	}
 	return cfg, tlsCfg
+}
+
+// clientIDFor is the client identifier to send for cs: its own, unless
+// DialClientID chose another.
+func (cfg dialConfig) clientIDFor(cs ConnectionString) string {
+	if cfg.clientID != "" {
+		return cfg.clientID
+	}
+	return clientID(cs)
 }
 
 // brokerURL is the URL paho dials: tls://addr, or the WebSocket path.

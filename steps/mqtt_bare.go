@@ -20,8 +20,8 @@ import (
 var bareVocabulary = []stepDef{
 	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
 		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
-	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes)$`, subscribeBare,
-		"The device or module subscribes to, or unsubscribes from, a twin topic on its latest bare connection."),
+	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|every topic|another device's messages)$`, subscribeBare,
+		"The device or module subscribes to, or unsubscribes from, a topic filter on its latest bare connection; a filter the hub does not allow closes the connection, which a later step checks."),
 	step(mqtt, `^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS 0|QoS 1|QoS 2|the retain flag))?$`, publishBare,
 		"The device or module publishes a payload on a topic named in business terms on its latest bare connection (QoS 1 unless asked otherwise).",
 		"", "", "<payload> the message's bytes exactly as written: JSON, or any text"),
@@ -54,7 +54,8 @@ func openBare(ctx context.Context, kind, alias string) error {
 	// Retried like connect: a live hub may not know a new identity yet.
 	var dialErr error
 	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
-		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, w.dialOptions(i)...)
+		// What the session delivers before a SUBSCRIBE reaches msgs too.
+		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, append(w.dialOptions(i), hub.DialOnMessage(b.receive))...)
 		var refused *hub.ConnectRefusedError
 		if errors.As(dialErr, &refused) {
 			return dialErr
@@ -67,6 +68,14 @@ func openBare(ctx context.Context, kind, alias string) error {
 	w.bare[i] = append(w.bare[i], b)
 	w.sc.Defer("close a bare connection of "+i.String(), func(context.Context) error { b.pc.Disconnect(0); return nil })
 	return nil
+}
+
+// receive keeps a message for the checks that read msgs.
+func (b *bareConn) receive(m paho.Message) {
+	select {
+	case b.msgs <- m:
+	default: // a full buffer fails the scenario's next check anyway
+	}
 }
 
 // bareOf is the identity's first or latest bare connection.
@@ -97,21 +106,44 @@ func (b *bareConn) await(ctx context.Context, tok paho.Token, what string) error
 
 func subscribeBare(ctx context.Context, kind, alias, verb, topics string) error {
 	w := worldFrom(ctx)
-	b, err := w.bareOf(ident{kind, alias}, "latest")
+	i := ident{kind, alias}
+	b, err := w.bareOf(i, "latest")
 	if err != nil {
 		return err
 	}
-	filter := map[string]string{"twin responses": "$iothub/twin/res/#", "desired property changes": "$iothub/twin/PATCH/properties/desired/#"}[topics]
+	d, _, err := w.ids(i)
+	if err != nil {
+		return err
+	}
+	filter := map[string]string{
+		"twin responses":            "$iothub/twin/res/#",
+		"desired property changes":  "$iothub/twin/PATCH/properties/desired/#",
+		"every topic":               "#",
+		"another device's messages": "devices/" + d + "-other/messages/devicebound/#",
+	}[topics]
 	if verb == "unsubscribes from" {
-		return b.await(ctx, b.pc.Unsubscribe(filter), "unsubscribe "+filter)
+		return b.awaitOrLoss(ctx, b.pc.Unsubscribe(filter), "unsubscribe "+filter)
 	}
-	handler := func(_ paho.Client, m paho.Message) {
-		select {
-		case b.msgs <- m:
-		default: // a full buffer fails the scenario's next check anyway
-		}
+	return b.awaitOrLoss(ctx, b.pc.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) { b.receive(m) }), "subscribe "+filter)
+}
+
+// awaitOrLoss is await, except that the hub closing the connection is no
+// failure: the hub answers a SUBSCRIBE it does not allow that way (SUBACK
+// never reports a failure), and a later step checks the connection.
+func (b *bareConn) awaitOrLoss(ctx context.Context, tok paho.Token, what string) error {
+	err := b.await(ctx, tok, what)
+	if err == nil {
+		return nil
 	}
-	return b.await(ctx, b.pc.Subscribe(filter, 1, handler), "subscribe "+filter)
+	// paho may fail the token before it reports the loss: wait for that.
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	select {
+	case <-b.lost:
+		return nil
+	case <-dctx.Done():
+		return err
+	}
 }
 
 // publishBare publishes a payload (JSON as written, or text) on a topic

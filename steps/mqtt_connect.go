@@ -23,12 +23,12 @@ var connectionVocabulary = []stepDef{
 	step(mqtt, `^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),
-	step(mqtt, `^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity)$`, connectWith,
+	step(mqtt, `^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
 		"The device or module tries once to connect with the credentials named; a refusal is left for the next step to check."),
 	step(mqtt, `^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused,
 		"Checks that the hub refused the last connection attempt: CONNACK 5 for bad credentials, 3 for a disabled device or a module of one."),
 	step(mqtt, `^(device|module) "([^"]+)" disconnects$`, disconnect,
-		"The device or module closes its connection, as its app would on shutdown; the hub keeps its session."),
+		"The device or module closes its connection (its latest bare one when it has no other), as its app would on shutdown; the hub keeps its session."),
 }
 
 // transportOptions are the dial options for "over WebSockets": MQTT over
@@ -125,6 +125,18 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 			return err
 		}
 		opts = append(opts, hub.DialSASToken(token))
+	case "the client id of another identity":
+		// Its own user name and token, another identity's client id: the
+		// hub must take the identity from all three, agreeing (M1).
+		d, m, err := w.ids(i)
+		if err != nil {
+			return err
+		}
+		other := d + "-other"
+		if m != "" {
+			other = d + "/" + m + "-other"
+		}
+		opts = append(opts, hub.DialClientID(other))
 	}
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
@@ -168,10 +180,16 @@ func orNone(err error, none string) any {
 func disconnect(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	c, err := w.client(i)
-	if err != nil {
-		return err
+	if c, ok := w.clients[i]; ok {
+		delete(w.clients, i)
+		return c.Close()
 	}
-	delete(w.clients, i)
-	return c.Close()
+	b, err := w.bareOf(i, "latest")
+	if err != nil {
+		return fmt.Errorf("%s is not connected", i)
+	}
+	// paho sends DISCONNECT and waits up to 250 ms for its work in hand;
+	// when the hub has processed it is for a later step to see.
+	b.pc.Disconnect(250)
+	return nil
 }
