@@ -11,7 +11,7 @@
 // MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
 // on the HTTPS port, as the real hub), with real SAS authentication, etags,
 // versions and the error codes a real hub answers. Every known difference
-// from the real service is listed in FIDELITY.md beside this file.
+// from the real service is listed in docs/fidelity.md.
 //
 // Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,
 // not to IoT Hub (whose API has nothing there): GET /$hubspec/health answers
