@@ -24,7 +24,7 @@ import (
 // hub.WithObserver, hub.DialObserver); this file shapes it.
 //
 // The contract with the report (keep it exactly): one godog.Attachment per
-// item, in the order things happened, with MediaType evidenceMediaType,
+// item, in the order things happened, with MediaType EvidenceMediaType,
 // FileName the item's one-line title, and Body one JSON object
 //
 //	{"kind": "http"|"mqtt"|"twin", "title": …, "at": RFC 3339 with ns,
@@ -49,22 +49,29 @@ import (
 // and a step keeps at most maxEvidenceItems items; the rest are counted and
 // reported in one text/plain attachment after them.
 const (
-	evidenceMediaType = "application/vnd.hubspec.evidence+json"
+	EvidenceMediaType = "application/vnd.hubspec.evidence+json"
 	maxEvidenceText   = 64 << 10
 	maxEvidenceItems  = 200
 )
 
-type evidenceItem struct {
+// EvidenceMediaType marks an evidence attachment; Evidence is its Body.
+// The report renderer (cmd/hubspec) decodes these same types, so the
+// contract has one definition.
+
+// Evidence is one item of a step's evidence: an HTTP exchange, an MQTT
+// event or a twin snapshot, with only the member of its Kind set.
+type Evidence struct {
 	when  time.Time     // At as a time, to order items by
 	Kind  string        `json:"kind"`
 	Title string        `json:"title"`
 	At    string        `json:"at"`
-	HTTP  *httpEvidence `json:"http,omitempty"`
-	MQTT  *mqttEvidence `json:"mqtt,omitempty"`
-	Twin  *twinEvidence `json:"twin,omitempty"`
+	HTTP  *HTTPEvidence `json:"http,omitempty"`
+	MQTT  *MQTTEvidence `json:"mqtt,omitempty"`
+	Twin  *TwinEvidence `json:"twin,omitempty"`
 }
 
-type httpEvidence struct {
+// HTTPEvidence is one HTTP attempt, headers flattened to one value each.
+type HTTPEvidence struct {
 	Method          string            `json:"method"`
 	URL             string            `json:"url"`
 	RequestHeaders  map[string]string `json:"requestHeaders"`
@@ -76,7 +83,8 @@ type httpEvidence struct {
 	Error           string            `json:"error"`
 }
 
-type mqttEvidence struct {
+// MQTTEvidence is one MQTT event of a client the feature names by alias.
+type MQTTEvidence struct {
 	Client    string `json:"client"`
 	Direction string `json:"direction"`
 	Topic     string `json:"topic"`
@@ -85,7 +93,8 @@ type mqttEvidence struct {
 	Detail    string `json:"detail"`
 }
 
-type twinEvidence struct {
+// TwinEvidence is a twin document as the hub returned it.
+type TwinEvidence struct {
 	Identity string          `json:"identity"`
 	Document json.RawMessage `json:"document"`
 }
@@ -97,11 +106,11 @@ type evidenceLog struct {
 	sc *harness.Scenario // reads hub ids back into the feature's aliases
 
 	mu    sync.Mutex
-	items []evidenceItem
+	items []Evidence
 	left  int // items past maxEvidenceItems, not kept
 }
 
-func (l *evidenceLog) add(items ...evidenceItem) {
+func (l *evidenceLog) add(items ...Evidence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, it := range items {
@@ -122,14 +131,14 @@ func (l *evidenceLog) take() []godog.Attachment {
 	items, left := l.items, l.left
 	l.items, l.left = nil, 0
 	l.mu.Unlock()
-	slices.SortStableFunc(items, func(a, b evidenceItem) int { return a.when.Compare(b.when) })
+	slices.SortStableFunc(items, func(a, b Evidence) int { return a.when.Compare(b.when) })
 	out := make([]godog.Attachment, 0, len(items)+1)
 	for _, it := range items {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false) // bodies stay readable: "<", ">" and "&" as they are
 		_ = enc.Encode(it)       // strings, numbers and checked JSON: it cannot fail
-		out = append(out, godog.Attachment{Body: bytes.TrimSpace(b.Bytes()), FileName: it.Title, MediaType: evidenceMediaType})
+		out = append(out, godog.Attachment{Body: bytes.TrimSpace(b.Bytes()), FileName: it.Title, MediaType: EvidenceMediaType})
 	}
 	if left > 0 {
 		msg := fmt.Sprintf("%d more evidence items of this step left out (at most %d are kept)", left, maxEvidenceItems)
@@ -168,7 +177,7 @@ func (l *evidenceLog) http(x hub.HTTPExchange) {
 		outcome = fmt.Sprint(x.Status)
 	}
 	title := fmt.Sprintf("%s %s → %s (%.1f ms)", x.Method, path, outcome, ms(x.Duration))
-	items := []evidenceItem{{when: x.Start, Kind: "http", Title: title, At: stamp(x.Start), HTTP: &httpEvidence{
+	items := []Evidence{{when: x.Start, Kind: "http", Title: title, At: stamp(x.Start), HTTP: &HTTPEvidence{
 		Method: x.Method, URL: x.URL,
 		RequestHeaders: flatten(x.RequestHeader), RequestBody: capText(x.RequestBody),
 		Status: x.Status, ResponseHeaders: flatten(x.ResponseHeader), ResponseBody: capText(x.ResponseBody),

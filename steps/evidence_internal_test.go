@@ -63,14 +63,14 @@ func TestEvidenceOrderAndTwins(t *testing.T) {
 	l.http(hub.HTTPExchange{Method: "GET", URL: "https://h/devices/d?api-version=1", Status: 200, ResponseBody: `{}`, Start: start.Add(5 * time.Millisecond)})
 
 	var kinds, titles []string
-	var snapshots []twinEvidence
+	var snapshots []TwinEvidence
 	for _, a := range l.take() {
 		var it struct {
 			Kind  string        `json:"kind"`
 			Title string        `json:"title"`
-			Twin  *twinEvidence `json:"twin"`
+			Twin  *TwinEvidence `json:"twin"`
 		}
-		if err := json.Unmarshal(a.Body, &it); err != nil || a.MediaType != evidenceMediaType || a.FileName != it.Title {
+		if err := json.Unmarshal(a.Body, &it); err != nil || a.MediaType != EvidenceMediaType || a.FileName != it.Title {
 			t.Fatalf("attachment %q %s: %v", a.FileName, a.Body, err)
 		}
 		kinds, titles = append(kinds, it.Kind), append(titles, it.Title)

@@ -14,7 +14,7 @@ import (
 // identity as the feature names it (`module "filter"`), not its hub id.
 func (l *evidenceLog) mqtt(client string) func(hub.MQTTEvent) {
 	return func(e hub.MQTTEvent) {
-		m := &mqttEvidence{Client: client, Direction: string(e.Kind), Topic: e.Topic, QoS: int(e.QoS),
+		m := &MQTTEvidence{Client: client, Direction: string(e.Kind), Topic: e.Topic, QoS: int(e.QoS),
 			Payload: capText(e.Payload), Detail: e.Detail}
 		var title string
 		switch e.Kind {
@@ -41,29 +41,29 @@ func (l *evidenceLog) mqtt(client string) func(hub.MQTTEvent) {
 		if e.Kind == hub.MQTTDisconnect && e.Detail != "" {
 			title += " " + e.Detail
 		}
-		l.add(evidenceItem{when: e.At, Kind: "mqtt", Title: title, At: stamp(e.At), MQTT: m})
+		l.add(Evidence{when: e.At, Kind: "mqtt", Title: title, At: stamp(e.At), MQTT: m})
 	}
 }
 
 // twinSnapshot is the twin item of an exchange that read or wrote a twin:
 // a GET, PATCH or PUT of /twins/{device}[/modules/{module}] answered 200
 // with a JSON object, which is the twin as the hub holds it after the call.
-func (l *evidenceLog) twinSnapshot(x hub.HTTPExchange) (evidenceItem, bool) {
+func (l *evidenceLog) twinSnapshot(x hub.HTTPExchange) (Evidence, bool) {
 	if x.Status != http.StatusOK || x.Method != http.MethodGet && x.Method != http.MethodPatch && x.Method != http.MethodPut {
-		return evidenceItem{}, false
+		return Evidence{}, false
 	}
 	i, ok := l.twinOf(x.URL)
 	doc := strings.TrimSpace(x.ResponseBody)
 	if !ok || len(doc) > maxEvidenceText || !strings.HasPrefix(doc, "{") || !json.Valid([]byte(doc)) {
-		return evidenceItem{}, false
+		return Evidence{}, false
 	}
 	end := x.Start.Add(x.Duration)
-	return evidenceItem{
+	return Evidence{
 		when:  end,
 		Kind:  "twin",
 		Title: fmt.Sprintf("twin of %s as %s returned it", i, x.Method),
 		At:    stamp(end),
-		Twin:  &twinEvidence{Identity: i.String(), Document: json.RawMessage(doc)},
+		Twin:  &TwinEvidence{Identity: i.String(), Document: json.RawMessage(doc)},
 	}, true
 }
 

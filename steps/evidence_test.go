@@ -32,36 +32,12 @@ type cukeStep struct {
 	} `json:"embeddings"`
 }
 
-// evidence is one decoded embedding of a step.
+// evidence is one decoded embedding of a step: the contract's
+// steps.Evidence, and what the attachment said around it.
 type evidence struct {
 	name, mimeType string
 	raw            []byte
-	Kind           string `json:"kind"`
-	Title          string `json:"title"`
-	At             string `json:"at"`
-	HTTP           *struct {
-		Method          string            `json:"method"`
-		URL             string            `json:"url"`
-		RequestHeaders  map[string]string `json:"requestHeaders"`
-		RequestBody     string            `json:"requestBody"`
-		Status          int               `json:"status"`
-		ResponseHeaders map[string]string `json:"responseHeaders"`
-		ResponseBody    string            `json:"responseBody"`
-		DurationMs      float64           `json:"durationMs"`
-		Error           string            `json:"error"`
-	} `json:"http"`
-	MQTT *struct {
-		Client    string `json:"client"`
-		Direction string `json:"direction"`
-		Topic     string `json:"topic"`
-		QoS       int    `json:"qos"`
-		Payload   string `json:"payload"`
-		Detail    string `json:"detail"`
-	} `json:"mqtt"`
-	Twin *struct {
-		Identity string         `json:"identity"`
-		Document map[string]any `json:"document"`
-	} `json:"twin"`
+	steps.Evidence
 }
 
 // runCucumber runs one feature against an embedded emulator with the
@@ -275,7 +251,9 @@ func TestEvidenceOfMQTTSteps(t *testing.T) {
 	}
 	found := false
 	for _, tw := range twins {
-		desired, _ := lookupPath(tw.Twin.Document, "properties", "desired", "interval")
+		var doc map[string]any
+		_ = json.Unmarshal(tw.Twin.Document, &doc)
+		desired, _ := lookupPath(doc, "properties", "desired", "interval")
 		found = found || tw.Twin.Identity == `module "filter"` && desired == 122.0
 	}
 	if !found {

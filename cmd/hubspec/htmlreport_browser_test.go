@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/steps"
 )
 
 // browserFeature has one scenario that passes and one that fails with a
@@ -152,8 +153,8 @@ func firstEvidenceTitle(t *testing.T, cucumber string) string {
 			for _, s := range e.Steps {
 				for _, em := range s.Embeddings {
 					data, err := base64.StdEncoding.DecodeString(em.Data)
-					var doc evidenceDoc
-					if em.MimeType == evidenceMediaType && err == nil && json.Unmarshal(data, &doc) == nil && doc.Title != "" {
+					var doc steps.Evidence
+					if em.MimeType == steps.EvidenceMediaType && err == nil && json.Unmarshal(data, &doc) == nil && doc.Title != "" {
 						return doc.Title
 					}
 				}

@@ -14,11 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/steps"
 )
-
-// evidenceMediaType marks the steps' evidence attachments; the contract
-// for their JSON is in package steps (evidence.go).
-const evidenceMediaType = "application/vnd.hubspec.evidence+json"
 
 // maxShown caps each text the page shows (a body, a payload, a twin): the
 // steps already cut what they record at 64 KiB, but a report of Cucumber
@@ -75,36 +72,6 @@ type textBlock struct {
 	Omitted int
 }
 
-// evidenceDoc is the JSON of one evidence attachment.
-type evidenceDoc struct {
-	Kind  string `json:"kind"`
-	Title string `json:"title"`
-	At    string `json:"at"`
-	HTTP  *struct {
-		Method          string         `json:"method"`
-		URL             string         `json:"url"`
-		RequestHeaders  map[string]any `json:"requestHeaders"`
-		RequestBody     string         `json:"requestBody"`
-		Status          int            `json:"status"`
-		ResponseHeaders map[string]any `json:"responseHeaders"`
-		ResponseBody    string         `json:"responseBody"`
-		DurationMs      float64        `json:"durationMs"`
-		Error           string         `json:"error"`
-	} `json:"http"`
-	MQTT *struct {
-		Client    string `json:"client"`
-		Direction string `json:"direction"`
-		Topic     string `json:"topic"`
-		QoS       int    `json:"qos"`
-		Payload   string `json:"payload"`
-		Detail    string `json:"detail"`
-	} `json:"mqtt"`
-	Twin *struct {
-		Identity string          `json:"identity"`
-		Document json.RawMessage `json:"document"`
-	} `json:"twin"`
-}
-
 // buildEvidence shows an attachment by its media type. It never fails: an
 // item that cannot be read becomes a note saying why, so one bad
 // attachment cannot cost the reader the rest of the report.
@@ -123,7 +90,7 @@ func buildEvidence(em cukeEmbedding) evidenceView {
 		ev.Title = mt
 	}
 	switch {
-	case mt == evidenceMediaType:
+	case mt == steps.EvidenceMediaType:
 		return hubEvidence(ev, data)
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		ev.Kind, ev.Text = "text", shownText(string(data), true)
@@ -145,7 +112,7 @@ func buildEvidence(em cukeEmbedding) evidenceView {
 // hubEvidence shows one of the steps' evidence items: an HTTP exchange, an
 // MQTT event or a twin snapshot.
 func hubEvidence(ev evidenceView, data []byte) evidenceView {
-	var doc evidenceDoc
+	var doc steps.Evidence
 	if err := json.Unmarshal(data, &doc); err != nil {
 		ev.Kind, ev.Problem, ev.Text = "unreadable", fmt.Sprintf("unreadable evidence: not the evidence JSON (%v)", err), shownText(string(data), false)
 		return ev
@@ -217,23 +184,10 @@ var arrows = map[string]string{"sent": "⇢", "received": "⇠", "connect": "⇄
 
 // headers lists a header map by name. Values are strings in the steps'
 // evidence; a list (http.Header marshalled as it is) is joined as HTTP would.
-func headers(m map[string]any) []header {
+func headers(m map[string]string) []header {
 	out := make([]header, 0, len(m))
 	for name, v := range m {
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		case []any:
-			parts := make([]string, len(v))
-			for i, p := range v {
-				parts[i] = fmt.Sprint(p)
-			}
-			s = strings.Join(parts, ", ")
-		default:
-			s = fmt.Sprint(v)
-		}
-		out = append(out, header{hub.Redact(name), hub.Redact(s)})
+		out = append(out, header{hub.Redact(name), hub.Redact(v)})
 	}
 	slices.SortFunc(out, func(a, b header) int { return strings.Compare(a.Name, b.Name) })
 	return out

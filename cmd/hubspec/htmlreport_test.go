@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubspec/hubspec/steps"
 )
 
 // b64 is an embedding's data as godog writes it.
@@ -36,7 +38,7 @@ const png1x1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9Q
 func fixtureReport(t *testing.T) []byte {
 	t.Helper()
 	httpEv := `{"kind":"http","title":"PUT /devices/d1 → 200 (2.0 ms)","at":"2026-01-02T03:04:05.123456789Z","http":{
-		"method":"PUT","url":"https://h/devices/d1?sig=abc","requestHeaders":{"Authorization":"SharedAccessSignature sr=h&sig=abc&se=1","Accept":["application/json","text/plain"]},
+		"method":"PUT","url":"https://h/devices/d1?sig=abc","requestHeaders":{"Authorization":"SharedAccessSignature sr=h&sig=abc&se=1","Accept":"application/json, text/plain"},
 		"requestBody":"{\"deviceId\":\"d1\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":\"secret1\"}}}",
 		"status":200,"responseHeaders":{"Etag":"\"e1\""},"responseBody":"{\"deviceId\":\"d1\",\"etag\":\"e1\"}","durationMs":2.0}}`
 	mqttEv := `{"kind":"mqtt","title":"module \"m\" ⇠ $iothub/twin/PATCH/properties/desired/?$version=2","at":"2026-01-02T03:04:06Z",
@@ -247,7 +249,7 @@ func TestHTMLReportCapsLongTexts(t *testing.T) {
 	ev := fmt.Sprintf(`{"kind":"mqtt","title":"big","mqtt":{"client":"c","direction":"sent","topic":"t","payload":%q}}`, body)
 	data, _ := json.Marshal([]map[string]any{{"name": "F", "elements": []map[string]any{{"name": "S", "steps": []map[string]any{
 		step("Given ", "a big payload", "passed", map[string]any{"embeddings": []map[string]any{
-			embedding("big", evidenceMediaType, b64(ev))}}),
+			embedding("big", steps.EvidenceMediaType, b64(ev))}}),
 	}}}}})
 	page := renderFixture(t, data)
 	if !strings.Contains(page, fmt.Sprintf("… %d more bytes not shown", maxShown)) {
