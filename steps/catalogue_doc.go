@@ -145,14 +145,18 @@ const conventions = "## Writing steps\n\n" +
 	"`${name}` then stands for it in any argument: a quoted string (`with etag \"${etag}\"`), a value " +
 	"(`greater than ${version}`), a doc string, a table cell. A string stands for its text without quotes, " +
 	"so in a JSON document write `\"${mode}\"`; `$${` is a literal `${`. An unknown name fails the step, " +
-	"naming the variables defined; a key's value is never shown in a message.\n" +
+	"naming the variables defined; a key's value is never shown in a message. A twin's etag is " +
+	"`the service remembers \"etag\" of the twin of module \"x\" as \"etag\"`; `the service remembers the etag of " +
+	"module \"x\"` is the identity's etag, which a twin write refuses with 412.\n" +
 	"- **Etags.** A write may end with an etag phrase: none, or `unconditionally`, sends `If-Match: *`; " +
 	"`with its etag` (an identity) or `with the twin's etag` sends the etag the service holds from its last read " +
 	"or write; `with a stale etag` the oldest one it saw, once the entity has changed since; " +
 	"`with etag \"<text>\"` any etag, e.g. `\"*\"` or `\"${etag}\"`.\n" +
-	"- **Refusals.** A refusal from the hub is checked by the next step (`the hub refuses with 409 " +
-	"DeviceAlreadyExists`, or with the 6-digit code: `the hub refuses with 404 404001`); one no step " +
-	"checks fails the scenario.\n" +
+	"- **Refusals.** A refusal from the hub is kept until a `the hub refuses with ...` step checks it " +
+	"(`the hub refuses with 409 DeviceAlreadyExists`, or with the 6-digit code: `the hub refuses with 404 " +
+	"404001`); write that step right after the action, since other steps do not look at it. A refusal no " +
+	"step checks fails the scenario at its end, and a second refusal before the first is checked fails " +
+	"its step.\n" +
 	"- **Waits and reads.** Checks read the hub afresh and poll until they hold or 10 s pass; waits for " +
 	"a patch or a connection have the same deadline. There are no sleeps.\n" +
 	"- **Typos.** A step that matches no step below fails, naming the closest ones; a step that matches " +
