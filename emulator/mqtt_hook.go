@@ -50,7 +50,7 @@ func (h *iothubHook) Provides(b byte) bool {
 // the hub distinguishes "not authorized" (5) from a disabled device (3) and
 // mochi's own refusal path knows only the first (protocol.md §2.5, §4.3).
 func (h *iothubHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	code := packets.CodeSuccess
+	var code packets.Code
 	err := h.authenticate(cl, pk)
 	switch {
 	case err == nil:

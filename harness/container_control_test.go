@@ -43,14 +43,15 @@ func checkPowers(t *testing.T, p powers, cs string, reg []hub.RegistryOption, di
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
+	_, err = once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
 	if !errors.Is(err, hub.ErrDeviceNotFound) {
 		t.Fatalf("module before its device: %v", err)
 	}
 	if _, err := once.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err = once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"}); err != nil {
+	m, err := once.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.FailRegistryCalls(ctx, "dev1", 1, "ThrottlingException"); err != nil {

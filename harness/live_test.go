@@ -45,14 +45,15 @@ func TestLiveTargetReachesTheHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := reg.CreateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"})
+	_, err = reg.CreateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"})
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("module on a missing device: %v", err)
 	}
 	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err = reg.CreateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"}); err != nil {
+	m, err := reg.CreateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	svc, _ := hub.ParseConnectionString(tg.ServiceConnectionString())
