@@ -35,11 +35,17 @@ run:
 test: lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## lint: formatting and vet
+## lint: formatting, vet, staticcheck (pinned, fetched by go run, so set-up
+## stays two commands), the dependency direction (.ci/check-deps.sh) and no
+## tracked binaries or files over 1 MB (.ci/check-tracked-files.sh)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	bash .ci/check-deps.sh
+	bash .ci/check-tracked-files.sh
 
 ## image: the emulator's container image, FROM scratch around a static binary
 image:

@@ -35,7 +35,7 @@ type mqttUsername struct {
 func parseUsername(s string) (mqttUsername, error) {
 	segs := strings.Split(s, "/")
 	if len(segs) < 3 || len(segs) > 4 {
-		return mqttUsername{}, fmt.Errorf("username %q: want {host}/{device}[/{module}]/?api-version=...", s)
+		return mqttUsername{}, fmt.Errorf("username %q: want {host}/{device}[/{module}]/?api-version={version}", s)
 	}
 	last := segs[len(segs)-1]
 	query, ok := strings.CutPrefix(last, "?")

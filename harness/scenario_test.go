@@ -18,8 +18,8 @@ func TestScenarioNamesAreUniquePerScenarioAndRun(t *testing.T) {
 	if a.Name("dev") == b.Name("dev") {
 		t.Fatal("two scenarios got the same name for one alias")
 	}
-	if a.Name("dev") != a.Name("dev") {
-		t.Fatal("one scenario got two names for one alias")
+	if first, again := a.Name("dev"), a.Name("dev"); first != again {
+		t.Fatalf("one scenario got two names for one alias: %q, %q", first, again)
 	}
 	if r := NewRun(nil); !regexp.MustCompile(`^hs[0-9a-z]{5}[0-9a-f]{2}$`).MatchString(r.Prefix) {
 		t.Fatalf("run prefix %q", r.Prefix)

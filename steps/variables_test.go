@@ -116,6 +116,7 @@ func TestHandlerType(t *testing.T) {
 		func(string) error { return nil },
 		func(context.Context) {},
 		func(context.Context) string { return "" },
+		//lint:ignore ST1008 the wrong order is what this case checks
 		func(context.Context) (error, context.Context) { return nil, nil },
 	} {
 		if _, err := handlerType(h); err == nil {
