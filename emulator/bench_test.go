@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -22,13 +25,13 @@ func BenchmarkCreateDevice(b *testing.B) {
 	}
 }
 
-func benchModule(b *testing.B) (*hub.RegistryClient, *hub.MQTTClient) {
+func benchModule(b *testing.B) (*service.RegistryClient, *device.Client) {
 	s, reg := startHub(b)
 	m := createModule(b, reg, "dev1", "mod1")
 	cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := hub.DialModule(ctx, cs.String(), hub.DialTLSConfig(s.TLSConfig()), hub.DialAddress(s.MQTTAddr()))
+	c, err := device.DialModule(ctx, cs.String(), device.WithTLSConfig(s.TLSConfig()), device.WithAddress(s.MQTTAddr()))
 	if err != nil {
 		b.Fatal(err)
 	}

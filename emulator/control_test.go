@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -108,7 +110,7 @@ func TestRegistryFaultsFailTheDevicesCalls(t *testing.T) {
 	if status != 200 || body != `{"deviceId":"dev1","count":4,"errorName":"ThrottlingException"}` {
 		t.Fatalf("set registry faults: %d %s", status, body)
 	}
-	once, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()), hub.WithRetry(1, 0))
+	once, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()), service.WithRetry(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestRegistryFaultsFailTheDevicesCalls(t *testing.T) {
 
 func TestFailRegistryCallsClearsAndRejects(t *testing.T) {
 	s, _ := startHub(t)
-	once, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()), hub.WithRetry(1, 0))
+	once, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()), service.WithRetry(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

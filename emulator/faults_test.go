@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -95,7 +97,7 @@ func TestFaultNeverClosesTheNextConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
@@ -16,14 +18,14 @@ import (
 
 const wait = 10 * time.Second
 
-func startHub(t testing.TB) (*emulator.Server, *hub.RegistryClient) {
+func startHub(t testing.TB) (*emulator.Server, *service.RegistryClient) {
 	t.Helper()
 	s, err := emulator.Start(context.Background(), emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func startHub(t testing.TB) (*emulator.Server, *hub.RegistryClient) {
 }
 
 // createModule creates the device when needed, then the module.
-func createModule(t testing.TB, reg *hub.RegistryClient, deviceID, moduleID string) *hub.Module {
+func createModule(t testing.TB, reg *service.RegistryClient, deviceID, moduleID string) *hub.Module {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: deviceID}); err != nil && !errors.Is(err, hub.ErrDeviceAlreadyExists) {

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
-	"github.com/hubspec/hubspec/hub"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -86,7 +87,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+			reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 	"github.com/hubspec/hubspec/emulator"
@@ -91,8 +94,8 @@ func TestWebSocketHubClient(t *testing.T) {
 	defer cancel()
 	cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", ModuleID: "mod1",
 		SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	c, err := hub.DialModule(ctx, cs.String(), hub.DialWebSockets(),
-		hub.DialTLSConfig(s.TLSConfig()), hub.DialAddress(s.HTTPSAddr()))
+	c, err := device.DialModule(ctx, cs.String(), device.WithWebSockets(),
+		device.WithTLSConfig(s.TLSConfig()), device.WithAddress(s.HTTPSAddr()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +188,7 @@ func TestCloseWithWebSocketClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}

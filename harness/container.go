@@ -9,9 +9,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
 
-	"github.com/hubspec/hubspec/hub"
+	"github.com/testcontainers/testcontainers-go"
 )
 
 // stopGrace bounds how long Close lets the emulator shut down on SIGTERM
@@ -105,16 +106,16 @@ func (t *Container) Emulated() bool { return true }
 func (t *Container) ServiceConnectionString() string { return t.connStr }
 
 // RegistryOptions trust the container's CA.
-func (t *Container) RegistryOptions() []hub.RegistryOption {
+func (t *Container) RegistryOptions() []service.Option {
 	reg, _ := tlsOptions(t.tls)
 	return reg
 }
 
 // DialOptions dial the published MQTT port and verify the hub's host name
 // there (TLSConfig's ServerName), trusting the container's CA.
-func (t *Container) DialOptions() []hub.DialOption {
+func (t *Container) DialOptions() []device.Option {
 	_, dial := tlsOptions(t.tls)
-	return append(dial, hub.DialAddress(t.mqttAddr))
+	return append(dial, device.WithAddress(t.mqttAddr))
 }
 
 // Emulator is the running container, for tests that want more than a Target.

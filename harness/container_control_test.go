@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -32,14 +35,14 @@ type powers interface {
 // connection string cs and options: registry faults are per device and
 // shaped like a real 429, the await sees a connection and its reconnect
 // after a drop, and an await that cannot be met ends with ctx.
-func checkPowers(t *testing.T, p powers, cs string, reg []hub.RegistryOption, dial []hub.DialOption) {
+func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial []device.Option) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	svc, err := hub.ParseConnectionString(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	once, err := hub.NewRegistryClient(cs, append(reg, hub.WithRetry(1, 0))...)
+	once, err := service.NewRegistryClient(cs, append(reg, service.WithRetry(1, 0))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func checkPowers(t *testing.T, p powers, cs string, reg []hub.RegistryOption, di
 	}
 
 	mcs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	c, err := hub.DialModule(ctx, mcs.String(), dial...)
+	c, err := device.DialModule(ctx, mcs.String(), dial...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -100,7 +103,7 @@ func TestContainerTarget(t *testing.T) {
 		}
 	}
 
-	reg, err := hub.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +120,7 @@ func TestContainerTarget(t *testing.T) {
 
 	cs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "dev1", ModuleID: "mod1",
 		SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	c, err := hub.DialModule(ctx, cs.String(), tg.DialOptions()...)
+	c, err := device.DialModule(ctx, cs.String(), tg.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
-	"github.com/hubspec/hubspec/hub"
 )
 
 // Embedded is the default target: an emulator inside the test process,
@@ -28,14 +30,14 @@ func (e *Embedded) Name() string { return "embedded" }
 
 func (e *Embedded) ServiceConnectionString() string { return e.srv.ConnectionString() }
 
-func (e *Embedded) RegistryOptions() []hub.RegistryOption {
+func (e *Embedded) RegistryOptions() []service.Option {
 	reg, _ := tlsOptions(e.srv.TLSConfig())
 	return reg
 }
 
-func (e *Embedded) DialOptions() []hub.DialOption {
+func (e *Embedded) DialOptions() []device.Option {
 	_, dial := tlsOptions(e.srv.TLSConfig())
-	return append(dial, hub.DialAddress(e.srv.MQTTAddr()))
+	return append(dial, device.WithAddress(e.srv.MQTTAddr()))
 }
 
 func (e *Embedded) AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error {

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -79,15 +82,15 @@ func (l *live) Name() string { return "live" }
 
 func (l *live) ServiceConnectionString() string { return l.cs.String() }
 
-func (l *live) RegistryOptions() []hub.RegistryOption {
+func (l *live) RegistryOptions() []service.Option {
 	reg, _ := tlsOptions(l.tls)
-	return append(reg, hub.WithRetry(liveRetryAttempts, liveRetryBase))
+	return append(reg, service.WithRetry(liveRetryAttempts, liveRetryBase))
 }
 
-func (l *live) DialOptions() []hub.DialOption {
+func (l *live) DialOptions() []device.Option {
 	_, dial := tlsOptions(l.tls)
 	if l.mqttAddr != "" {
-		dial = append(dial, hub.DialAddress(l.mqttAddr))
+		dial = append(dial, device.WithAddress(l.mqttAddr))
 	}
 	return dial
 }
@@ -137,7 +140,7 @@ func mqttAddress(configured string, cs hub.ConnectionString) (string, error) {
 // names a device that does not exist, so an authorised policy gets 404 and
 // nothing changes; a policy without the permission gets 401.
 func (l *live) checkPermissions(ctx context.Context) error {
-	reg, err := hub.NewRegistryClient(l.cs.String(), l.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(l.cs.String(), l.RegistryOptions()...)
 	if err != nil {
 		return fmt.Errorf("IOTHUB_CONNECTION_STRING: %w", err)
 	}

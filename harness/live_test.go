@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -41,7 +44,7 @@ func TestLiveTargetReachesTheHub(t *testing.T) {
 	if _, ok := tg.(ConnectionAwaiter); ok {
 		t.Fatal("the live target claims an emulator-only power")
 	}
-	reg, err := hub.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func TestLiveTargetReachesTheHub(t *testing.T) {
 	}
 	svc, _ := hub.ParseConnectionString(tg.ServiceConnectionString())
 	cs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "d", ModuleID: "m", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	mc, err := hub.DialModule(ctx, cs.String(), tg.DialOptions()...)
+	mc, err := device.DialModule(ctx, cs.String(), tg.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +133,7 @@ func TestLiveTargetRidesOutThrottling(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &live{cs: cs, tls: srv.Client().Transport.(*http.Transport).TLSClientConfig}
-	reg, err := hub.NewRegistryClient(cs.String(), l.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(cs.String(), l.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

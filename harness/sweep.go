@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -36,7 +38,7 @@ const sweepPage = 1000
 // lists again after a full page from which it deleted something, so a hub
 // with many leftovers is emptied in one call, but leftovers hidden behind
 // 1000 other devices stay until those are gone.
-func Sweep(ctx context.Context, reg *hub.RegistryClient, prefix string, olderThan time.Duration, now time.Time) ([]string, error) {
+func Sweep(ctx context.Context, reg *service.RegistryClient, prefix string, olderThan time.Duration, now time.Time) ([]string, error) {
 	switch {
 	case reg == nil:
 		return nil, errors.New("sweep: no registry client")

@@ -10,22 +10,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
 // sweepHub is an emulator standing in for a live hub with leftovers, and a
 // registry client for it.
-func sweepHub(t *testing.T) *hub.RegistryClient {
+func sweepHub(t *testing.T) *service.RegistryClient {
 	t.Helper()
 	emb := startEmbedded(t)
-	reg, err := hub.NewRegistryClient(emb.ServiceConnectionString(), emb.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(emb.ServiceConnectionString(), emb.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return reg
 }
 
-func mustCreate(t *testing.T, reg *hub.RegistryClient, ids ...string) {
+func mustCreate(t *testing.T, reg *service.RegistryClient, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		if _, err := reg.CreateDevice(context.Background(), &hub.Device{DeviceID: id}); err != nil {

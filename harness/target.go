@@ -12,7 +12,8 @@ import (
 	"context"
 	"crypto/tls"
 
-	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
 )
 
 // Target is a hub the scenarios run against. Everything a step needs to
@@ -26,12 +27,12 @@ type Target interface {
 	// ServiceConnectionString is a policy connection string with registry
 	// read/write and service connect (iothubowner on an emulator).
 	ServiceConnectionString() string
-	// RegistryOptions configure a hub.RegistryClient for this target (TLS
+	// RegistryOptions configure a service.RegistryClient for this target (TLS
 	// trust, and on a live hub a retry policy for throttling).
-	RegistryOptions() []hub.RegistryOption
-	// DialOptions configure hub.DialModule/DialDevice for this target (MQTT
+	RegistryOptions() []service.Option
+	// DialOptions configure device.DialModule/DialDevice for this target (MQTT
 	// address, TLS trust).
-	DialOptions() []hub.DialOption
+	DialOptions() []device.Option
 	// Close releases the target.
 	Close() error
 }
@@ -86,9 +87,9 @@ type RegistryFaulter interface {
 }
 
 // tlsOptions turns a trust configuration into both clients' options.
-func tlsOptions(cfg *tls.Config) ([]hub.RegistryOption, []hub.DialOption) {
+func tlsOptions(cfg *tls.Config) ([]service.Option, []device.Option) {
 	if cfg == nil {
 		return nil, nil
 	}
-	return []hub.RegistryOption{hub.WithTLSConfig(cfg)}, []hub.DialOption{hub.DialTLSConfig(cfg)}
+	return []service.Option{service.WithTLSConfig(cfg)}, []device.Option{device.WithTLSConfig(cfg)}
 }

@@ -33,9 +33,9 @@ func BuildSASToken(resourceURI, base64Key, policyName string, expiry time.Time) 
 	if err != nil {
 		return "", err
 	}
-	sr := quoteAll(resourceURI)
+	sr := EscapeAll(resourceURI)
 	se := strconv.FormatInt(expiry.Unix(), 10)
-	sig := quoteAll(sasSign(key, sr, se))
+	sig := EscapeAll(sasSign(key, sr, se))
 	tok := sasPrefix + "sr=" + sr + "&sig=" + sig + "&se=" + se
 	if policyName != "" {
 		tok += "&skn=" + policyName
@@ -60,28 +60,6 @@ func sasSign(key []byte, sr, se string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(sr + "\n" + se))
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-// quoteAll is Python's urllib.parse.quote(s, safe=""): every byte except
-// ASCII letters, digits and "_.-~" becomes %XX with upper-case hex. Neither
-// url.QueryEscape (space → "+") nor url.PathEscape ("/" and ":" kept) do
-// exactly this.
-func quoteAll(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) * 3 / 2)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '_' || c == '.' || c == '-' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 // SASToken is a parsed SAS token.

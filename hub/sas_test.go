@@ -89,9 +89,9 @@ func TestParseSASTokenShapes(t *testing.T) {
 	tests := []struct {
 		name, token, resource, policy string
 	}{
-		{"node order sr sig skn se", "SharedAccessSignature sr=h.net&sig=" + quoteAll(sign("h.net")) + "&skn=iothubowner&se=" + se, "h.net", "iothubowner"},
-		{"node lower-case hex", "SharedAccessSignature sr=" + nodeSR + "&sig=" + lowerHex(quoteAll(sign(nodeSR))) + "&se=" + se, nodeSR, ""},
-		{"C SDK unencoded sr", "SharedAccessSignature sr=" + cSR + "&sig=" + quoteAll(sign(cSR)) + "&se=" + se, cSR, ""},
+		{"node order sr sig skn se", "SharedAccessSignature sr=h.net&sig=" + EscapeAll(sign("h.net")) + "&skn=iothubowner&se=" + se, "h.net", "iothubowner"},
+		{"node lower-case hex", "SharedAccessSignature sr=" + nodeSR + "&sig=" + lowerHex(EscapeAll(sign(nodeSR))) + "&se=" + se, nodeSR, ""},
+		{"C SDK unencoded sr", "SharedAccessSignature sr=" + cSR + "&sig=" + EscapeAll(sign(cSR)) + "&se=" + se, cSR, ""},
 		{"se first, spaces", " SharedAccessSignature se=" + se + " & skn=a%20b & sr=h.net & sig=" + sign("h.net"), "h.net", "a b"},
 	}
 	for _, tt := range tests {
@@ -201,8 +201,8 @@ func TestQuoteAllMatchesPython(t *testing.T) {
 		"+= !'()*$,;": "%2B%3D%20%21%27%28%29%2A%24%2C%3B",
 		"é":           "%C3%A9",
 	} {
-		if got := quoteAll(in); got != want {
-			t.Errorf("quoteAll(%q) = %q, want %q", in, got, want)
+		if got := EscapeAll(in); got != want {
+			t.Errorf("EscapeAll(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

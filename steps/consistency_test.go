@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
-	"github.com/hubspec/hubspec/hub"
 	"github.com/hubspec/hubspec/steps"
 )
 
@@ -52,8 +53,8 @@ type laggyHub struct {
 
 func (laggyHub) Name() string { return "laggy" }
 
-func (l laggyHub) RegistryOptions() []hub.RegistryOption {
-	return []hub.RegistryOption{hub.WithHTTPClient(l.client)}
+func (l laggyHub) RegistryOptions() []service.Option {
+	return []service.Option{service.WithHTTPClient(l.client)}
 }
 
 // laggyTransport makes a hub eventually consistent: for lag after a write

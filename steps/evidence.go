@@ -13,15 +13,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
-	"github.com/hubspec/hubspec/hub"
 )
 
 // Evidence: what each step sent to the hub and what came back, attached to
 // the step in godog's report so that a reader of a failed run sees the
 // traffic, not only the error. The hub clients hand it over redacted (see
-// hub.WithObserver, hub.DialObserver); this file shapes it.
+// service.WithObserver, device.WithObserver); this file shapes it.
 //
 // The contract with the report (keep it exactly): one godog.Attachment per
 // item, in the order things happened, with MediaType EvidenceMediaType,
@@ -162,12 +164,12 @@ func attachEvidence(ctx context.Context, _ *godog.Step, _ godog.StepResultStatus
 
 // dialOptions are the target's dial options and an observer that records
 // the connection's traffic as i's evidence.
-func (w *world) dialOptions(i ident) []hub.DialOption {
-	return append(slices.Clone(w.target.DialOptions()), hub.DialObserver(w.evidence.mqtt(i.String())))
+func (w *world) dialOptions(i ident) []device.Option {
+	return append(slices.Clone(w.target.DialOptions()), device.WithObserver(w.evidence.mqtt(i.String())))
 }
 
 // http records a registry exchange, and the twin it returned if it is one.
-func (l *evidenceLog) http(x hub.HTTPExchange) {
+func (l *evidenceLog) http(x service.HTTPExchange) {
 	path := x.URL
 	if u, err := url.Parse(x.URL); err == nil {
 		path = u.Path

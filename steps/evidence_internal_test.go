@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/harness"
-	"github.com/hubspec/hubspec/hub"
 )
 
 func testLog() *evidenceLog {
@@ -33,7 +35,7 @@ func TestEvidenceIsBounded(t *testing.T) {
 	l := testLog()
 	observe := l.mqtt(`module "m"`)
 	for range maxEvidenceItems + 50 {
-		observe(hub.MQTTEvent{At: time.Now(), Kind: hub.MQTTSent, Topic: "t", Payload: big})
+		observe(device.Event{At: time.Now(), Kind: device.EventSent, Topic: "t", Payload: big})
 	}
 	atts := l.take()
 	if len(atts) != maxEvidenceItems+1 {
@@ -55,12 +57,12 @@ func TestEvidenceOrderAndTwins(t *testing.T) {
 	l := testLog()
 	start := time.Now()
 	twin := `{"deviceId":"hsabc-sensor-0a1b2c3d","moduleId":"hsabc-filter-0a1b2c3d","properties":{"desired":{"$version":2}}}`
-	l.mqtt(`module "filter"`)(hub.MQTTEvent{At: start.Add(time.Millisecond), Kind: hub.MQTTReceived, Topic: "$iothub/twin/PATCH/properties/desired/?$version=2"})
-	l.http(hub.HTTPExchange{Method: "PATCH", URL: "https://h/twins/hsabc-sensor-0a1b2c3d/modules/hsabc-filter-0a1b2c3d?api-version=1",
+	l.mqtt(`module "filter"`)(device.Event{At: start.Add(time.Millisecond), Kind: device.EventReceived, Topic: "$iothub/twin/PATCH/properties/desired/?$version=2"})
+	l.http(service.HTTPExchange{Method: "PATCH", URL: "https://h/twins/hsabc-sensor-0a1b2c3d/modules/hsabc-filter-0a1b2c3d?api-version=1",
 		Status: 200, ResponseBody: twin, Start: start, Duration: 2 * time.Millisecond})
-	l.http(hub.HTTPExchange{Method: "GET", URL: "https://h/twins/other%2Fdevice?api-version=1", Status: 200, ResponseBody: `{}`, Start: start.Add(3 * time.Millisecond)})
-	l.http(hub.HTTPExchange{Method: "GET", URL: "https://h/twins/d?api-version=1", Status: 404, ResponseBody: `{}`, Start: start.Add(4 * time.Millisecond)})
-	l.http(hub.HTTPExchange{Method: "GET", URL: "https://h/devices/d?api-version=1", Status: 200, ResponseBody: `{}`, Start: start.Add(5 * time.Millisecond)})
+	l.http(service.HTTPExchange{Method: "GET", URL: "https://h/twins/other%2Fdevice?api-version=1", Status: 200, ResponseBody: `{}`, Start: start.Add(3 * time.Millisecond)})
+	l.http(service.HTTPExchange{Method: "GET", URL: "https://h/twins/d?api-version=1", Status: 404, ResponseBody: `{}`, Start: start.Add(4 * time.Millisecond)})
+	l.http(service.HTTPExchange{Method: "GET", URL: "https://h/devices/d?api-version=1", Status: 200, ResponseBody: `{}`, Start: start.Add(5 * time.Millisecond)})
 
 	var kinds, titles []string
 	var snapshots []TwinEvidence
@@ -96,11 +98,11 @@ func TestEvidenceOrderAndTwins(t *testing.T) {
 func TestEvidenceContract(t *testing.T) {
 	l := testLog()
 	now := time.Now()
-	l.http(hub.HTTPExchange{Method: "GET", URL: "https://h/devices/d", Start: now, Err: "connection refused"})
+	l.http(service.HTTPExchange{Method: "GET", URL: "https://h/devices/d", Start: now, Err: "connection refused"})
 	observe := l.mqtt(`device "d"`)
-	observe(hub.MQTTEvent{At: now.Add(1), Kind: hub.MQTTConnect, Username: "u", Password: "SharedAccessSignature sr=h&sig=***&se=1", Detail: "CONNACK 5 (Connection Refused: Not Authorised)"})
-	observe(hub.MQTTEvent{At: now.Add(2), Kind: hub.MQTTUnsubscribe, Topic: "$iothub/twin/res/#"})
-	observe(hub.MQTTEvent{At: now.Add(3), Kind: hub.MQTTConnectionLost, Detail: "EOF"})
+	observe(device.Event{At: now.Add(1), Kind: device.EventConnect, Username: "u", Password: "SharedAccessSignature sr=h&sig=***&se=1", Detail: "CONNACK 5 (Connection Refused: Not Authorised)"})
+	observe(device.Event{At: now.Add(2), Kind: device.EventUnsubscribe, Topic: "$iothub/twin/res/#"})
+	observe(device.Event{At: now.Add(3), Kind: device.EventConnectionLost, Detail: "EOF"})
 	want := []struct{ kind, members, direction, title string }{
 		{"http", "at http kind title", "", "GET /devices/d → error (0.0 ms)"},
 		{"mqtt", "at kind mqtt title", "connect", `device "d" connects → CONNACK 5 (Connection Refused: Not Authorised)`},

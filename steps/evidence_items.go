@@ -7,38 +7,39 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
 )
 
 // mqtt returns the observer of one client's connection; client is the
 // identity as the feature names it (`module "filter"`), not its hub id.
-func (l *evidenceLog) mqtt(client string) func(hub.MQTTEvent) {
-	return func(e hub.MQTTEvent) {
+func (l *evidenceLog) mqtt(client string) func(device.Event) {
+	return func(e device.Event) {
 		m := &MQTTEvidence{Client: client, Direction: string(e.Kind), Topic: e.Topic, QoS: int(e.QoS),
 			Payload: capText(e.Payload), Detail: e.Detail}
 		var title string
 		switch e.Kind {
-		case hub.MQTTSent:
+		case device.EventSent:
 			title = fmt.Sprintf("%s ⇢ %s", client, e.Topic)
-		case hub.MQTTReceived:
+		case device.EventReceived:
 			title = fmt.Sprintf("%s ⇠ %s", client, e.Topic)
-		case hub.MQTTConnect:
+		case device.EventConnect:
 			title = fmt.Sprintf("%s connects → %s", client, e.Detail)
 			m.Detail = fmt.Sprintf("client id %s, username %s, password %s: %s", e.ClientID, e.Username, e.Password, e.Detail)
-		case hub.MQTTSubscribe:
+		case device.EventSubscribe:
 			title = fmt.Sprintf("%s subscribes to %s", client, e.Topic)
-		case hub.MQTTUnsubscribe:
+		case device.EventUnsubscribe:
 			title = fmt.Sprintf("%s unsubscribes from %s", client, e.Topic)
-			m.Direction, m.Detail = string(hub.MQTTSubscribe), "unsubscribe"
-		case hub.MQTTDisconnect:
+			m.Direction, m.Detail = string(device.EventSubscribe), "unsubscribe"
+		case device.EventDisconnect:
 			title = fmt.Sprintf("%s disconnects", client)
-		case hub.MQTTConnectionLost:
+		case device.EventConnectionLost:
 			title = fmt.Sprintf("%s loses its connection: %s", client, e.Detail)
-			m.Direction, m.Detail = string(hub.MQTTDisconnect), "connection lost: "+e.Detail
+			m.Direction, m.Detail = string(device.EventDisconnect), "connection lost: "+e.Detail
 		default:
 			title = fmt.Sprintf("%s %s", client, e.Kind)
 		}
-		if e.Kind == hub.MQTTDisconnect && e.Detail != "" {
+		if e.Kind == device.EventDisconnect && e.Detail != "" {
 			title += " " + e.Detail
 		}
 		l.add(Evidence{when: e.At, Kind: "mqtt", Title: title, At: stamp(e.At), MQTT: m})
@@ -48,7 +49,7 @@ func (l *evidenceLog) mqtt(client string) func(hub.MQTTEvent) {
 // twinSnapshot is the twin item of an exchange that read or wrote a twin:
 // a GET, PATCH or PUT of /twins/{device}[/modules/{module}] answered 200
 // with a JSON object, which is the twin as the hub holds it after the call.
-func (l *evidenceLog) twinSnapshot(x hub.HTTPExchange) (Evidence, bool) {
+func (l *evidenceLog) twinSnapshot(x service.HTTPExchange) (Evidence, bool) {
 	if x.Status != http.StatusOK || x.Method != http.MethodGet && x.Method != http.MethodPatch && x.Method != http.MethodPut {
 		return Evidence{}, false
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
@@ -52,7 +54,7 @@ func runCucumber(t *testing.T, feature string) (int, []cukeStep, []string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	reg, err := hub.NewRegistryClient(emb.ServiceConnectionString(), emb.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(emb.ServiceConnectionString(), emb.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

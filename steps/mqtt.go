@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hubspec/hubspec/hub/device"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -61,15 +63,15 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 
 // dial connects the identity's client with the target's options and then
 // the step's own (a later option wins).
-func (w *world) dial(ctx context.Context, i ident, cs string, extra ...hub.DialOption) (*hub.MQTTClient, error) {
+func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Option) (*device.Client, error) {
 	opts := append(w.dialOptions(i), extra...)
 	if i.kind == "device" {
-		return hub.DialDevice(ctx, cs, opts...)
+		return device.DialDevice(ctx, cs, opts...)
 	}
-	return hub.DialModule(ctx, cs, opts...)
+	return device.DialModule(ctx, cs, opts...)
 }
 
-func (w *world) client(i ident) (*hub.MQTTClient, error) {
+func (w *world) client(i ident) (*device.Client, error) {
 	c, ok := w.clients[i]
 	if !ok {
 		return nil, fmt.Errorf("%s is not connected", i)
@@ -120,14 +122,14 @@ func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
 // reportProperty sends a reported patch of one property. The hub's
 // refusal (400 for a name it does not allow) is recorded.
 func reportProperty(ctx context.Context, kind, alias, key, value string) error {
-	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *hub.MQTTClient) (int64, error) {
+	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *device.Client) (int64, error) {
 		return c.UpdateReported(ctx, map[string]any{key: parseValue(value)})
 	})
 }
 
 // report sends a reported patch and remembers the $version the hub's
 // answer carried; a refusal is recorded.
-func (w *world) report(ctx context.Context, i ident, send func(context.Context, *hub.MQTTClient) (int64, error)) error {
+func (w *world) report(ctx context.Context, i ident, send func(context.Context, *device.Client) (int64, error)) error {
 	c, err := w.client(i)
 	if err != nil {
 		return err

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/internal/mqtttest"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/hubspec/hubspec/hub"
 )
 
 // bareVocabulary speak MQTT to the hub without the twin client
-// (hub.DialRaw): what the SDKs never send (QoS 2, foreign topics), a
+// (mqtttest.DialRaw): what the SDKs never send (QoS 2, foreign topics), a
 // second connection of one identity, and subscriptions the twin client
 // always holds.
 var bareVocabulary = []stepDef{
@@ -55,8 +57,8 @@ func openBare(ctx context.Context, kind, alias string) error {
 	var dialErr error
 	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
 		// What the session delivers before a SUBSCRIBE reaches msgs too.
-		b.pc, dialErr = hub.DialRaw(ctx, cs, onLost, append(w.dialOptions(i), hub.DialOnMessage(b.receive))...)
-		var refused *hub.ConnectRefusedError
+		b.pc, dialErr = mqtttest.DialRaw(ctx, cs, onLost, append(w.dialOptions(i), mqtttest.WithOnMessage(b.receive))...)
+		var refused *device.ConnectRefusedError
 		if errors.As(dialErr, &refused) {
 			return dialErr
 		}

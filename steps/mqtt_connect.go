@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/internal/mqtttest"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -34,7 +37,7 @@ var connectionVocabulary = []stepDef{
 // transportOptions are the dial options for "over WebSockets": MQTT over
 // WebSockets on the hub's HTTPS address (HostName, on 443 unless it names
 // a port), as the SDKs use it (protocol.md §4.1).
-func (w *world) transportOptions(transport string) ([]hub.DialOption, error) {
+func (w *world) transportOptions(transport string) ([]device.Option, error) {
 	if transport != "WebSockets" {
 		return nil, nil
 	}
@@ -46,7 +49,7 @@ func (w *world) transportOptions(transport string) ([]hub.DialOption, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(svc.HostWithoutPort(), "443")
 	}
-	return []hub.DialOption{hub.DialWebSockets(), hub.DialAddress(addr)}, nil
+	return []device.Option{device.WithWebSockets(), device.WithAddress(addr)}, nil
 }
 
 // connect connects the identity with its own key, over MQTT over TLS
@@ -67,13 +70,13 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 		return err
 	}
 	if secs, _ := strconv.Atoi(lifetime); secs > 0 {
-		opts = append(opts, hub.DialTokenTTL(time.Duration(secs)*time.Second))
+		opts = append(opts, device.WithTokenTTL(time.Duration(secs)*time.Second))
 	}
-	var c *hub.MQTTClient
+	var c *device.Client
 	var dialErr error
 	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
 		c, dialErr = w.dial(ctx, i, cs, opts...)
-		var refused *hub.ConnectRefusedError
+		var refused *device.ConnectRefusedError
 		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {
 			return dialErr
 		}
@@ -90,7 +93,7 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 }
 
 // keepClient makes c the identity's connection, closed in cleanup.
-func (w *world) keepClient(i ident, c *hub.MQTTClient) {
+func (w *world) keepClient(i ident, c *device.Client) {
 	w.clients[i] = c
 	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
 }
@@ -111,10 +114,10 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 	if err != nil {
 		return err
 	}
-	var opts []hub.DialOption
+	var opts []device.Option
 	switch credentials {
 	case "an expired token":
-		opts = append(opts, hub.DialClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
+		opts = append(opts, device.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
 	case "a token for another identity":
 		parsed, err := hub.ParseConnectionString(cs)
 		if err != nil {
@@ -124,7 +127,7 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 		if err != nil {
 			return err
 		}
-		opts = append(opts, hub.DialSASToken(token))
+		opts = append(opts, mqtttest.WithSASToken(token))
 	case "the client id of another identity":
 		// Its own user name and token, another identity's client id: the
 		// hub must take the identity from all three, agreeing (M1).
@@ -136,7 +139,7 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 		if m != "" {
 			other = d + "/" + m + "-other"
 		}
-		opts = append(opts, hub.DialClientID(other))
+		opts = append(opts, mqtttest.WithClientID(other))
 	}
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
@@ -157,7 +160,7 @@ func connectionRefused(ctx context.Context, why string) error {
 	err := w.lastRefusal
 	w.lastRefusal = nil
 	want := map[string]byte{"not authorized": 5, "the device is disabled": 3}[why]
-	var refused *hub.ConnectRefusedError
+	var refused *device.ConnectRefusedError
 	if !errors.As(err, &refused) {
 		return fmt.Errorf("expected the hub to refuse the connection with CONNACK %d, got %v", want, orNone(err, "a connection"))
 	}

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hubspec/hubspec/hub/device"
 
-	"github.com/hubspec/hubspec/hub"
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // patchVocabulary check the order and the absence of desired patches,
@@ -80,7 +80,7 @@ func receivesNothing(ctx context.Context, kind, alias, seconds string) error {
 	n, _ := strconv.Atoi(seconds)
 	dctx, cancel := context.WithTimeout(ctx, time.Duration(n)*time.Second)
 	defer cancel()
-	var patches <-chan hub.DesiredPatch
+	var patches <-chan device.DesiredPatch
 	if c, ok := w.clients[i]; ok {
 		patches = c.DesiredPatches()
 	}
@@ -114,7 +114,7 @@ func reportAcknowledged(ctx context.Context, kind, alias, version string) error 
 // sendReportedJSON sends the bytes as written, so that a malformed patch
 // reaches the hub; its refusal is recorded.
 func sendReportedJSON(ctx context.Context, kind, alias, body string) error {
-	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *hub.MQTTClient) (int64, error) {
+	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *device.Client) (int64, error) {
 		return c.UpdateReportedJSON(ctx, []byte(body))
 	})
 }

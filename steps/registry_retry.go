@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/hub/service"
 )
 
 // A client that backs off tries this often in all, doubling its delay from
@@ -42,14 +42,14 @@ func readWithRetryPolicy(ctx context.Context, what, alias, policy string) (conte
 		attempts = backoffAttempts
 	}
 	throttled := 0
-	observe := func(x hub.HTTPExchange) {
+	observe := func(x service.HTTPExchange) {
 		if x.Status == http.StatusTooManyRequests {
 			throttled++ // calls to observe come one at a time, from this goroutine
 		}
 		w.evidence.http(x)
 	}
-	opts := append(slices.Clip(w.target.RegistryOptions()), hub.WithRetry(attempts, backoffBase), hub.WithObserver(observe))
-	reg, err := hub.NewRegistryClient(w.target.ServiceConnectionString(), opts...)
+	opts := append(slices.Clip(w.target.RegistryOptions()), service.WithRetry(attempts, backoffBase), service.WithObserver(observe))
+	reg, err := service.NewRegistryClient(w.target.ServiceConnectionString(), opts...)
 	if err != nil {
 		return ctx, err
 	}

@@ -20,6 +20,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
@@ -37,23 +40,23 @@ const settleWithin = 10 * time.Second
 type world struct {
 	sc       *harness.Scenario
 	target   harness.Target
-	registry *hub.RegistryClient
+	registry *service.RegistryClient
 	evidence *evidenceLog // what the current step sent and received
 
-	devices   map[string]*hub.Device     // device alias → as last returned by the hub
-	modules   map[string]*hub.Module     // module alias → as last returned by the hub
-	deviceOf  map[string]string          // module alias → device alias
-	gone      map[ident]bool             // identities the scenario deleted
-	firstKeys map[ident]hub.SymmetricKey // keys when first created
-	givenKeys map[ident]hub.SymmetricKey // keys the service last chose for it
-	etags     map[ident][]string         // identity etags seen, oldest first
-	twins     map[ident]*hub.Twin        // twin as the service last read or wrote it (its etag is the one held)
-	readTwin  map[ident]*hub.Twin        // twin as the service last read it: what "since the service read it" compares with
-	twinEtags map[ident][]string         // twin etags seen, oldest first
-	clients   map[ident]*hub.MQTTClient  // connected devices and modules
-	lastPatch map[ident]hub.DesiredPatch // the last desired patch each received
-	acked     map[ident]int64            // reported $version the hub answered to the last report
-	bare      map[ident][]*bareConn      // bare MQTT connections, oldest first (mqtt_bare.go)
+	devices   map[string]*hub.Device        // device alias → as last returned by the hub
+	modules   map[string]*hub.Module        // module alias → as last returned by the hub
+	deviceOf  map[string]string             // module alias → device alias
+	gone      map[ident]bool                // identities the scenario deleted
+	firstKeys map[ident]hub.SymmetricKey    // keys when first created
+	givenKeys map[ident]hub.SymmetricKey    // keys the service last chose for it
+	etags     map[ident][]string            // identity etags seen, oldest first
+	twins     map[ident]*hub.Twin           // twin as the service last read or wrote it (its etag is the one held)
+	readTwin  map[ident]*hub.Twin           // twin as the service last read it: what "since the service read it" compares with
+	twinEtags map[ident][]string            // twin etags seen, oldest first
+	clients   map[ident]*device.Client      // connected devices and modules
+	lastPatch map[ident]device.DesiredPatch // the last desired patch each received
+	acked     map[ident]int64               // reported $version the hub answered to the last report
+	bare      map[ident][]*bareConn         // bare MQTT connections, oldest first (mqtt_bare.go)
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
@@ -116,8 +119,8 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 func newWorld(run *harness.Run) (*world, error) {
 	sc := run.NewScenario()
 	ev := &evidenceLog{sc: sc}
-	opts := append(slices.Clone(run.Target.RegistryOptions()), hub.WithObserver(ev.http))
-	reg, err := hub.NewRegistryClient(run.Target.ServiceConnectionString(), opts...)
+	opts := append(slices.Clone(run.Target.RegistryOptions()), service.WithObserver(ev.http))
+	reg, err := service.NewRegistryClient(run.Target.ServiceConnectionString(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
@@ -136,8 +139,8 @@ func newWorld(run *harness.Run) (*world, error) {
 		twins:     map[ident]*hub.Twin{},
 		readTwin:  map[ident]*hub.Twin{},
 		twinEtags: map[ident][]string{},
-		clients:   map[ident]*hub.MQTTClient{},
-		lastPatch: map[ident]hub.DesiredPatch{},
+		clients:   map[ident]*device.Client{},
+		lastPatch: map[ident]device.DesiredPatch{},
 		acked:     map[ident]int64{},
 		bare:      map[ident][]*bareConn{},
 	}, nil

@@ -6,8 +6,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/harness"
-	"github.com/hubspec/hubspec/hub"
 )
 
 // sweepCmd deletes the identities a run left on a live hub (a killed
@@ -52,7 +53,7 @@ func sweepCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer hubTarget.Close()
-	reg, err := hub.NewRegistryClient(hubTarget.ServiceConnectionString(), hubTarget.RegistryOptions()...)
+	reg, err := service.NewRegistryClient(hubTarget.ServiceConnectionString(), hubTarget.RegistryOptions()...)
 	if err != nil {
 		fmt.Fprintf(stderr, "hubspec sweep: %v\n", err)
 		return exitFailed

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
@@ -47,7 +49,7 @@ func TestSweepUsage(t *testing.T) {
 func TestSweepDeletesWhatARunLeft(t *testing.T) {
 	ctx := context.Background()
 	s := emulatorAsLiveHub(t)
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}

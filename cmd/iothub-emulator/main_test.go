@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -180,7 +182,7 @@ func TestBinary(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
-		reg, err := hub.NewRegistryClient(cs, hub.WithTLSConfig(tlsCfg))
+		reg, err := service.NewRegistryClient(cs, service.WithTLSConfig(tlsCfg))
 		if err != nil {
 			t.Fatal(err)
 		}

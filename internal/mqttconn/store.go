@@ -1,4 +1,4 @@
-package hub
+package mqttconn
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ type copyingStore struct {
 
 var _ paho.Store = (*copyingStore)(nil)
 
-func newCopyingStore() *copyingStore { return &copyingStore{msgs: map[string][]byte{}} }
+func NewStore() *copyingStore { return &copyingStore{msgs: map[string][]byte{}} }
 
 func (s *copyingStore) Open() {
 	s.mu.Lock()

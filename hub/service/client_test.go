@@ -1,4 +1,4 @@
-package hub
+package service
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubspec/hubspec/hub"
 )
 
 var testNow = time.Unix(1767225600, 0)
@@ -39,6 +41,8 @@ type fakeHub struct {
 	bodies  []string
 	answers []answer
 }
+
+const testKey = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=" // 32 bytes 1..32
 
 func newFakeHub(t *testing.T, answers ...answer) (*fakeHub, *RegistryClient) {
 	t.Helper()
@@ -150,19 +154,21 @@ func TestRegistryRequests(t *testing.T) {
 		ifMatch, body, raw string // body compared as JSON; raw byte for byte
 		query              string
 	}{
-		{"create device: PYHUB body", func(c *RegistryClient) (any, error) { return c.CreateDevice(ctx, &Device{DeviceID: "myFirstDevice"}) },
+		{"create device: PYHUB body", func(c *RegistryClient) (any, error) {
+			return c.CreateDevice(ctx, &hub.Device{DeviceID: "myFirstDevice"})
+		},
 			answer{200, nil, device}, "PUT", "/devices/myFirstDevice", absent, "",
 			`{"deviceId":"myFirstDevice","status":"enabled","authentication":{"symmetricKey":{"primaryKey":"","secondaryKey":""},"type":"sas"},"capabilities":{"iotEdge":false}}`, ""},
 		{"create device keeps given keys", func(c *RegistryClient) (any, error) {
-			return c.CreateDevice(ctx, &Device{DeviceID: "d", Status: StatusDisabled, Authentication: &Authentication{SymmetricKey: &SymmetricKey{PrimaryKey: "p", SecondaryKey: "s"}}})
+			return c.CreateDevice(ctx, &hub.Device{DeviceID: "d", Status: hub.StatusDisabled, Authentication: &hub.Authentication{SymmetricKey: &hub.SymmetricKey{PrimaryKey: "p", SecondaryKey: "s"}}})
 		}, answer{200, nil, device}, "PUT", "/devices/d", absent,
 			`{"deviceId":"d","status":"disabled","authentication":{"symmetricKey":{"primaryKey":"p","secondaryKey":"s"},"type":"sas"},"capabilities":{"iotEdge":false}}`, "", ""},
 		{"get device, escaped id", func(c *RegistryClient) (any, error) { return c.GetDevice(ctx, "dev/1 #?:$%") },
 			answer{200, nil, device}, "GET", "/devices/dev%2F1%20%23%3F%3A%24%25", absent, "", "", ""},
 		{"update device quotes etag", func(c *RegistryClient) (any, error) {
-			return c.UpdateDevice(ctx, &Device{DeviceID: "d", ETag: "ignored", GenerationID: "g", Status: StatusDisabled}, "OTMz")
+			return c.UpdateDevice(ctx, &hub.Device{DeviceID: "d", ETag: "ignored", GenerationID: "g", Status: hub.StatusDisabled}, "OTMz")
 		}, answer{200, nil, device}, "PUT", "/devices/d", `"OTMz"`, `{"deviceId":"d","status":"disabled"}`, "", ""},
-		{"update device keeps quoted etag", func(c *RegistryClient) (any, error) { return c.UpdateDevice(ctx, &Device{DeviceID: "d"}, `"OTMz"`) },
+		{"update device keeps quoted etag", func(c *RegistryClient) (any, error) { return c.UpdateDevice(ctx, &hub.Device{DeviceID: "d"}, `"OTMz"`) },
 			answer{200, nil, device}, "PUT", "/devices/d", `"OTMz"`, "", "", ""},
 		{"delete device wildcard", func(c *RegistryClient) (any, error) { return nil, c.DeleteDevice(ctx, "d", "") },
 			answer{204, nil, ""}, "DELETE", "/devices/d", "*", "", "", ""},
@@ -171,7 +177,7 @@ func TestRegistryRequests(t *testing.T) {
 		{"list devices", func(c *RegistryClient) (any, error) { return c.ListDevices(ctx, 10) },
 			answer{200, nil, "[" + device + "]"}, "GET", "/devices", absent, "", "", "top=10"},
 		{"create module: PYHUB body, 201", func(c *RegistryClient) (any, error) {
-			return c.CreateModule(ctx, &Module{DeviceID: "myFirstDevice", ModuleID: "myFirstModule"})
+			return c.CreateModule(ctx, &hub.Module{DeviceID: "myFirstDevice", ModuleID: "myFirstModule"})
 		}, answer{201, nil, module}, "PUT", "/devices/myFirstDevice/modules/myFirstModule", absent, "",
 			`{"moduleId":"myFirstModule","managedBy":"","deviceId":"myFirstDevice","authentication":{"symmetricKey":{"primaryKey":"","secondaryKey":""},"type":"sas"}}`, ""},
 		{"get module", func(c *RegistryClient) (any, error) { return c.GetModule(ctx, "d", "$edgeAgent") },
@@ -179,7 +185,7 @@ func TestRegistryRequests(t *testing.T) {
 		{"list modules", func(c *RegistryClient) (any, error) { return c.ListModules(ctx, "d") },
 			answer{200, nil, "[" + module + "]"}, "GET", "/devices/d/modules", absent, "", "", ""},
 		{"update module", func(c *RegistryClient) (any, error) {
-			return c.UpdateModule(ctx, &Module{DeviceID: "d", ModuleID: "m"}, "NTk0")
+			return c.UpdateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"}, "NTk0")
 		},
 			answer{200, nil, module}, "PUT", "/devices/d/modules/m", `"NTk0"`, `{"moduleId":"m","managedBy":"","deviceId":"d"}`, "", ""},
 		{"delete module", func(c *RegistryClient) (any, error) { return nil, c.DeleteModule(ctx, "d", "m", "NTk0") },
@@ -189,18 +195,18 @@ func TestRegistryRequests(t *testing.T) {
 		{"get module twin", func(c *RegistryClient) (any, error) { return c.GetModuleTwin(ctx, "d", "m/x") },
 			answer{200, nil, twin}, "GET", "/twins/d/modules/m%2Fx", absent, "", "", ""},
 		{"tutorial module twin patch: only desired", func(c *RegistryClient) (any, error) {
-			return c.UpdateModuleTwin(ctx, "d", "m", &Twin{DeviceID: "d", ModuleID: "m", ETag: "x", Version: 3, Status: "enabled",
-				Properties: &TwinProperties{Desired: map[string]any{"telemetryInterval": 122, "$version": 2, "$metadata": map[string]any{}},
+			return c.UpdateModuleTwin(ctx, "d", "m", &hub.Twin{DeviceID: "d", ModuleID: "m", ETag: "x", Version: 3, Status: "enabled",
+				Properties: &hub.TwinProperties{Desired: map[string]any{"telemetryInterval": 122, "$version": 2, "$metadata": map[string]any{}},
 					Reported: map[string]any{"r": 1}}}, "AAAAAAAAAAI=")
 		}, answer{200, nil, twin}, "PATCH", "/twins/d/modules/m", `"AAAAAAAAAAI="`, "", `{"properties":{"desired":{"telemetryInterval":122}}}`, ""},
 		{"device twin patch: tags, wildcard", func(c *RegistryClient) (any, error) {
-			return c.UpdateDeviceTwin(ctx, "d", &Twin{Tags: map[string]any{"site": "a", "old": nil}}, "")
+			return c.UpdateDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{"site": "a", "old": nil}}, "")
 		}, answer{200, nil, twin}, "PATCH", "/twins/d", "*", "", `{"tags":{"old":null,"site":"a"}}`, ""},
 		{"replace device twin: empty tags are sent", func(c *RegistryClient) (any, error) {
-			return c.ReplaceDeviceTwin(ctx, "d", &Twin{Tags: map[string]any{}, Properties: &TwinProperties{Desired: map[string]any{}}}, "*")
+			return c.ReplaceDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{}, Properties: &hub.TwinProperties{Desired: map[string]any{}}}, "*")
 		}, answer{200, nil, twin}, "PUT", "/twins/d", "*", "", `{"tags":{},"properties":{"desired":{}}}`, ""},
 		{"replace module twin", func(c *RegistryClient) (any, error) {
-			return c.ReplaceModuleTwin(ctx, "d", "m", &Twin{Properties: &TwinProperties{Desired: map[string]any{"a": 1}}}, `W/"AAAAAAAAAAI="`)
+			return c.ReplaceModuleTwin(ctx, "d", "m", &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"a": 1}}}, `W/"AAAAAAAAAAI="`)
 		}, answer{200, nil, twin}, "PUT", "/twins/d/modules/m", `W/"AAAAAAAAAAI="`, "", `{"properties":{"desired":{"a":1}}}`, ""},
 	}
 	for _, tt := range tests {
@@ -246,7 +252,7 @@ func TestRegistryRequests(t *testing.T) {
 
 func TestRegistryDecodesResults(t *testing.T) {
 	_, c := newFakeHub(t, answer{200, nil, `{"deviceId":"d","etag":"OTMz","authentication":{"symmetricKey":{"primaryKey":"k1","secondaryKey":"k2"},"type":"sas"},"unknownField":1}`})
-	d, err := c.CreateDevice(t.Context(), &Device{DeviceID: "d"})
+	d, err := c.CreateDevice(t.Context(), &hub.Device{DeviceID: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,48 +289,48 @@ func TestRegistryErrors(t *testing.T) {
 		want   error
 		prefix string
 	}{
-		{"409 module, modern", answer{409, hdr("ModuleAlreadyExistsOnDevice"), modernBody(409301, "Device d in IotHub h already contains Module m.")},
+		{"409 module, modern", answer{409, hdr("ModuleAlreadyExistsOnDevice"), modernBody(409301, "Device d in IotHub h already contains hub.Module m.")},
 			func(c *RegistryClient) error {
-				_, err := c.CreateModule(ctx, &Module{DeviceID: "d", ModuleID: "m"})
+				_, err := c.CreateModule(ctx, &hub.Module{DeviceID: "d", ModuleID: "m"})
 				return err
 			},
-			ErrModuleAlreadyExistsOnDevice, "create module d/m: "},
+			hub.ErrModuleAlreadyExistsOnDevice, "create module d/m: "},
 		{"409 device, legacy", answer{409, hdr("DeviceAlreadyExists"), legacyBody("DeviceAlreadyExists", "A device with ID 'd' is already registered.")},
-			func(c *RegistryClient) error { _, err := c.CreateDevice(ctx, &Device{DeviceID: "d"}); return err },
-			ErrDeviceAlreadyExists, "create device d: "},
+			func(c *RegistryClient) error { _, err := c.CreateDevice(ctx, &hub.Device{DeviceID: "d"}); return err },
+			hub.ErrDeviceAlreadyExists, "create device d: "},
 		{"409 device, legacy without header", answer{409, nil, legacyBody("DeviceAlreadyExists", "Conflict")},
-			func(c *RegistryClient) error { _, err := c.CreateDevice(ctx, &Device{DeviceID: "d"}); return err },
-			ErrDeviceAlreadyExists, "create device d: "},
+			func(c *RegistryClient) error { _, err := c.CreateDevice(ctx, &hub.Device{DeviceID: "d"}); return err },
+			hub.ErrDeviceAlreadyExists, "create device d: "},
 		{"404 device, modern", answer{404, hdr("DeviceNotFound"), modernBody(404001, "Device d not found.")},
 			func(c *RegistryClient) error { _, err := c.GetDevice(ctx, "d"); return err },
-			ErrDeviceNotFound, "get device d: "},
+			hub.ErrDeviceNotFound, "get device d: "},
 		{"404 module twin, modern without header", answer{404, nil, modernBody(404010, "Module m not found.")},
 			func(c *RegistryClient) error { _, err := c.GetModuleTwin(ctx, "d", "m"); return err },
-			ErrModuleNotFound, "get module twin d/m: "},
+			hub.ErrModuleNotFound, "get module twin d/m: "},
 		{"412 identity, legacy", answer{412, hdr("PreconditionFailed"), legacyBody("PreconditionFailed",
-			"Precondition failed: Device version did not match, existingVersion:957482805 newVersion:957482804")},
+			"Precondition failed: hub.Device version did not match, existingVersion:957482805 newVersion:957482804")},
 			func(c *RegistryClient) error {
-				_, err := c.UpdateDevice(ctx, &Device{DeviceID: "d"}, "old")
+				_, err := c.UpdateDevice(ctx, &hub.Device{DeviceID: "d"}, "old")
 				return err
 			},
-			ErrPreconditionFailed, "update device d: "},
+			hub.ErrPreconditionFailed, "update device d: "},
 		{"412 twin, modern", answer{412, hdr("PreconditionFailed"), modernBody(412001, "Precondition failed")},
 			func(c *RegistryClient) error {
-				_, err := c.UpdateModuleTwin(ctx, "d", "m", &Twin{Tags: map[string]any{"a": 1}}, "old")
+				_, err := c.UpdateModuleTwin(ctx, "d", "m", &hub.Twin{Tags: map[string]any{"a": 1}}, "old")
 				return err
-			}, ErrPreconditionFailed, "update module twin d/m: "},
+			}, hub.ErrPreconditionFailed, "update module twin d/m: "},
 		{"401 legacy (protocol.md §2.5)", answer{401, hdr("IotHubUnauthorizedAccess"), legacyBody("IotHubUnauthorizedAccess", "Unauthorized")},
 			func(c *RegistryClient) error { return c.DeleteDevice(ctx, "d", "") },
-			ErrUnauthorized, "delete device d: "},
+			hub.ErrUnauthorized, "delete device d: "},
 		{"401 without body", answer{401, nil, ""},
 			func(c *RegistryClient) error { _, err := c.ListDevices(ctx, 0); return err },
-			ErrUnauthorized, "list devices: "},
+			hub.ErrUnauthorized, "list devices: "},
 		{"400 is not retried", answer{400, hdr("ArgumentInvalid"), modernBody(400004, "bad")},
 			func(c *RegistryClient) error { _, err := c.ListModules(ctx, "d"); return err },
-			ErrArgumentInvalid, "list modules of d: "},
+			hub.ErrArgumentInvalid, "list modules of d: "},
 		{"500 is not retried", answer{500, nil, "oops"},
 			func(c *RegistryClient) error { _, err := c.GetModule(ctx, "d", "m"); return err },
-			&Error{StatusCode: 500}, "get module d/m: "},
+			&hub.Error{StatusCode: 500}, "get module d/m: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,7 +342,7 @@ func TestRegistryErrors(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), tt.prefix) || strings.Contains(err.Error(), "failed to") {
 				t.Errorf("error text %q, want prefix %q", err, tt.prefix)
 			}
-			if e, ok := AsError(err); !ok || e.StatusCode != tt.answer.status {
+			if e, ok := hub.AsError(err); !ok || e.StatusCode != tt.answer.status {
 				t.Errorf("AsError: %+v", e)
 			}
 			if reqs, _ := f.requests(); len(reqs) != 1 {
@@ -363,7 +369,7 @@ func TestRegistryRetries(t *testing.T) {
 	})
 	t.Run("503 with Retry-After 0 then 204, body resent", func(t *testing.T) {
 		f, c := newFakeHub(t, answer{503, map[string]string{"Retry-After": "0"}, ""}, answer{200, nil, `{}`})
-		if _, err := c.UpdateDeviceTwin(t.Context(), "d", &Twin{Tags: map[string]any{"a": 1}}, ""); err != nil {
+		if _, err := c.UpdateDeviceTwin(t.Context(), "d", &hub.Twin{Tags: map[string]any{"a": 1}}, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, bodies := f.requests(); len(bodies) != 2 || bodies[0] != bodies[1] || bodies[1] == "" {
@@ -373,7 +379,7 @@ func TestRegistryRetries(t *testing.T) {
 	t.Run("attempts are bounded", func(t *testing.T) {
 		f, c := newFakeHub(t, throttled)
 		_, err := c.GetDevice(t.Context(), "d")
-		if !errors.Is(err, ErrThrottled) {
+		if !errors.Is(err, hub.ErrThrottled) {
 			t.Fatalf("error %v", err)
 		}
 		if reqs, _ := f.requests(); len(reqs) != 4 {
@@ -386,7 +392,7 @@ func TestRegistryRetries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.GetDevice(t.Context(), "d"); !errors.Is(err, ErrThrottled) {
+		if _, err := c.GetDevice(t.Context(), "d"); !errors.Is(err, hub.ErrThrottled) {
 			t.Fatalf("error %v", err)
 		}
 		if reqs, _ := f.requests(); len(reqs) != 1 {
@@ -399,7 +405,7 @@ func TestRegistryRetries(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := c.GetDevice(ctx, "d")
-		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrThrottled) {
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, hub.ErrThrottled) {
 			t.Fatalf("error %v", err)
 		}
 		if d := time.Since(start); d > 5*time.Second {
@@ -458,7 +464,7 @@ func TestRegistryLimitsAndValidation(t *testing.T) {
 		"empty module":   func() error { _, err := c.GetModuleTwin(ctx, "d", ""); return err },
 		"nil device":     func() error { _, err := c.CreateDevice(ctx, nil); return err },
 		"nil twin":       func() error { _, err := c.UpdateDeviceTwin(ctx, "d", nil, ""); return err },
-		"module no id":   func() error { _, err := c.CreateModule(ctx, &Module{DeviceID: "d"}); return err },
+		"module no id":   func() error { _, err := c.CreateModule(ctx, &hub.Module{DeviceID: "d"}); return err },
 		"delete no id":   func() error { return c.DeleteModule(ctx, "d", "", "") },
 		"unexpected 2xx": func() error { return c.DeleteDevice(ctx, "d", "") }, // 200 instead of 204
 	} {

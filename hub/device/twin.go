@@ -1,4 +1,4 @@
-package hub
+package device
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/mqttconn"
 )
 
 // Twin topics of the MQTT protocol (protocol.md §4.4).
@@ -43,7 +45,7 @@ type twinResponse struct {
 // GetTwin reads the twin's desired and reported properties (with their
 // $version, without $metadata, as the hub sends them over MQTT). A request
 // cut off by a dropped connection is sent again once the client reconnects.
-func (c *MQTTClient) GetTwin(ctx context.Context) (*TwinProperties, error) {
+func (c *Client) GetTwin(ctx context.Context) (*hub.TwinProperties, error) {
 	c.gate.RLock()
 	defer c.gate.RUnlock()
 	for {
@@ -60,7 +62,7 @@ func (c *MQTTClient) GetTwin(ctx context.Context) (*TwinProperties, error) {
 // GetTwinJSON is GetTwin's answer as the hub sent it, so that a check can
 // see everything the hub put in it: a device or module must never see the
 // twin's tags, for instance, which GetTwin's result has no place for.
-func (c *MQTTClient) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
+func (c *Client) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
 	c.gate.RLock()
 	defer c.gate.RUnlock()
 	for {
@@ -77,12 +79,12 @@ func (c *MQTTClient) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
 	}
 }
 
-func (c *MQTTClient) getTwin(ctx context.Context) (*TwinProperties, error) {
+func (c *Client) getTwin(ctx context.Context) (*hub.TwinProperties, error) {
 	r, err := c.request(ctx, topicTwinGet, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 	}
-	var props TwinProperties
+	var props hub.TwinProperties
 	if err := json.Unmarshal(r.body, &props); err != nil {
 		return nil, fmt.Errorf("get twin %s: bad response body: %w", c.clientID(), err)
 	}
@@ -93,7 +95,7 @@ func (c *MQTTClient) getTwin(ctx context.Context) (*TwinProperties, error) {
 // returns the reported $version the hub assigned. If the connection drops
 // after the patch left, the error says so: the hub may have applied it, and
 // it is not sent twice.
-func (c *MQTTClient) UpdateReported(ctx context.Context, patch map[string]any) (int64, error) {
+func (c *Client) UpdateReported(ctx context.Context, patch map[string]any) (int64, error) {
 	body, err := json.Marshal(patch)
 	if err != nil {
 		return 0, fmt.Errorf("update reported %s: %w", c.clientID(), err)
@@ -103,7 +105,7 @@ func (c *MQTTClient) UpdateReported(ctx context.Context, patch map[string]any) (
 
 // UpdateReportedJSON is UpdateReported with the patch as raw JSON, so tests
 // can send exactly the bytes they mean (including malformed ones).
-func (c *MQTTClient) UpdateReportedJSON(ctx context.Context, body []byte) (int64, error) {
+func (c *Client) UpdateReportedJSON(ctx context.Context, body []byte) (int64, error) {
 	c.gate.RLock()
 	defer c.gate.RUnlock()
 	r, err := c.request(ctx, topicReportedPatch, body)
@@ -115,7 +117,7 @@ func (c *MQTTClient) UpdateReportedJSON(ctx context.Context, body []byte) (int64
 
 // request publishes a twin request with a fresh $rid and waits for its
 // response; statuses of 300 and above become *Error.
-func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (twinResponse, error) {
+func (c *Client) request(ctx context.Context, topic string, body []byte) (twinResponse, error) {
 	rid := newRequestID()
 	ch := make(chan twinResponse, 1)
 	c.mu.Lock()
@@ -134,8 +136,8 @@ func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (tw
 	if body == nil {
 		body = []byte{}
 	}
-	c.cfg.emit(MQTTSent, c.clientID(), topic+rid, 1, body, "")
-	if err := waitToken(ctx, pc.Publish(topic+rid, 1, false, body)); err != nil {
+	c.cfg.Emit(mqttconn.EventSent, c.clientID(), topic+rid, 1, body, "")
+	if err := mqttconn.WaitToken(ctx, pc.Publish(topic+rid, 1, false, body)); err != nil {
 		return twinResponse{}, err
 	}
 	select {
@@ -144,7 +146,7 @@ func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (tw
 			return r, r.err
 		}
 		if r.status >= 300 {
-			return r, ParseError(r.status, "", r.body)
+			return r, hub.ParseError(r.status, "", r.body)
 		}
 		return r, nil
 	case <-ctx.Done():
@@ -155,9 +157,9 @@ func (c *MQTTClient) request(ctx context.Context, topic string, body []byte) (tw
 // onMessage routes everything the hub sends. paho calls it in order
 // (OrderMatters), so it never blocks: responses go to a buffered channel of
 // one, patches to an unbounded queue.
-func (c *MQTTClient) onMessage(_ paho.Client, m paho.Message) {
+func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 	topic := m.Topic()
-	c.cfg.emitMessage(c.clientID(), m)
+	c.cfg.EmitMessage(c.clientID(), m)
 	switch {
 	case strings.HasPrefix(topic, prefixTwinResponse):
 		statusText, query, _ := strings.Cut(strings.TrimPrefix(topic, prefixTwinResponse), "/?")
@@ -197,7 +199,7 @@ func decodeDesiredPatch(topic string, payload []byte) (map[string]any, int64, er
 	if err := dec.Decode(&props); err != nil {
 		return nil, 0, err
 	}
-	version := SectionVersion(props)
+	version := hub.SectionVersion(props)
 	delete(props, "$version")
 	if version == 0 {
 		_, query, _ := strings.Cut(topic, "?")
@@ -211,7 +213,7 @@ func decodeDesiredPatch(topic string, payload []byte) (map[string]any, int64, er
 }
 
 // offer delivers a live patch in version order.
-func (c *MQTTClient) offer(p DesiredPatch) {
+func (c *Client) offer(p DesiredPatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offerLocked(p, true)
@@ -222,7 +224,7 @@ func (c *MQTTClient) offer(p DesiredPatch) {
 // During a resync it waits until the twin has been read. A version gap means
 // a notification was lost: then, when mayResync, the client reads the whole
 // desired section instead of delivering an incomplete picture. c.mu is held.
-func (c *MQTTClient) offerLocked(p DesiredPatch, mayResync bool) {
+func (c *Client) offerLocked(p DesiredPatch, mayResync bool) {
 	switch {
 	case c.resyncing:
 		c.buffered = append(c.buffered, p)
@@ -239,7 +241,7 @@ func (c *MQTTClient) offerLocked(p DesiredPatch, mayResync bool) {
 	}
 }
 
-func (c *MQTTClient) resyncAfterGap() {
+func (c *Client) resyncAfterGap() {
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
 	if err := c.resync(ctx, false); err != nil {
@@ -252,7 +254,7 @@ func (c *MQTTClient) resyncAfterGap() {
 // on the first connect nothing, since the caller reads the twin itself. The
 // patches that arrived meanwhile follow, those not newer than the GET
 // dropped, so a push that overtook the GET answer cannot hide the Full one.
-func (c *MQTTClient) resync(ctx context.Context, initial bool) error {
+func (c *Client) resync(ctx context.Context, initial bool) error {
 	props, err := c.getTwin(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,9 +263,9 @@ func (c *MQTTClient) resync(ctx context.Context, initial bool) error {
 }
 
 // finishResync is resync once the GET has answered (or failed). c.mu is held.
-func (c *MQTTClient) finishResync(props *TwinProperties, err error, initial bool) {
+func (c *Client) finishResync(props *hub.TwinProperties, err error, initial bool) {
 	if err == nil {
-		version := SectionVersion(props.Desired)
+		version := hub.SectionVersion(props.Desired)
 		switch {
 		case initial:
 			c.held = max(c.held, version)
@@ -290,7 +292,7 @@ func (c *MQTTClient) finishResync(props *TwinProperties, err error, initial bool
 
 // onConnect runs after every (re)connect: subscribe, read the twin, deliver
 // what changed while away, and schedule the next token renewal.
-func (c *MQTTClient) onConnect(pc paho.Client) {
+func (c *Client) onConnect(pc paho.Client) {
 	c.mu.Lock()
 	c.connSeq++
 	first := c.connSeq == 1
@@ -301,8 +303,8 @@ func (c *MQTTClient) onConnect(pc paho.Client) {
 	defer cancel()
 	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}
 	tok := pc.SubscribeMultiple(filters, c.onMessage)
-	err := waitToken(ctx, tok)
-	c.cfg.emit(MQTTSubscribe, c.clientID(), filterList(filters), 1, nil, subackDetail(tok, err))
+	err := mqttconn.WaitToken(ctx, tok)
+	c.cfg.Emit(mqttconn.EventSubscribe, c.clientID(), mqttconn.FilterList(filters), 1, nil, mqttconn.SubackDetail(tok, err))
 	if err == nil {
 		err = c.resync(ctx, first)
 	} else {
@@ -329,20 +331,20 @@ func (c *MQTTClient) onConnect(pc paho.Client) {
 		if c.renew != nil {
 			c.renew.Stop()
 		}
-		c.renew = time.AfterFunc(c.cfg.ttl*4/5, c.renewToken)
+		c.renew = time.AfterFunc(c.cfg.TTL*4/5, c.renewToken)
 	}
 }
 
 // onConnectionLost fails the requests waiting for an answer; GetTwin sends
 // its request again after the reconnect, UpdateReported reports the loss.
-func (c *MQTTClient) onConnectionLost(err error) {
+func (c *Client) onConnectionLost(err error) {
 	c.log.Info("mqtt connection lost", "error", err)
-	c.cfg.emit(MQTTConnectionLost, c.clientID(), "", 0, nil, err.Error())
+	c.cfg.Emit(mqttconn.EventConnectionLost, c.clientID(), "", 0, nil, err.Error())
 	c.markDown()
 	c.failPending(errConnectionLost)
 }
 
-func (c *MQTTClient) failPending(err error) {
+func (c *Client) failPending(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ch := range c.pending {
@@ -354,7 +356,7 @@ func (c *MQTTClient) failPending(err error) {
 }
 
 // awaitConnected waits until the client is connected and resynced again, or ctx.
-func (c *MQTTClient) awaitConnected(ctx context.Context) error {
+func (c *Client) awaitConnected(ctx context.Context) error {
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()
@@ -367,7 +369,7 @@ func (c *MQTTClient) awaitConnected(ctx context.Context) error {
 }
 
 // markDown records that the connection is gone until the next onConnect.
-func (c *MQTTClient) markDown() {
+func (c *Client) markDown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -382,7 +384,7 @@ func (c *MQTTClient) markDown() {
 // for operations in flight and keeps new ones out until it is back; the
 // persistent session keeps the subscriptions. The old paho client is
 // disconnected first so its auto-reconnect cannot fight the new one.
-func (c *MQTTClient) renewToken() {
+func (c *Client) renewToken() {
 	c.gate.Lock()
 	defer c.gate.Unlock()
 	c.mu.Lock()
@@ -397,13 +399,13 @@ func (c *MQTTClient) renewToken() {
 
 	c.log.Info("renewing sas token", "client", c.clientID())
 	c.markDown()
-	c.cfg.emit(MQTTDisconnect, c.clientID(), "", 0, nil, "to renew the SAS token")
+	c.cfg.Emit(mqttconn.EventDisconnect, c.clientID(), "", 0, nil, "to renew the SAS token")
 	old.Disconnect(250)
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
 	tok := next.Connect()
-	if err := waitToken(ctx, tok); err != nil {
-		c.emitConnect(connectOutcome(tok, err))
+	if err := mqttconn.WaitToken(ctx, tok); err != nil {
+		c.emitConnect(mqttconn.ConnectOutcome(tok, err))
 		c.log.Warn("reconnect for token renewal failed", "error", err)
 		next.Disconnect(0) // stop it connecting on its own; the retry dials anew
 		c.mu.Lock()

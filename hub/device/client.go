@@ -1,4 +1,8 @@
-package hub
+// Package device is a device's or module's MQTT client of an IoT hub, on
+// paho: the twin protocol (get, reported patches, desired patches on a
+// channel) and telemetry, over TLS or WebSockets, with SAS tokens it renews
+// itself. It works against a real hub and the emulator alike.
+package device
 
 import (
 	"context"
@@ -10,13 +14,11 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/mqttconn"
 )
 
-// MQTTAPIVersion is the api-version the client puts in its MQTT user name;
-// without one a real hub misbehaves (protocol.md §4.2).
-const MQTTAPIVersion = "2021-04-12"
-
-// MQTTClient is a device's or module's MQTT connection to a hub, on paho,
+// Client is a device's or module's MQTT connection to a hub, on paho,
 // speaking the twin protocol: GetTwin, UpdateReported and desired-property
 // patches on a channel.
 //
@@ -26,9 +28,9 @@ const MQTTAPIVersion = "2021-04-12"
 // not newer than what it already delivered are dropped, so nothing is lost
 // and nothing is delivered twice (protocol.md §4.7). It renews its SAS token
 // by reconnecting with a fresh one before the old one expires.
-type MQTTClient struct {
-	cs     ConnectionString
-	cfg    dialConfig
+type Client struct {
+	cs     hub.ConnectionString
+	cfg    mqttconn.Settings
 	tlsCfg *tls.Config
 	log    *slog.Logger
 
@@ -55,7 +57,7 @@ type MQTTClient struct {
 	connSeq   int // connections made, for the renewal timer
 
 	// sentUser and sentPassword are the credentials of the last CONNECT,
-	// kept only for an observer (DialObserver).
+	// kept only for an observer (WithObserver).
 	sentUser, sentPassword string
 }
 
@@ -72,77 +74,12 @@ type DesiredPatch struct {
 	Full bool
 }
 
-// ConnectRefusedError is a CONNACK refusal: 5 for a bad key, an expired
-// token or an unknown identity; 3 for a disabled device (protocol.md §4.3).
-type ConnectRefusedError struct {
-	Code byte
-}
-
-func (e *ConnectRefusedError) Error() string {
-	return fmt.Sprintf("mqtt connect refused: CONNACK %d", e.Code)
-}
-
-type dialConfig struct {
-	addr      string
-	ws        bool // MQTT over WebSockets
-	tls       *tls.Config
-	ttl       time.Duration
-	keepAlive time.Duration
-	now       func() time.Time
-	log       *slog.Logger
-	token     string             // a given SAS token, used instead of signing one
-	clientID  string             // a client identifier sent instead of the identity's own (DialClientID)
-	onMessage func(paho.Message) // DialRaw's handler of unrouted messages (DialOnMessage)
-	observe   func(MQTTEvent)    // nil: nobody observes (see DialObserver)
-}
-
-// DialOption configures DialModule and DialDevice.
-type DialOption func(*dialConfig)
-
-// DialAddress sets the address (host:port) to dial. Default: the
-// connection string's GatewayHostName, else its HostName, on port 8883
-// (443 with DialWebSockets).
-func DialAddress(addr string) DialOption { return func(c *dialConfig) { c.addr = addr } }
-
-// DialWebSockets speaks MQTT over WebSockets, wss://{addr}/$iothub/websocket
-// with the subprotocol "mqtt" (paho's), as the SDKs do when only port 443
-// may leave a network (protocol.md §4.1).
-func DialWebSockets() DialOption { return func(c *dialConfig) { c.ws = true } }
-
-// DialTLSConfig sets the TLS configuration, e.g. one trusting an emulator's CA.
-func DialTLSConfig(cfg *tls.Config) DialOption { return func(c *dialConfig) { c.tls = cfg } }
-
-// DialTokenTTL sets the SAS token lifetime (default 1h). The client renews
-// the token when 80% of it has passed, as the C SDK does.
-func DialTokenTTL(d time.Duration) DialOption { return func(c *dialConfig) { c.ttl = d } }
-
-// DialKeepAlive sets the MQTT keep-alive (default 60s, the Python SDK's).
-func DialKeepAlive(d time.Duration) DialOption { return func(c *dialConfig) { c.keepAlive = d } }
-
-// DialClock sets the clock used for token expiry.
-func DialClock(now func() time.Time) DialOption { return func(c *dialConfig) { c.now = now } }
-
-// DialClientID sends id as the MQTT client identifier instead of the
-// identity's own ({device} or {device}/{module}); the user name and the
-// token stay the identity's. A hub refuses the mismatch, and conformance
-// checks use this to see that it does; nothing else should.
-func DialClientID(id string) DialOption { return func(c *dialConfig) { c.clientID = id } }
-
-// DialOnMessage makes a DialRaw client hand fn every message that no
-// subscription callback of its own takes: above all those a persistent
-// session delivers as soon as it is resumed, before the new client has
-// subscribed to anything. DialModule and DialDevice ignore it.
-func DialOnMessage(fn func(paho.Message)) DialOption { return func(c *dialConfig) { c.onMessage = fn } }
-
-// DialLogger sets a logger (default: discard).
-func DialLogger(l *slog.Logger) DialOption { return func(c *dialConfig) { c.log = l } }
-
 // DialModule connects a module with its connection string
 // (HostName=...;DeviceId=...;ModuleId=...;SharedAccessKey=...). It returns
 // once the client is connected, subscribed and has read its twin's desired
 // $version.
-func DialModule(ctx context.Context, connectionString string, opts ...DialOption) (*MQTTClient, error) {
-	cs, err := ParseConnectionString(connectionString)
+func DialModule(ctx context.Context, connectionString string, opts ...Option) (*Client, error) {
+	cs, err := hub.ParseConnectionString(connectionString)
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +91,8 @@ func DialModule(ctx context.Context, connectionString string, opts ...DialOption
 
 // DialDevice connects a device with its connection string
 // (HostName=...;DeviceId=...;SharedAccessKey=...).
-func DialDevice(ctx context.Context, connectionString string, opts ...DialOption) (*MQTTClient, error) {
-	cs, err := ParseConnectionString(connectionString)
+func DialDevice(ctx context.Context, connectionString string, opts ...Option) (*Client, error) {
+	cs, err := hub.ParseConnectionString(connectionString)
 	if err != nil {
 		return nil, err
 	}
@@ -165,10 +102,10 @@ func DialDevice(ctx context.Context, connectionString string, opts ...DialOption
 	return dial(ctx, cs, opts)
 }
 
-func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTClient, error) {
-	cfg, tlsCfg := resolveDial(cs, opts)
-	c := &MQTTClient{
-		cs: cs, cfg: cfg, log: cfg.log,
+func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client, error) {
+	cfg, tlsCfg := mqttconn.Resolve(cs, apply(opts))
+	c := &Client{
+		cs: cs, cfg: cfg, log: cfg.Log,
 		pending: map[string]chan twinResponse{},
 		ready:   make(chan struct{}),
 		up:      make(chan struct{}),
@@ -178,8 +115,8 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 	c.tlsCfg = tlsCfg
 
 	tok := c.client.Connect()
-	if err := waitToken(ctx, tok); err != nil {
-		c.emitConnect(connectOutcome(tok, err))
+	if err := mqttconn.WaitToken(ctx, tok); err != nil {
+		c.emitConnect(mqttconn.ConnectOutcome(tok, err))
 		// Close even when ctx ended first: paho would otherwise go on
 		// connecting, and a client nobody holds would fight the next one
 		// with the same identity for the session.
@@ -206,23 +143,23 @@ func dial(ctx context.Context, cs ConnectionString, opts []DialOption) (*MQTTCli
 
 // newPaho makes a paho client for one connection lifetime. Handlers ignore
 // events of a client that a token renewal has replaced.
-func (c *MQTTClient) newPaho(tlsCfg *tls.Config) paho.Client {
+func (c *Client) newPaho(tlsCfg *tls.Config) paho.Client {
 	po := paho.NewClientOptions().
-		AddBroker(c.cfg.brokerURL()).
+		AddBroker(c.cfg.BrokerURL()).
 		SetClientID(c.clientID()).
 		SetCredentialsProvider(c.credentials).
 		SetTLSConfig(tlsCfg).
 		SetProtocolVersion(4).
 		SetCleanSession(false).
-		SetKeepAlive(c.cfg.keepAlive).
-		SetStore(newCopyingStore()).
+		SetKeepAlive(c.cfg.KeepAlive).
+		SetStore(mqttconn.NewStore()).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetConnectTimeout(30 * time.Second).
 		SetDefaultPublishHandler(c.onMessage).
 		SetOnConnectHandler(func(pc paho.Client) {
 			if c.isCurrent(pc) {
-				c.emitConnect(connectOutcome(nil, nil))
+				c.emitConnect(mqttconn.ConnectOutcome(nil, nil))
 				go c.onConnect(pc)
 			}
 		}).
@@ -234,19 +171,19 @@ func (c *MQTTClient) newPaho(tlsCfg *tls.Config) paho.Client {
 	return paho.NewClient(po)
 }
 
-func (c *MQTTClient) isCurrent(pc paho.Client) bool {
+func (c *Client) isCurrent(pc paho.Client) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.client == pc
 }
 
-func (c *MQTTClient) clientID() string { return c.cfg.clientIDFor(c.cs) }
+func (c *Client) clientID() string { return c.cfg.ClientIDFor(c.cs) }
 
 // credentials builds the user name and a fresh SAS password for every
 // (re)connect: {HostName}/{device}[/{module}]/?api-version=...&DeviceClientType=...
-func (c *MQTTClient) credentials() (string, string) {
-	user, password := credentials(c.cs, c.cfg)
-	if c.cfg.observe != nil {
+func (c *Client) credentials() (string, string) {
+	user, password := mqttconn.Credentials(c.cs, c.cfg)
+	if c.cfg.Observe != nil {
 		c.mu.Lock()
 		c.sentUser, c.sentPassword = user, password
 		c.mu.Unlock()
@@ -256,10 +193,10 @@ func (c *MQTTClient) credentials() (string, string) {
 
 // DesiredPatches delivers desired-property changes in version order. The
 // channel is closed by Close.
-func (c *MQTTClient) DesiredPatches() <-chan DesiredPatch { return c.patches.out }
+func (c *Client) DesiredPatches() <-chan DesiredPatch { return c.patches.out }
 
 // Close disconnects and closes the DesiredPatches channel.
-func (c *MQTTClient) Close() error {
+func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -272,7 +209,7 @@ func (c *MQTTClient) Close() error {
 	pc := c.client
 	c.mu.Unlock()
 	if pc.IsConnectionOpen() {
-		c.cfg.emit(MQTTDisconnect, c.clientID(), "", 0, nil, "")
+		c.cfg.Emit(mqttconn.EventDisconnect, c.clientID(), "", 0, nil, "")
 	}
 	pc.Disconnect(250)
 	c.failPending(errors.New("client closed"))
@@ -280,12 +217,14 @@ func (c *MQTTClient) Close() error {
 	return nil
 }
 
-// waitToken waits for a paho token or the context.
-func waitToken(ctx context.Context, tok paho.Token) error {
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		return ctx.Err()
+// emitConnect reports how a connection attempt ended, with the
+// credentials paho last asked for: paho asks before every attempt.
+func (c *Client) emitConnect(outcome string) {
+	if c.cfg.Observe == nil {
+		return
 	}
+	c.mu.Lock()
+	user, password := c.sentUser, c.sentPassword
+	c.mu.Unlock()
+	c.cfg.EmitConnect(c.clientID(), user, password, outcome)
 }

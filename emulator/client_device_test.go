@@ -1,4 +1,4 @@
-package hub_test
+package emulator_test
 
 import (
 	"context"
@@ -9,18 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
 
 // moduleOnEmulator starts an emulator with one module and returns the
 // module's connection string and the dial options that reach it.
-func moduleOnEmulator(t *testing.T) (*emulator.Server, *hub.RegistryClient, string, []hub.DialOption) {
+func moduleOnEmulator(t *testing.T) (*emulator.Server, *service.RegistryClient, string, []device.Option) {
 	t.Helper()
 	return moduleOnEmulatorWith(t, emulator.Options{})
 }
 
-func moduleOnEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *hub.RegistryClient, string, []hub.DialOption) {
+func moduleOnEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *service.RegistryClient, string, []device.Option) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := emulator.Start(ctx, o)
@@ -28,7 +31,7 @@ func moduleOnEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()))
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,14 +43,14 @@ func moduleOnEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *
 		t.Fatal(err)
 	}
 	cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	return s, reg, cs.String(), []hub.DialOption{hub.DialTLSConfig(s.TLSConfig()), hub.DialAddress(s.MQTTAddr())}
+	return s, reg, cs.String(), []device.Option{device.WithTLSConfig(s.TLSConfig()), device.WithAddress(s.MQTTAddr())}
 }
 
-func dialModule(t *testing.T, cs string, opts []hub.DialOption) *hub.MQTTClient {
+func dialModule(t *testing.T, cs string, opts []device.Option) *device.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := hub.DialModule(ctx, cs, opts...)
+	c, err := device.DialModule(ctx, cs, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func dialModule(t *testing.T, cs string, opts []hub.DialOption) *hub.MQTTClient 
 	return c
 }
 
-func setDesired(t *testing.T, reg *hub.RegistryClient, key string, value any) int64 {
+func setDesired(t *testing.T, reg *service.RegistryClient, key string, value any) int64 {
 	t.Helper()
 	twin, err := reg.UpdateModuleTwin(context.Background(), "dev1", "mod1",
 		&hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{key: value}}}, "*")
@@ -65,14 +68,14 @@ func setDesired(t *testing.T, reg *hub.RegistryClient, key string, value any) in
 	return twin.DesiredVersion()
 }
 
-func nextPatch(t *testing.T, c *hub.MQTTClient) hub.DesiredPatch {
+func nextPatch(t *testing.T, c *device.Client) device.DesiredPatch {
 	t.Helper()
 	select {
 	case p := <-c.DesiredPatches():
 		return p
 	case <-time.After(10 * time.Second):
 		t.Fatal("no desired patch within 10s")
-		return hub.DesiredPatch{}
+		return device.DesiredPatch{}
 	}
 }
 
@@ -141,7 +144,7 @@ func TestMQTTClientResyncsAfterReconnect(t *testing.T) {
 func TestMQTTClientRenewsToken(t *testing.T) {
 	clock := &fakeClock{at: time.Now()}
 	s, reg, cs, opts := moduleOnEmulatorWith(t, emulator.Options{Now: clock.now})
-	c := dialModule(t, cs, append(opts, hub.DialTokenTTL(2*time.Second), hub.DialClock(clock.now)))
+	c := dialModule(t, cs, append(opts, device.WithTokenTTL(2*time.Second), device.WithClock(clock.now)))
 	clock.advance(10 * time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -196,8 +199,8 @@ func TestDialModuleWithWrongKeyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	parsed.SharedAccessKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-	_, err = hub.DialModule(context.Background(), parsed.String(), opts...)
-	var refused *hub.ConnectRefusedError
+	_, err = device.DialModule(context.Background(), parsed.String(), opts...)
+	var refused *device.ConnectRefusedError
 	if !errors.As(err, &refused) || refused.Code != 5 {
 		t.Fatalf("want CONNACK 5, got %v", err)
 	}
@@ -215,8 +218,8 @@ func TestDialModuleUnreachableIsNotARefusal(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = hub.DialModule(ctx, cs, append(opts, hub.DialAddress(addr))...)
-	var refused *hub.ConnectRefusedError
+	_, err = device.DialModule(ctx, cs, append(opts, device.WithAddress(addr))...)
+	var refused *device.ConnectRefusedError
 	if err == nil || errors.As(err, &refused) {
 		t.Fatalf("want a network error, got %v", err)
 	}

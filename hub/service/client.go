@@ -1,4 +1,8 @@
-package hub
+// Package service is a client of an IoT hub's service REST API (the
+// registry of devices and modules, and their twins) with a shared access
+// policy, as the official service SDKs use it. It works against a real hub
+// and the emulator alike.
+package service
 
 import (
 	"bytes"
@@ -18,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hubspec/hubspec/hub"
 )
 
 const (
@@ -39,7 +45,7 @@ const (
 // base URL https://{HostName}, a freshly signed SAS token per request, and
 // If-Match quoted so the hub honours it. It is safe for concurrent use.
 type RegistryClient struct {
-	cs        ConnectionString
+	cs        hub.ConnectionString
 	baseURL   string
 	http      *http.Client
 	ttl       time.Duration
@@ -61,49 +67,49 @@ type registryConfig struct {
 	observe    func(HTTPExchange)
 }
 
-// RegistryOption configures NewRegistryClient.
-type RegistryOption func(*registryConfig)
+// Option configures NewRegistryClient.
+type Option func(*registryConfig)
 
 // WithTLSConfig sets the TLS configuration, e.g. one trusting the
 // emulator's CA. Combined with WithHTTPClient it is applied to a copy of
 // that client's *http.Transport.
-func WithTLSConfig(cfg *tls.Config) RegistryOption {
+func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *registryConfig) { c.tlsConfig = cfg }
 }
 
 // WithHTTPClient replaces the HTTP client.
-func WithHTTPClient(hc *http.Client) RegistryOption {
+func WithHTTPClient(hc *http.Client) Option {
 	return func(c *registryConfig) { c.httpClient = hc }
 }
 
 // WithTokenTTL sets the lifetime of the token signed for each request
 // (default one hour, as the Python SDK).
-func WithTokenTTL(ttl time.Duration) RegistryOption {
+func WithTokenTTL(ttl time.Duration) Option {
 	return func(c *registryConfig) { c.ttl = ttl }
 }
 
 // WithRetry sets how often a throttled (429) or unavailable (503) request is
 // tried in total, and the first backoff delay, which doubles per attempt.
 // The default is 4 attempts from 200ms; 0 or 1 disables retries.
-func WithRetry(maxAttempts int, baseDelay time.Duration) RegistryOption {
+func WithRetry(maxAttempts int, baseDelay time.Duration) Option {
 	return func(c *registryConfig) { c.attempts, c.baseDelay = maxAttempts, baseDelay }
 }
 
 // WithLogger logs each request at debug level (method, path, status,
 // attempt), never headers or tokens. The default discards.
-func WithLogger(l *slog.Logger) RegistryOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(c *registryConfig) { c.logger = l }
 }
 
 // WithClock sets the clock used for token expiry, so tests can pin "se".
-func WithClock(now func() time.Time) RegistryOption {
+func WithClock(now func() time.Time) Option {
 	return func(c *registryConfig) { c.clock = now }
 }
 
 // NewRegistryClient returns a client for the hub of a service (shared
 // access policy) connection string. No network I/O happens here.
-func NewRegistryClient(connectionString string, opts ...RegistryOption) (*RegistryClient, error) {
-	cs, err := ParseConnectionString(connectionString)
+func NewRegistryClient(connectionString string, opts ...Option) (*RegistryClient, error) {
+	cs, err := hub.ParseConnectionString(connectionString)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +212,7 @@ func (c *RegistryClient) do(ctx context.Context, k restCall) error {
 		if status >= 200 && status < 300 {
 			return fmt.Errorf("unexpected status %d (want %v)", status, k.ok)
 		}
-		hubErr := ParseError(status, hdr.Get("iothub-errorcode"), body)
+		hubErr := hub.ParseError(status, hdr.Get("iothub-errorcode"), body)
 		if (status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable) || attempt >= c.attempts {
 			return hubErr
 		}
@@ -220,7 +226,7 @@ func (c *RegistryClient) do(ctx context.Context, k restCall) error {
 
 // roundTrip sends one attempt with a freshly signed token.
 func (c *RegistryClient) roundTrip(ctx context.Context, k restCall, u string, payload []byte, attempt int) (int, http.Header, []byte, error) {
-	token, err := BuildSASToken(c.cs.HostName, c.cs.SharedAccessKey, c.cs.SharedAccessKeyName, c.now().Add(c.ttl))
+	token, err := hub.BuildSASToken(c.cs.HostName, c.cs.SharedAccessKey, c.cs.SharedAccessKeyName, c.now().Add(c.ttl))
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -308,7 +314,7 @@ func ifMatch(etag string) string {
 
 // escapeID is Python's quote(id, safe="") as msrest applies it to path
 // parameters, so ids with "/", "#", "?", "%" or ":" reach the hub intact.
-func escapeID(id string) string { return quoteAll(id) }
+func escapeID(id string) string { return hub.EscapeAll(id) }
 
 // requestID is a random UUIDv4-shaped Request-Id, as the Node SDK sends.
 func requestID() string {
@@ -322,36 +328,36 @@ func requestID() string {
 // deviceRequest is the device body the Python SDK sends (protocol.md §3.9):
 // no read-only fields, keys as given ("" asks the hub to generate them).
 type deviceRequest struct {
-	DeviceID       string              `json:"deviceId"`
-	Status         string              `json:"status,omitempty"`
-	StatusReason   *string             `json:"statusReason,omitempty"`
-	Authentication *Authentication     `json:"authentication,omitempty"`
-	Capabilities   *DeviceCapabilities `json:"capabilities,omitempty"`
+	DeviceID       string                  `json:"deviceId"`
+	Status         string                  `json:"status,omitempty"`
+	StatusReason   *string                 `json:"statusReason,omitempty"`
+	Authentication *hub.Authentication     `json:"authentication,omitempty"`
+	Capabilities   *hub.DeviceCapabilities `json:"capabilities,omitempty"`
 }
 
 // moduleRequest is the module body the Python SDK sends; managedBy is always
 // present, "" by default, as in create_module_with_sas.
 type moduleRequest struct {
-	ModuleID       string          `json:"moduleId"`
-	ManagedBy      string          `json:"managedBy"`
-	DeviceID       string          `json:"deviceId"`
-	Authentication *Authentication `json:"authentication,omitempty"`
+	ModuleID       string              `json:"moduleId"`
+	ManagedBy      string              `json:"managedBy"`
+	DeviceID       string              `json:"deviceId"`
+	Authentication *hub.Authentication `json:"authentication,omitempty"`
 }
 
 // createAuth defaults an identity's authentication for create: nothing at
 // all, or a sas type without keys, becomes sas with two empty keys, which
 // asks the hub to generate them (PYHUB create_*_with_sas, NODEHUB
 // _normalizeAuthentication). The caller's struct is not modified.
-func createAuth(a *Authentication) *Authentication {
-	if a == nil || *a == (Authentication{}) {
-		return &Authentication{Type: AuthSAS, SymmetricKey: &SymmetricKey{}}
+func createAuth(a *hub.Authentication) *hub.Authentication {
+	if a == nil || *a == (hub.Authentication{}) {
+		return &hub.Authentication{Type: hub.AuthSAS, SymmetricKey: &hub.SymmetricKey{}}
 	}
 	c := *a
 	if c.Type == "" && c.SymmetricKey != nil {
-		c.Type = AuthSAS
+		c.Type = hub.AuthSAS
 	}
-	if c.Type == AuthSAS && c.SymmetricKey == nil {
-		c.SymmetricKey = &SymmetricKey{}
+	if c.Type == hub.AuthSAS && c.SymmetricKey == nil {
+		c.SymmetricKey = &hub.SymmetricKey{}
 	}
 	return &c
 }
@@ -364,13 +370,13 @@ func modulePath(d, m string) string { return devicePath(d) + "/modules/" + escap
 // existing device yields ErrDeviceAlreadyExists (409) instead of an update.
 // Status defaults to enabled and capabilities to {iotEdge:false}; see
 // createAuth for keys. It returns the device as stored, with its keys.
-func (c *RegistryClient) CreateDevice(ctx context.Context, d *Device) (*Device, error) {
+func (c *RegistryClient) CreateDevice(ctx context.Context, d *hub.Device) (*hub.Device, error) {
 	if d == nil || d.DeviceID == "" {
 		return nil, errors.New("create device: empty device id")
 	}
-	req := deviceRequest{DeviceID: d.DeviceID, Status: cmp.Or(d.Status, StatusEnabled), StatusReason: d.StatusReason,
-		Authentication: createAuth(d.Authentication), Capabilities: cmp.Or(d.Capabilities, &DeviceCapabilities{})}
-	var out Device
+	req := deviceRequest{DeviceID: d.DeviceID, Status: cmp.Or(d.Status, hub.StatusEnabled), StatusReason: d.StatusReason,
+		Authentication: createAuth(d.Authentication), Capabilities: cmp.Or(d.Capabilities, &hub.DeviceCapabilities{})}
+	var out hub.Device
 	err := c.do(ctx, restCall{method: http.MethodPut, path: devicePath(d.DeviceID), body: req, ok: []int{200}, out: &out})
 	if err != nil {
 		return nil, fmt.Errorf("create device %s: %w", d.DeviceID, err)
@@ -379,8 +385,8 @@ func (c *RegistryClient) CreateDevice(ctx context.Context, d *Device) (*Device, 
 }
 
 // GetDevice reads a device identity.
-func (c *RegistryClient) GetDevice(ctx context.Context, deviceID string) (*Device, error) {
-	var out Device
+func (c *RegistryClient) GetDevice(ctx context.Context, deviceID string) (*hub.Device, error) {
+	var out hub.Device
 	if err := c.get(ctx, devicePath(deviceID), &out, deviceID); err != nil {
 		return nil, fmt.Errorf("get device %s: %w", deviceID, err)
 	}
@@ -389,13 +395,13 @@ func (c *RegistryClient) GetDevice(ctx context.Context, deviceID string) (*Devic
 
 // UpdateDevice replaces d's identity if its etag still matches ("" or "*":
 // unconditionally). Fields are sent as given, without create's defaults.
-func (c *RegistryClient) UpdateDevice(ctx context.Context, d *Device, etag string) (*Device, error) {
+func (c *RegistryClient) UpdateDevice(ctx context.Context, d *hub.Device, etag string) (*hub.Device, error) {
 	if d == nil || d.DeviceID == "" {
 		return nil, errors.New("update device: empty device id")
 	}
 	req := deviceRequest{DeviceID: d.DeviceID, Status: d.Status, StatusReason: d.StatusReason,
 		Authentication: d.Authentication, Capabilities: d.Capabilities}
-	var out Device
+	var out hub.Device
 	err := c.do(ctx, restCall{method: http.MethodPut, path: devicePath(d.DeviceID), body: req, ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
 	if err != nil {
 		return nil, fmt.Errorf("update device %s: %w", d.DeviceID, err)
@@ -415,12 +421,12 @@ func (c *RegistryClient) DeleteDevice(ctx context.Context, deviceID, etag string
 
 // ListDevices lists up to top devices (the hub caps at 1000); top <= 0
 // leaves the choice to the hub.
-func (c *RegistryClient) ListDevices(ctx context.Context, top int) ([]*Device, error) {
+func (c *RegistryClient) ListDevices(ctx context.Context, top int) ([]*hub.Device, error) {
 	q := url.Values{}
 	if top > 0 {
 		q.Set("top", strconv.Itoa(top))
 	}
-	var out []*Device
+	var out []*hub.Device
 	if err := c.do(ctx, restCall{method: http.MethodGet, path: "/devices", query: q, ok: []int{200}, out: &out}); err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
@@ -430,12 +436,12 @@ func (c *RegistryClient) ListDevices(ctx context.Context, top int) ([]*Device, e
 // CreateModule creates m with PUT and no If-Match (existing module:
 // ErrModuleAlreadyExistsOnDevice). The swagger allows 200 and 201; both
 // are accepted, as PYHUB does.
-func (c *RegistryClient) CreateModule(ctx context.Context, m *Module) (*Module, error) {
+func (c *RegistryClient) CreateModule(ctx context.Context, m *hub.Module) (*hub.Module, error) {
 	if m == nil || m.DeviceID == "" || m.ModuleID == "" {
 		return nil, errors.New("create module: empty device or module id")
 	}
 	req := moduleRequest{ModuleID: m.ModuleID, ManagedBy: m.ManagedBy, DeviceID: m.DeviceID, Authentication: createAuth(m.Authentication)}
-	var out Module
+	var out hub.Module
 	err := c.do(ctx, restCall{method: http.MethodPut, path: modulePath(m.DeviceID, m.ModuleID), body: req, ok: []int{200, 201}, out: &out})
 	if err != nil {
 		return nil, fmt.Errorf("create module %s/%s: %w", m.DeviceID, m.ModuleID, err)
@@ -444,8 +450,8 @@ func (c *RegistryClient) CreateModule(ctx context.Context, m *Module) (*Module, 
 }
 
 // GetModule reads a module identity.
-func (c *RegistryClient) GetModule(ctx context.Context, deviceID, moduleID string) (*Module, error) {
-	var out Module
+func (c *RegistryClient) GetModule(ctx context.Context, deviceID, moduleID string) (*hub.Module, error) {
+	var out hub.Module
 	if err := c.get(ctx, modulePath(deviceID, moduleID), &out, deviceID, moduleID); err != nil {
 		return nil, fmt.Errorf("get module %s/%s: %w", deviceID, moduleID, err)
 	}
@@ -453,8 +459,8 @@ func (c *RegistryClient) GetModule(ctx context.Context, deviceID, moduleID strin
 }
 
 // ListModules lists the modules of a device.
-func (c *RegistryClient) ListModules(ctx context.Context, deviceID string) ([]*Module, error) {
-	var out []*Module
+func (c *RegistryClient) ListModules(ctx context.Context, deviceID string) ([]*hub.Module, error) {
+	var out []*hub.Module
 	if err := c.get(ctx, devicePath(deviceID)+"/modules", &out, deviceID); err != nil {
 		return nil, fmt.Errorf("list modules of %s: %w", deviceID, err)
 	}
@@ -462,12 +468,12 @@ func (c *RegistryClient) ListModules(ctx context.Context, deviceID string) ([]*M
 }
 
 // UpdateModule replaces m's identity if its etag still matches.
-func (c *RegistryClient) UpdateModule(ctx context.Context, m *Module, etag string) (*Module, error) {
+func (c *RegistryClient) UpdateModule(ctx context.Context, m *hub.Module, etag string) (*hub.Module, error) {
 	if m == nil || m.DeviceID == "" || m.ModuleID == "" {
 		return nil, errors.New("update module: empty device or module id")
 	}
 	req := moduleRequest{ModuleID: m.ModuleID, ManagedBy: m.ManagedBy, DeviceID: m.DeviceID, Authentication: m.Authentication}
-	var out Module
+	var out hub.Module
 	err := c.do(ctx, restCall{method: http.MethodPut, path: modulePath(m.DeviceID, m.ModuleID), body: req, ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
 	if err != nil {
 		return nil, fmt.Errorf("update module %s/%s: %w", m.DeviceID, m.ModuleID, err)

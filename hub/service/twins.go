@@ -1,4 +1,4 @@
-package hub
+package service
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+
+	"github.com/hubspec/hubspec/hub"
 )
 
 // twinWriteBody is the body of a twin PATCH or PUT: only tags and desired
@@ -26,7 +28,7 @@ type twinWritePropsBody struct {
 // and "$metadata" of desired are dropped: they are hub-maintained, and a
 // twin read with GetModuleTwin, edited and sent back with ReplaceModuleTwin
 // would otherwise carry them.
-func newTwinWriteBody(t *Twin) twinWriteBody {
+func newTwinWriteBody(t *hub.Twin) twinWriteBody {
 	r := twinWriteBody{Tags: t.Tags}
 	if t.Properties != nil && t.Properties.Desired != nil {
 		desired := maps.Clone(t.Properties.Desired)
@@ -42,8 +44,8 @@ func deviceTwinPath(d string) string { return "/twins/" + escapeID(d) }
 func moduleTwinPath(d, m string) string { return deviceTwinPath(d) + "/modules/" + escapeID(m) }
 
 // GetDeviceTwin reads a device twin.
-func (c *RegistryClient) GetDeviceTwin(ctx context.Context, deviceID string) (*Twin, error) {
-	var out Twin
+func (c *RegistryClient) GetDeviceTwin(ctx context.Context, deviceID string) (*hub.Twin, error) {
+	var out hub.Twin
 	if err := c.get(ctx, deviceTwinPath(deviceID), &out, deviceID); err != nil {
 		return nil, fmt.Errorf("get device twin %s: %w", deviceID, err)
 	}
@@ -53,7 +55,7 @@ func (c *RegistryClient) GetDeviceTwin(ctx context.Context, deviceID string) (*T
 // UpdateDeviceTwin deep-merges patch's tags and desired properties into the
 // device twin (PATCH; null deletes a member) if etag still matches ("" or
 // "*": unconditionally), and returns the whole updated twin.
-func (c *RegistryClient) UpdateDeviceTwin(ctx context.Context, deviceID string, patch *Twin, etag string) (*Twin, error) {
+func (c *RegistryClient) UpdateDeviceTwin(ctx context.Context, deviceID string, patch *hub.Twin, etag string) (*hub.Twin, error) {
 	t, err := c.writeTwin(ctx, http.MethodPatch, deviceTwinPath(deviceID), patch, etag, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("update device twin %s: %w", deviceID, err)
@@ -63,7 +65,7 @@ func (c *RegistryClient) UpdateDeviceTwin(ctx context.Context, deviceID string, 
 
 // ReplaceDeviceTwin replaces the device twin's tags and desired properties
 // (PUT) if etag still matches.
-func (c *RegistryClient) ReplaceDeviceTwin(ctx context.Context, deviceID string, twin *Twin, etag string) (*Twin, error) {
+func (c *RegistryClient) ReplaceDeviceTwin(ctx context.Context, deviceID string, twin *hub.Twin, etag string) (*hub.Twin, error) {
 	t, err := c.writeTwin(ctx, http.MethodPut, deviceTwinPath(deviceID), twin, etag, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("replace device twin %s: %w", deviceID, err)
@@ -72,8 +74,8 @@ func (c *RegistryClient) ReplaceDeviceTwin(ctx context.Context, deviceID string,
 }
 
 // GetModuleTwin reads a module twin.
-func (c *RegistryClient) GetModuleTwin(ctx context.Context, deviceID, moduleID string) (*Twin, error) {
-	var out Twin
+func (c *RegistryClient) GetModuleTwin(ctx context.Context, deviceID, moduleID string) (*hub.Twin, error) {
+	var out hub.Twin
 	if err := c.get(ctx, moduleTwinPath(deviceID, moduleID), &out, deviceID, moduleID); err != nil {
 		return nil, fmt.Errorf("get module twin %s/%s: %w", deviceID, moduleID, err)
 	}
@@ -82,7 +84,7 @@ func (c *RegistryClient) GetModuleTwin(ctx context.Context, deviceID, moduleID s
 
 // UpdateModuleTwin deep-merges patch into the module twin (PATCH), as the
 // seed tutorial's update_module_twin does, if etag still matches.
-func (c *RegistryClient) UpdateModuleTwin(ctx context.Context, deviceID, moduleID string, patch *Twin, etag string) (*Twin, error) {
+func (c *RegistryClient) UpdateModuleTwin(ctx context.Context, deviceID, moduleID string, patch *hub.Twin, etag string) (*hub.Twin, error) {
 	t, err := c.writeTwin(ctx, http.MethodPatch, moduleTwinPath(deviceID, moduleID), patch, etag, deviceID, moduleID)
 	if err != nil {
 		return nil, fmt.Errorf("update module twin %s/%s: %w", deviceID, moduleID, err)
@@ -92,7 +94,7 @@ func (c *RegistryClient) UpdateModuleTwin(ctx context.Context, deviceID, moduleI
 
 // ReplaceModuleTwin replaces the module twin's tags and desired properties
 // (PUT) if etag still matches.
-func (c *RegistryClient) ReplaceModuleTwin(ctx context.Context, deviceID, moduleID string, twin *Twin, etag string) (*Twin, error) {
+func (c *RegistryClient) ReplaceModuleTwin(ctx context.Context, deviceID, moduleID string, twin *hub.Twin, etag string) (*hub.Twin, error) {
 	t, err := c.writeTwin(ctx, http.MethodPut, moduleTwinPath(deviceID, moduleID), twin, etag, deviceID, moduleID)
 	if err != nil {
 		return nil, fmt.Errorf("replace module twin %s/%s: %w", deviceID, moduleID, err)
@@ -100,14 +102,14 @@ func (c *RegistryClient) ReplaceModuleTwin(ctx context.Context, deviceID, module
 	return t, nil
 }
 
-func (c *RegistryClient) writeTwin(ctx context.Context, method, path string, t *Twin, etag string, ids ...string) (*Twin, error) {
+func (c *RegistryClient) writeTwin(ctx context.Context, method, path string, t *hub.Twin, etag string, ids ...string) (*hub.Twin, error) {
 	if err := checkIDs(ids...); err != nil {
 		return nil, err
 	}
 	if t == nil {
 		return nil, errors.New("nil twin")
 	}
-	var out Twin
+	var out hub.Twin
 	err := c.do(ctx, restCall{method: method, path: path, body: newTwinWriteBody(t), ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
 	if err != nil {
 		return nil, err

@@ -1,17 +1,19 @@
-package hub
+package device
 
 import (
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/hubspec/hubspec/hub"
 )
 
-func testClient(held int64) *MQTTClient {
-	return &MQTTClient{patches: newPatchQueue(), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+func testClient(held int64) *Client {
+	return &Client{patches: newPatchQueue(), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // drain reads patches until the one with version last arrives.
-func drain(c *MQTTClient, last int64) []DesiredPatch {
+func drain(c *Client, last int64) []DesiredPatch {
 	var got []DesiredPatch
 	for {
 		p := <-c.patches.out
@@ -46,7 +48,7 @@ func TestResyncPutsTheFullPatchFirst(t *testing.T) {
 	c.offer(DesiredPatch{Version: 6, Properties: map[string]any{"c": 3}})
 	c.offer(DesiredPatch{Version: 5, Properties: map[string]any{"b": 2}}) // already in the GET
 	c.mu.Lock()
-	c.finishResync(&TwinProperties{Desired: map[string]any{"a": 1, "b": 2, "$version": float64(5)}}, nil, false)
+	c.finishResync(&hub.TwinProperties{Desired: map[string]any{"a": 1, "b": 2, "$version": float64(5)}}, nil, false)
 	c.mu.Unlock()
 	got := drain(c, 6)
 	if len(got) != 2 || !got[0].Full || got[0].Version != 5 || got[0].Properties["a"] != 1 || got[1].Version != 6 {

@@ -1,4 +1,4 @@
-package hub
+package mqttconn
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 // put, yet a different object each time, so a resume that sets DUP on it
 // cannot race with a writer still encoding the original.
 func TestCopyingStoreSharesNoPacket(t *testing.T) {
-	s := newCopyingStore()
+	s := NewStore()
 	s.Open()
 	pub := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
 	pub.TopicName, pub.Qos, pub.MessageID, pub.Payload = "$iothub/twin/GET/?$rid=1", 1, 7, []byte(" ")

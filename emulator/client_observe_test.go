@@ -1,4 +1,4 @@
-package hub_test
+package emulator_test
 
 import (
 	"context"
@@ -11,6 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/hub/service"
+	"github.com/hubspec/hubspec/internal/mqtttest"
 
 	"github.com/hubspec/hubspec/hub"
 )
@@ -39,9 +43,9 @@ func assertMasked(t *testing.T, what, text string) {
 // caller still gets the keys.
 func TestRegistryObserverSeesRedactedExchanges(t *testing.T) {
 	s, _, _, _ := moduleOnEmulator(t)
-	var got []hub.HTTPExchange
-	reg, err := hub.NewRegistryClient(s.ConnectionString(), hub.WithTLSConfig(s.TLSConfig()),
-		hub.WithObserver(func(x hub.HTTPExchange) { got = append(got, x) }))
+	var got []service.HTTPExchange
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()),
+		service.WithObserver(func(x service.HTTPExchange) { got = append(got, x) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +101,9 @@ func TestRegistryObserverSeesEachAttempt(t *testing.T) {
 		io.WriteString(w, `{"deviceId":"d"}`)
 	}))
 	t.Cleanup(srv.Close)
-	var got []hub.HTTPExchange
-	reg, err := hub.NewRegistryClient("HostName="+strings.TrimPrefix(srv.URL, "https://")+";SharedAccessKeyName=iothubowner;SharedAccessKey="+ownKey,
-		hub.WithHTTPClient(srv.Client()), hub.WithRetry(4, time.Millisecond), hub.WithObserver(func(x hub.HTTPExchange) { got = append(got, x) }))
+	var got []service.HTTPExchange
+	reg, err := service.NewRegistryClient("HostName="+strings.TrimPrefix(srv.URL, "https://")+";SharedAccessKeyName=iothubowner;SharedAccessKey="+ownKey,
+		service.WithHTTPClient(srv.Client()), service.WithRetry(4, time.Millisecond), service.WithObserver(func(x service.HTTPExchange) { got = append(got, x) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,13 +129,13 @@ func TestRegistryObserverSeesEachAttempt(t *testing.T) {
 // one without sleeping.
 type events struct {
 	mu      sync.Mutex
-	list    []hub.MQTTEvent
+	list    []device.Event
 	changed chan struct{}
 }
 
 func newEvents() *events { return &events{changed: make(chan struct{}, 1)} }
 
-func (e *events) observe(ev hub.MQTTEvent) {
+func (e *events) observe(ev device.Event) {
 	e.mu.Lock()
 	e.list = append(e.list, ev)
 	e.mu.Unlock()
@@ -142,12 +146,12 @@ func (e *events) observe(ev hub.MQTTEvent) {
 }
 
 // await returns the first event that matches, waiting up to 10s for it.
-func (e *events) await(t *testing.T, what string, match func(hub.MQTTEvent) bool) hub.MQTTEvent {
+func (e *events) await(t *testing.T, what string, match func(device.Event) bool) device.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		e.mu.Lock()
-		list := append([]hub.MQTTEvent(nil), e.list...)
+		list := append([]device.Event(nil), e.list...)
 		e.mu.Unlock()
 		for _, ev := range list {
 			if match(ev) {
@@ -162,14 +166,14 @@ func (e *events) await(t *testing.T, what string, match func(hub.MQTTEvent) bool
 	}
 }
 
-func (e *events) all() []hub.MQTTEvent {
+func (e *events) all() []device.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]hub.MQTTEvent(nil), e.list...)
+	return append([]device.Event(nil), e.list...)
 }
 
-func kind(k hub.MQTTEventKind, topicPrefix string) func(hub.MQTTEvent) bool {
-	return func(ev hub.MQTTEvent) bool { return ev.Kind == k && strings.HasPrefix(ev.Topic, topicPrefix) }
+func kind(k device.EventKind, topicPrefix string) func(device.Event) bool {
+	return func(ev device.Event) bool { return ev.Kind == k && strings.HasPrefix(ev.Topic, topicPrefix) }
 }
 
 // TestDialObserverSeesTheTwinProtocol: connect (password masked), the
@@ -178,29 +182,29 @@ func kind(k hub.MQTTEventKind, topicPrefix string) func(hub.MQTTEvent) bool {
 func TestDialObserverSeesTheTwinProtocol(t *testing.T) {
 	s, reg, cs, opts := moduleOnEmulator(t)
 	ev := newEvents()
-	c := dialModule(t, cs, append(opts, hub.DialObserver(ev.observe)))
+	c := dialModule(t, cs, append(opts, device.WithObserver(ev.observe)))
 
-	conn := ev.await(t, "connect", kind(hub.MQTTConnect, ""))
+	conn := ev.await(t, "connect", kind(device.EventConnect, ""))
 	if conn.ClientID != "dev1/mod1" || !strings.HasPrefix(conn.Username, s.HostName()+"/dev1/mod1/?api-version=") ||
 		!strings.HasPrefix(conn.Password, "SharedAccessSignature sr=") || !strings.Contains(conn.Password, "sig="+hub.Redacted) ||
 		conn.Detail != "CONNACK 0 (Connection Accepted)" {
 		t.Errorf("connect event %+v", conn)
 	}
-	sub := ev.await(t, "subscribe", kind(hub.MQTTSubscribe, ""))
+	sub := ev.await(t, "subscribe", kind(device.EventSubscribe, ""))
 	if !strings.Contains(sub.Topic, "$iothub/twin/res/#") || !strings.HasPrefix(sub.Detail, "SUBACK: ") {
 		t.Errorf("subscribe event %+v", sub)
 	}
 	if _, err := c.UpdateReported(context.Background(), map[string]any{"token": "SharedAccessSignature sr=x&sig=leak&se=1"}); err != nil {
 		t.Fatal(err)
 	}
-	sent := ev.await(t, "reported patch", kind(hub.MQTTSent, "$iothub/twin/PATCH/properties/reported/?$rid="))
+	sent := ev.await(t, "reported patch", kind(device.EventSent, "$iothub/twin/PATCH/properties/reported/?$rid="))
 	// Go's JSON writes "&" as \u0026, which the mask swallows with the signature.
 	if sent.QoS != 1 || sent.Payload != `{"token":"SharedAccessSignature sr=x\u0026sig=***"}` {
 		t.Errorf("sent event %+v", sent)
 	}
-	ev.await(t, "answer 204", kind(hub.MQTTReceived, "$iothub/twin/res/204/"))
+	ev.await(t, "answer 204", kind(device.EventReceived, "$iothub/twin/res/204/"))
 	setDesired(t, reg, "interval", 122)
-	patch := ev.await(t, "desired patch", kind(hub.MQTTReceived, "$iothub/twin/PATCH/properties/desired/"))
+	patch := ev.await(t, "desired patch", kind(device.EventReceived, "$iothub/twin/PATCH/properties/desired/"))
 	if !strings.Contains(patch.Payload, `"interval":122`) {
 		t.Errorf("desired patch event %+v", patch)
 	}
@@ -208,12 +212,12 @@ func TestDialObserverSeesTheTwinProtocol(t *testing.T) {
 	if !s.DropConnection("dev1", "mod1") {
 		t.Fatal("no connection to drop")
 	}
-	ev.await(t, "connection lost", kind(hub.MQTTConnectionLost, ""))
-	ev.await(t, "reconnect", func(e hub.MQTTEvent) bool {
-		return e.Kind == hub.MQTTConnect && e.At.After(conn.At) && e.Detail == conn.Detail
+	ev.await(t, "connection lost", kind(device.EventConnectionLost, ""))
+	ev.await(t, "reconnect", func(e device.Event) bool {
+		return e.Kind == device.EventConnect && e.At.After(conn.At) && e.Detail == conn.Detail
 	})
 	c.Close()
-	ev.await(t, "disconnect", kind(hub.MQTTDisconnect, ""))
+	ev.await(t, "disconnect", kind(device.EventDisconnect, ""))
 	for _, e := range ev.all() {
 		assertMasked(t, string(e.Kind)+" event", strings.Join([]string{e.Topic, e.Payload, e.Username, e.Password, e.Detail}, "\n"))
 	}
@@ -229,15 +233,15 @@ func TestDialObserverSeesBareConnections(t *testing.T) {
 	refused := newEvents()
 	parsed, _ := hub.ParseConnectionString(cs)
 	parsed.SharedAccessKey = ownKey
-	if _, err := hub.DialRaw(ctx, parsed.String(), nil, append(opts, hub.DialObserver(refused.observe))...); err == nil {
+	if _, err := mqtttest.DialRaw(ctx, parsed.String(), nil, append(opts, device.WithObserver(refused.observe))...); err == nil {
 		t.Fatal("a wrong key connected")
 	}
-	if e := refused.await(t, "refusal", kind(hub.MQTTConnect, "")); e.Detail != "CONNACK 5 (Connection Refused: Not Authorised)" {
+	if e := refused.await(t, "refusal", kind(device.EventConnect, "")); e.Detail != "CONNACK 5 (Connection Refused: Not Authorised)" {
 		t.Errorf("refusal event %+v", e)
 	}
 
 	ev := newEvents()
-	pc, err := hub.DialRaw(ctx, cs, nil, append(opts, hub.DialObserver(ev.observe))...)
+	pc, err := mqtttest.DialRaw(ctx, cs, nil, append(opts, device.WithObserver(ev.observe))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,15 +249,15 @@ func TestDialObserverSeesBareConnections(t *testing.T) {
 	if tok := pc.Subscribe("$iothub/twin/PATCH/properties/desired/#", 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
-	ev.await(t, "subscribe", kind(hub.MQTTSubscribe, "$iothub/twin/PATCH/properties/desired/#"))
+	ev.await(t, "subscribe", kind(device.EventSubscribe, "$iothub/twin/PATCH/properties/desired/#"))
 	if tok := pc.Publish("$iothub/twin/PATCH/properties/reported/?$rid=7", 1, false, `{"a":1}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
-	if e := ev.await(t, "publish", kind(hub.MQTTSent, "$iothub/twin/PATCH/properties/reported/?$rid=7")); e.Payload != `{"a":1}` || e.QoS != 1 {
+	if e := ev.await(t, "publish", kind(device.EventSent, "$iothub/twin/PATCH/properties/reported/?$rid=7")); e.Payload != `{"a":1}` || e.QoS != 1 {
 		t.Errorf("publish event %+v", e)
 	}
 	setDesired(t, reg, "interval", 5)
-	if e := ev.await(t, "desired patch", kind(hub.MQTTReceived, "$iothub/twin/PATCH/properties/desired/")); !strings.Contains(e.Payload, `"interval":5`) {
+	if e := ev.await(t, "desired patch", kind(device.EventReceived, "$iothub/twin/PATCH/properties/desired/")); !strings.Contains(e.Payload, `"interval":5`) {
 		t.Errorf("desired patch event %+v", e)
 	}
 	for _, e := range append(refused.all(), ev.all()...) {

@@ -1,10 +1,13 @@
-package hub_test
+package emulator_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/internal/mqtttest"
 
 	"github.com/hubspec/hubspec/hub"
 )
@@ -23,14 +26,14 @@ func TestDialSASToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := hub.DialModule(ctx, csText, append(opts, hub.DialSASToken(good))...)
+	c, err := device.DialModule(ctx, csText, append(opts, mqtttest.WithSASToken(good))...)
 	if err != nil {
 		t.Fatalf("a good given token: %v", err)
 	}
 	c.Close()
 	foreign, _ := hub.BuildSASToken(cs.ResourceURI()+"x", cs.SharedAccessKey, "", time.Now().Add(time.Hour))
-	_, err = hub.DialModule(ctx, csText, append(opts, hub.DialSASToken(foreign))...)
-	var refused *hub.ConnectRefusedError
+	_, err = device.DialModule(ctx, csText, append(opts, mqtttest.WithSASToken(foreign))...)
+	var refused *device.ConnectRefusedError
 	if !errors.As(err, &refused) || refused.Code != 5 {
 		t.Fatalf("a token for another resource: want CONNACK 5, got %v", err)
 	}
@@ -44,12 +47,12 @@ func TestDialRaw(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	lost := make(chan error, 1)
-	first, err := hub.DialRaw(ctx, csText, func(err error) { lost <- err }, opts...)
+	first, err := mqtttest.DialRaw(ctx, csText, func(err error) { lost <- err }, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Disconnect(0)
-	second, err := hub.DialRaw(ctx, csText, nil, opts...)
+	second, err := mqtttest.DialRaw(ctx, csText, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +65,8 @@ func TestDialRaw(t *testing.T) {
 
 	cs, _ := hub.ParseConnectionString(csText)
 	cs.SharedAccessKey = "d3Jvbmcga2V5IG9mIHRoZSByaWdodCBzaGFwZSEhISE="
-	_, err = hub.DialRaw(ctx, cs.String(), nil, opts...)
-	var refused *hub.ConnectRefusedError
+	_, err = mqtttest.DialRaw(ctx, cs.String(), nil, opts...)
+	var refused *device.ConnectRefusedError
 	if !errors.As(err, &refused) || refused.Code != 5 {
 		t.Fatalf("a wrong key: want CONNACK 5, got %v", err)
 	}

@@ -1,0 +1,57 @@
+package device
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/hubspec/hubspec/internal/mqttconn"
+)
+
+// Option configures DialModule and DialDevice.
+type Option func(*mqttconn.Settings)
+
+// apply is the options as one function over the settings.
+func apply(opts []Option) func(*mqttconn.Settings) {
+	return func(s *mqttconn.Settings) {
+		for _, o := range opts {
+			o(s)
+		}
+	}
+}
+
+// WithAddress sets the address (host:port) to dial. Default: the
+// connection string's GatewayHostName, else its HostName, on port 8883
+// (443 with WithWebSockets).
+func WithAddress(addr string) Option { return func(c *mqttconn.Settings) { c.Addr = addr } }
+
+// WithWebSockets speaks MQTT over WebSockets, wss://{addr}/$iothub/websocket
+// with the subprotocol "mqtt" (paho's), as the SDKs do when only port 443
+// may leave a network (protocol.md §4.1).
+func WithWebSockets() Option { return func(c *mqttconn.Settings) { c.WebSockets = true } }
+
+// WithTLSConfig sets the TLS configuration, e.g. one trusting an emulator's CA.
+func WithTLSConfig(cfg *tls.Config) Option { return func(c *mqttconn.Settings) { c.TLS = cfg } }
+
+// WithTokenTTL sets the SAS token lifetime (default 1h). The client renews
+// the token when 80% of it has passed, as the C SDK does.
+func WithTokenTTL(d time.Duration) Option { return func(c *mqttconn.Settings) { c.TTL = d } }
+
+// WithKeepAlive sets the MQTT keep-alive (default 60s, the Python SDK's).
+func WithKeepAlive(d time.Duration) Option { return func(c *mqttconn.Settings) { c.KeepAlive = d } }
+
+// WithClock sets the clock used for token expiry.
+func WithClock(now func() time.Time) Option { return func(c *mqttconn.Settings) { c.Now = now } }
+
+// WithLogger sets a logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(c *mqttconn.Settings) { c.Log = l } }
+
+// WithObserver calls fn for the MQTT traffic of the client: connection
+// attempts, publishes both ways, subscriptions, disconnects. fn runs on
+// paho's goroutines, which deliver messages in order: it must not block
+// (append under a mutex and return), or the client stalls.
+//
+// A DialModule or DialDevice client reports the outcome of a connection
+// made or refused; paho's own reconnect attempts that fail are not seen,
+// only the loss before them and the connection that finally succeeds.
+func WithObserver(fn func(Event)) Option { return func(c *mqttconn.Settings) { c.Observe = fn } }
