@@ -24,4 +24,3 @@ const (
 // ConnectRefusedError is a CONNACK refusal: 5 for a bad key, an expired
 // token or an unknown identity; 3 for a disabled device.
 type ConnectRefusedError = mqttconn.ConnectRefusedError
-
