@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// ConnectionString is a parsed IoT Hub connection string (protocol.md §1).
+// ConnectionString is a parsed IoT Hub connection string, as the portal and
+// the SDKs write it: semicolon-separated Key=Value pairs.
 // Three shapes are valid:
 //
 //	service: HostName=h;SharedAccessKeyName=p;SharedAccessKey=k
@@ -298,7 +299,8 @@ func (c ConnectionString) IsService() bool {
 	return c.SharedAccessKeyName != "" && c.DeviceID == ""
 }
 
-// ResourceURI is the SAS resource before encoding (protocol.md §2.2):
+// ResourceURI is the SAS resource before encoding (IoT Hub "Control access
+// with SAS", the resource URI of each scope):
 // "{host}" for a policy, "{host}/devices/{d}" for a device and
 // "{host}/devices/{d}/modules/{m}" for a module. The host keeps its port,
 // as the Python SDKs do when HostName carries one.

@@ -71,7 +71,7 @@ func (e *Error) WithMessage(format string, args ...any) *Error {
 }
 
 // The IoT Hub errors Hubspec knows by name. Codes and names come from the
-// C# service SDK's ErrorCode.cs and the issues cited in protocol.md §3.8;
+// C# service SDK's ErrorCode.cs (Microsoft.Azure.Devices.Common.Exceptions);
 // one table drives the emulator's error writer and the clients' parser.
 var (
 	ErrInvalidOperation                = &Error{StatusCode: 400, Code: 400003, Name: "InvalidOperation"}
@@ -142,7 +142,7 @@ type errorDetail struct {
 }
 
 // ParseError turns an error answer into an *Error. It understands every body
-// shape seen from real hubs (protocol.md §3.8): the modern shape whose
+// shape seen from real hubs: the modern shape whose
 // "Message" is a JSON string holding {errorCode, trackingId, message}, the
 // same object nested rather than quoted, the legacy "ErrorCode:Name;text"
 // message, and the bare object MQTT twin responses carry. headerName is the

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestParseError covers every error body shape seen from real hubs
-// (protocol.md §3.8, §2.5, §4.5).
+// TestParseError covers every error body shape seen from real hubs: the
+// modern JSON-in-a-string Message, the nested object, the legacy
+// "ErrorCode:Name;text" and bare status answers.
 func TestParseError(t *testing.T) {
 	for _, tc := range []struct {
 		name, header, body string

@@ -18,8 +18,8 @@ const sasPrefix = "SharedAccessSignature "
 //
 //	SharedAccessSignature sr=<enc>&sig=<enc>&se=<unix>[&skn=<policy>]
 //
-// byte for byte as the Python device SDK builds it (PYDEV sastoken.py,
-// protocol.md §2.3): sr is resourceURI percent-encoded with nothing safe
+// byte for byte as the Python device SDK builds it (azure-iot-device's
+// sastoken.py): sr is resourceURI percent-encoded with nothing safe
 // ("/" → %2F, ":" → %3A, upper-case hex); the HMAC-SHA256, keyed with the
 // base64-decoded key, covers the encoded sr + "\n" + se; sig is the base64
 // MAC percent-encoded the same way. skn is appended raw, as PYDEV does;
@@ -65,7 +65,8 @@ func sasSign(key []byte, sr, se string) string {
 // SASToken is a parsed SAS token.
 type SASToken struct {
 	// Resource is sr exactly as sent (not decoded): the HMAC covers these
-	// bytes, and SDKs differ in how they encode them (protocol.md §2.3).
+	// bytes, and SDKs differ in how they encode them (Python and C# encode
+	// it whole, Node lower-cases the hex, the C SDK leaves it unencoded).
 	Resource string
 	// Signature is sig, percent-decoded: the base64 text of the MAC.
 	Signature string

@@ -1,8 +1,8 @@
 package hub
 
 // The registry and twin objects of the IoT Hub REST API (api-version
-// 2021-04-12), with the JSON names of the service's swagger (protocol.md
-// §3.3-3.5). Read-only fields carry omitempty so request bodies stay as small
+// 2021-04-12), with the JSON names of the service's swagger
+// (azure-rest-api-specs, iothub data-plane). Read-only fields carry omitempty so request bodies stay as small
 // as the official SDKs' are; fields the hub answers as null are pointers.
 
 // Authentication types.

@@ -26,7 +26,8 @@ import (
 // itself, and after every reconnect re-reads the twin: a desired change made
 // while it was away arrives as one Full patch, and patches whose $version is
 // not newer than what it already delivered are dropped, so nothing is lost
-// and nothing is delivered twice (protocol.md §4.7). It renews its SAS token
+// and nothing is delivered twice (IoT Hub's "device reconnection flow" for twins;
+// docs/fidelity.md, "Desired changes while disconnected"). It renews its SAS token
 // by reconnecting with a fresh one before the old one expires.
 type Client struct {
 	cs     hub.ConnectionString

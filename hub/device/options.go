@@ -27,7 +27,7 @@ func WithAddress(addr string) Option { return func(c *mqttconn.Settings) { c.Add
 
 // WithWebSockets speaks MQTT over WebSockets, wss://{addr}/$iothub/websocket
 // with the subprotocol "mqtt" (paho's), as the SDKs do when only port 443
-// may leave a network (protocol.md §4.1).
+// may leave a network.
 func WithWebSockets() Option { return func(c *mqttconn.Settings) { c.WebSockets = true } }
 
 // WithTLSConfig sets the TLS configuration, e.g. one trusting an emulator's CA.

@@ -20,7 +20,8 @@ import (
 	"github.com/hubspec/hubspec/internal/mqttconn"
 )
 
-// Twin topics of the MQTT protocol (protocol.md §4.4).
+// Twin topics of IoT Hub's MQTT protocol ("Communicate with your IoT hub
+// using the MQTT protocol"; the Python SDK's mqtt_topic_iothub.py).
 const (
 	topicTwinResponses   = "$iothub/twin/res/#"
 	topicDesiredPatches  = "$iothub/twin/PATCH/properties/desired/#"

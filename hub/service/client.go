@@ -27,8 +27,7 @@ import (
 )
 
 const (
-	// registryAPIVersion is what the Python, Node and C# service SDKs send
-	// (protocol.md §3.1).
+	// registryAPIVersion is what the Python, Node and C# service SDKs send.
 	registryAPIVersion = "2021-04-12"
 	registryUserAgent  = "hubspec/0.1 (registry; api-version=" + registryAPIVersion + ")"
 	// maxResponseBody bounds what a broken or hostile server can make us
@@ -300,8 +299,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // ifMatch turns an etag into an If-Match value. "" and "*" mean
 // unconditional and send a bare *. Anything else is quoted unless it already
-// is: the hub silently ignores unquoted etags (protocol.md §3.7), which
-// would turn an optimistic update into an unconditional one.
+// is: the hub silently ignores unquoted etags (docs/fidelity.md, "Unquoted
+// If-Match"), which would turn an optimistic update into an unconditional
+// one.
 func ifMatch(etag string) string {
 	if etag == "" || etag == "*" {
 		return "*"
@@ -325,7 +325,8 @@ func requestID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// deviceRequest is the device body the Python SDK sends (protocol.md §3.9):
+// deviceRequest is the device body the Python service SDK
+// (azure-iot-hub's IoTHubRegistryManager) sends:
 // no read-only fields, keys as given ("" asks the hub to generate them).
 type deviceRequest struct {
 	DeviceID       string                  `json:"deviceId"`
@@ -411,7 +412,7 @@ func (c *RegistryClient) UpdateDevice(ctx context.Context, d *hub.Device, etag s
 
 // DeleteDevice deletes a device, its modules and twins. Like every SDK it
 // always sends If-Match ("*" when etag is ""), since the hub's behaviour
-// without one is undocumented (protocol.md §9.4).
+// without one is undocumented.
 func (c *RegistryClient) DeleteDevice(ctx context.Context, deviceID, etag string) error {
 	if err := c.del(ctx, devicePath(deviceID), etag, deviceID); err != nil {
 		return fmt.Errorf("delete device %s: %w", deviceID, err)

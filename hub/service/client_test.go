@@ -319,7 +319,7 @@ func TestRegistryErrors(t *testing.T) {
 				_, err := c.UpdateModuleTwin(ctx, "d", "m", &hub.Twin{Tags: map[string]any{"a": 1}}, "old")
 				return err
 			}, hub.ErrPreconditionFailed, "update module twin d/m: "},
-		{"401 legacy (protocol.md §2.5)", answer{401, hdr("IotHubUnauthorizedAccess"), legacyBody("IotHubUnauthorizedAccess", "Unauthorized")},
+		{"401 legacy body", answer{401, hdr("IotHubUnauthorizedAccess"), legacyBody("IotHubUnauthorizedAccess", "Unauthorized")},
 			func(c *RegistryClient) error { return c.DeleteDevice(ctx, "d", "") },
 			hub.ErrUnauthorized, "delete device d: "},
 		{"401 without body", answer{401, nil, ""},

@@ -11,7 +11,8 @@ import (
 )
 
 // twinWriteBody is the body of a twin PATCH or PUT: only tags and desired
-// properties, the sections a service may write (protocol.md §3.10). Read-only
+// properties, the sections a service may write (REST reference, Update
+// Twin / Replace Twin). Read-only
 // fields (etag, version, ids, status) are never sent; the etag only counts
 // in If-Match. omitzero keeps an empty but non-nil map, so a PUT with
 // Tags: map[string]any{} really clears the tags, while nil leaves them out.
