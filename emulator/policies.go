@@ -2,8 +2,8 @@ package emulator
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -40,32 +40,50 @@ type policies struct {
 	list []*policy
 }
 
-// newPolicies creates the built-in policies. ownerKey, when not empty, is
-// iothubowner's primary key (base64) so scripts can know it in advance.
-func newPolicies(ownerKey string) (*policies, error) {
-	if ownerKey != "" {
-		raw, err := base64.StdEncoding.DecodeString(ownerKey)
-		if err != nil || len(raw) == 0 {
-			return nil, errors.New("owner key: not a non-empty standard base64 string")
-		}
-	} else {
-		ownerKey = newKey()
+// builtinPolicies are the shared access policies every new hub has, with
+// their permissions (IoT Hub "Control access to IoT Hub using shared access
+// signatures", iothubowner first).
+var builtinPolicies = []struct {
+	name  string
+	perms permission
+}{
+	{"iothubowner", permRegistryRead | permRegistryWrite | permServiceConnect | permDeviceConnect},
+	{"service", permServiceConnect},
+	{"device", permDeviceConnect},
+	{"registryRead", permRegistryRead},
+	{"registryReadWrite", permRegistryRead | permRegistryWrite},
+}
+
+// PolicyNames are the names of the emulator's shared access policies,
+// iothubowner first: the keys Options.PolicyKeys may set.
+func PolicyNames() []string {
+	out := make([]string, len(builtinPolicies))
+	for i, b := range builtinPolicies {
+		out[i] = b.name
 	}
-	builtins := []struct {
-		name  string
-		perms permission
-	}{
-		{"iothubowner", permRegistryRead | permRegistryWrite | permServiceConnect | permDeviceConnect},
-		{"service", permServiceConnect},
-		{"device", permDeviceConnect},
-		{"registryRead", permRegistryRead},
-		{"registryReadWrite", permRegistryRead | permRegistryWrite},
+	return out
+}
+
+// newPolicies creates the built-in policies. primary maps a policy name to
+// its primary key (base64), so scripts can know it in advance; the keys it
+// does not name are generated, as are all secondary keys.
+func newPolicies(primary map[string]string) (*policies, error) {
+	for name, key := range primary {
+		if !slices.Contains(PolicyNames(), name) {
+			return nil, fmt.Errorf("policy key for %q: no such policy (have %v)", name, PolicyNames())
+		}
+		if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) == 0 {
+			return nil, fmt.Errorf("policy key for %q: not a non-empty standard base64 string", name)
+		}
 	}
 	p := &policies{}
-	for _, b := range builtins {
-		p.list = append(p.list, &policy{name: b.name, primaryKey: newKey(), secondaryKey: newKey(), perms: b.perms})
+	for _, b := range builtinPolicies {
+		key := primary[b.name]
+		if key == "" {
+			key = newKey()
+		}
+		p.list = append(p.list, &policy{name: b.name, primaryKey: key, secondaryKey: newKey(), perms: b.perms})
 	}
-	p.list[0].primaryKey = ownerKey
 	return p, nil
 }
 

@@ -58,9 +58,10 @@ type Options struct {
 	// certificate when empty).
 	Certificate *tls.Certificate
 	CACertPEM   []byte
-	// OwnerKey is the iothubowner policy's primary key (base64), so scripts
-	// can know it in advance. Generated when empty.
-	OwnerKey string
+	// PolicyKeys sets shared access policies' primary keys (base64) by
+	// policy name (PolicyNames), so scripts can know them in advance. The
+	// keys it does not name are generated.
+	PolicyKeys map[string]string
 	// Logger receives the emulator's logs. Default: discarded.
 	Logger *slog.Logger
 	// Now is the clock used for SAS expiry and timestamps. Default time.Now.
@@ -103,7 +104,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	if s.policies, err = newPolicies(opts.OwnerKey); err != nil {
+	if s.policies, err = newPolicies(opts.PolicyKeys); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 

@@ -24,7 +24,8 @@ func TestStartWithSuppliedCertificateAndFixedPorts(t *testing.T) {
 		MQTTAddr:    mqttAddr,
 		Certificate: &tr.cert,
 		CACertPEM:   tr.caPEM,
-		OwnerKey:    "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+		PolicyKeys: map[string]string{"iothubowner": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+			"registryRead": "cmVnaXN0cnlSZWFkIGtleQ=="},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +39,9 @@ func TestStartWithSuppliedCertificateAndFixedPorts(t *testing.T) {
 	want := "HostName=hub.example.test:" + port + ";SharedAccessKeyName=iothubowner;SharedAccessKey=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
 	if got := s.ConnectionString(); got != want {
 		t.Fatalf("ConnectionString() = %q, want %q", got, want)
+	}
+	if got, _ := s.PolicyConnectionString("registryRead"); got != "HostName=hub.example.test:"+port+";SharedAccessKeyName=registryRead;SharedAccessKey=cmVnaXN0cnlSZWFkIGtleQ==" {
+		t.Fatalf("registryRead's connection string %q does not carry the key given", got)
 	}
 	if !bytes.Equal(s.CACertPEM(), tr.caPEM) {
 		t.Fatal("CACertPEM is not the supplied CA")
@@ -86,8 +90,14 @@ func TestCloseReleasesEverything(t *testing.T) {
 }
 
 func TestStartRejectsBadOptions(t *testing.T) {
-	if _, err := Start(context.Background(), Options{OwnerKey: "not base64!"}); err == nil {
-		t.Fatal("bad owner key accepted")
+	for _, keys := range []map[string]string{
+		{"iothubowner": "not base64!"},
+		{"service": ""},
+		{"registryread": "AQID"}, // policy names are case-sensitive
+	} {
+		if _, err := Start(context.Background(), Options{PolicyKeys: keys}); err == nil {
+			t.Fatalf("policy keys %v accepted", keys)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -26,10 +26,23 @@ type config struct {
 	keyFile     string
 	caCertFile  string
 	caOut       string
-	ownerKey    string
+	policyKeys  map[string]string // policy name → primary key (base64), as the -*-key flags give them
 	logLevel    slog.Level
 	logJSON     bool
 	healthcheck bool
+}
+
+// policyFlags name the flag that sets each shared access policy's primary
+// key, and the variable its connection string is printed as. iothubowner's
+// is IOTHUB_CONNECTION_STRING, the name the SDK samples and Hubspec's live
+// target read; the others say "POLICY" so that none looks like a device's
+// connection string (the samples' IOTHUB_DEVICE_CONNECTION_STRING).
+var policyFlags = []struct{ policy, flag, env string }{
+	{"iothubowner", "owner-key", "IOTHUB_CONNECTION_STRING"},
+	{"service", "service-key", "IOTHUB_POLICY_SERVICE_CONNECTION_STRING"},
+	{"device", "device-key", "IOTHUB_POLICY_DEVICE_CONNECTION_STRING"},
+	{"registryRead", "registry-read-key", "IOTHUB_POLICY_REGISTRY_READ_CONNECTION_STRING"},
+	{"registryReadWrite", "registry-read-write-key", "IOTHUB_POLICY_REGISTRY_READ_WRITE_CONNECTION_STRING"},
 }
 
 // errUsage marks a command line that is wrong; main exits 2 for it, as the
@@ -56,7 +69,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of -cert")
 	fs.StringVar(&c.caCertFile, "ca-cert", "", "PEM of the CA clients must trust for -cert (default: the chain's last certificate)")
 	fs.StringVar(&c.caOut, "ca-out", "", "write the PEM of the CA clients must trust to this file")
-	fs.StringVar(&c.ownerKey, "owner-key", "", "the iothubowner policy's primary key, base64 (default: generated)")
+	c.policyKeys = map[string]string{}
+	for _, p := range policyFlags {
+		fs.Func(p.flag, "the "+p.policy+" policy's primary key, base64 (default: generated)", func(v string) error {
+			c.policyKeys[p.policy] = v
+			return nil
+		})
+	}
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&format, "log-format", "text", "text or json")
 	fs.BoolVar(&c.healthcheck, "healthcheck", false, "probe https://127.0.0.1:{port of -https-addr}/$hubspec/health, exit 0 when healthy, 1 otherwise")
@@ -65,8 +84,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: iothub-emulator [flags]\n       iothub-emulator healthcheck [flags]\n\n"+
 			"A local Azure IoT Hub: the registry and twin REST API and MQTT (TLS and WebSockets).\n"+
-			"Once it serves, it prints one line on stdout: the iothubowner connection string,\n"+
-			"prefixed with its environment variable name. Logs go to stderr.\n"+
+			"Once it serves, it prints on stdout the connection string of each shared access policy,\n"+
+			"one per line as NAME=value, iothubowner's first. Logs go to stderr.\n"+
 			"Every flag but -healthcheck can also be set as "+envPrefix+"<NAME> (e.g. "+envName("https-addr")+"); the flag wins.\n\n")
 		fs.PrintDefaults()
 	}
@@ -129,9 +148,11 @@ func (c config) check() error {
 	if c.caCertFile != "" && c.certFile == "" {
 		return errors.New("-ca-cert needs -cert: the generated certificate has its own CA")
 	}
-	if c.ownerKey != "" {
-		if raw, err := base64.StdEncoding.DecodeString(c.ownerKey); err != nil || len(raw) == 0 {
-			return fmt.Errorf("-owner-key: not a non-empty standard base64 string")
+	for _, p := range policyFlags {
+		if key, ok := c.policyKeys[p.policy]; ok {
+			if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) == 0 {
+				return fmt.Errorf("-%s: not a non-empty standard base64 string", p.flag)
+			}
 		}
 	}
 	if c.hostName == "" {

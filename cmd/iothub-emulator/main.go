@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,9 +92,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 			return fmt.Errorf("-ca-out: %w", err)
 		}
 	}
-	if _, err := fmt.Fprintf(stdout, "IOTHUB_CONNECTION_STRING=%s\n", s.ConnectionString()); err != nil {
+	lines, err := policyLines(s)
+	if err == nil {
+		_, err = io.WriteString(stdout, lines)
+	}
+	if err != nil {
 		s.Close()
-		return fmt.Errorf("print connection string: %w", err)
+		return fmt.Errorf("print connection strings: %w", err)
 	}
 	log.Info("serving", "host", s.HostName(), "https", s.HTTPSAddr(), "mqtt", s.MQTTAddr(),
 		"websocket", s.URL()+"/$iothub/websocket", "ca_out", cfg.caOut)
@@ -108,15 +113,31 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	return nil
 }
 
+// policyLines are the connection strings of every shared access policy,
+// NAME=value, one per line, iothubowner's first: `export $(cat file)` takes
+// them as they are. They go out in one write, so a reader that waits for the
+// first line finds the others with it.
+func policyLines(s *emulator.Server) (string, error) {
+	var b strings.Builder
+	for _, p := range policyFlags {
+		cs, err := s.PolicyConnectionString(p.policy)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(p.env + "=" + cs + "\n")
+	}
+	return b.String(), nil
+}
+
 // emulatorOptions turns the command line into emulator.Options, loading the
 // supplied certificate when there is one.
 func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 	opts := emulator.Options{
-		HostName:  c.hostName,
-		HTTPSAddr: c.httpsAddr,
-		MQTTAddr:  c.mqttAddr,
-		OwnerKey:  c.ownerKey,
-		Logger:    log,
+		HostName:   c.hostName,
+		HTTPSAddr:  c.httpsAddr,
+		MQTTAddr:   c.mqttAddr,
+		PolicyKeys: c.policyKeys,
+		Logger:     log,
 	}
 	if c.certFile == "" {
 		return opts, nil

@@ -203,8 +203,12 @@ func TestBinary(t *testing.T) {
 		if code := p.exitCode(t); code != 0 {
 			t.Fatalf("exit %d after SIGTERM", code)
 		}
-		if line, open := <-p.lines; open {
-			t.Fatalf("a second stdout line: %q", line)
+		var more []string
+		for line := range p.lines {
+			more = append(more, line)
+		}
+		if len(more) != len(policyFlags)-1 {
+			t.Fatalf("stdout after the first line: %q, want one line per other policy and nothing else", more)
 		}
 		out, err := exec.CommandContext(ctx, bin, append([]string{"-healthcheck"}, args...)...).CombinedOutput()
 		if code := exitCodeOf(err); code != 1 {
@@ -249,6 +253,36 @@ func TestBinary(t *testing.T) {
 			t.Fatalf("IOTHUB_EMULATOR_LOG_FORMAT=json ignored: %.200s", p.stderr)
 		}
 	})
+
+	t.Run("every policy's connection string and key", func(t *testing.T) {
+		httpsPort := freePort(t)
+		const serviceKey, readKey = "c2VydmljZSBrZXk=", "cmVnaXN0cnlSZWFkIGtleQ=="
+		env := []string{"IOTHUB_EMULATOR_REGISTRY_READ_KEY=" + readKey}
+		p := start(t, bin, env, "-https-addr", "127.0.0.1:"+httpsPort, "-mqtt-addr", "127.0.0.1:"+freePort(t),
+			"-service-key", serviceKey)
+		p.connectionString(t)
+		got := map[string]string{}
+		for range 4 {
+			select {
+			case line := <-p.lines:
+				name, value, _ := strings.Cut(line, "=")
+				got[name] = value
+			case <-time.After(deadline):
+				t.Fatalf("only %d policy lines after the first: %v", len(got), got)
+			}
+		}
+		host := "HostName=localhost:" + httpsPort
+		for name, prefix := range map[string]string{
+			"IOTHUB_POLICY_SERVICE_CONNECTION_STRING":             host + ";SharedAccessKeyName=service;SharedAccessKey=" + serviceKey,
+			"IOTHUB_POLICY_DEVICE_CONNECTION_STRING":              host + ";SharedAccessKeyName=device;SharedAccessKey=",
+			"IOTHUB_POLICY_REGISTRY_READ_CONNECTION_STRING":       host + ";SharedAccessKeyName=registryRead;SharedAccessKey=" + readKey,
+			"IOTHUB_POLICY_REGISTRY_READ_WRITE_CONNECTION_STRING": host + ";SharedAccessKeyName=registryReadWrite;SharedAccessKey=",
+		} {
+			if !strings.HasPrefix(got[name], prefix) || len(got[name]) <= len(host)+40 {
+				t.Errorf("%s=%q, want %s...", name, got[name], prefix)
+			}
+		}
+	})
 }
 
 func exitCodeOf(err error) int {
@@ -286,6 +320,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-key", "k.pem"}, "", "-cert and -key go together"},
 		{[]string{"-ca-cert", "ca.pem"}, "", "-ca-cert needs -cert"},
 		{nil, "IOTHUB_EMULATOR_OWNER_KEY=not base64!", "-owner-key"},
+		{[]string{"-registry-read-write-key", ""}, "", "-registry-read-write-key"},
+		{nil, "IOTHUB_EMULATOR_DEVICE_KEY=%%%", "-device-key"},
 	} {
 		name, value, _ := strings.Cut(tc.env, "=")
 		var stderr bytes.Buffer
