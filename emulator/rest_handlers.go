@@ -55,8 +55,6 @@ func jsonResult(v any, etag string) (restResult, error) {
 	return restResult{status: http.StatusOK, body: b, etag: etag}, nil
 }
 
-func ifMatch(r *http.Request) precondition { return parseIfMatch(r.Header.Get("If-Match")) }
-
 // putDevice answers 200 for create and update alike: PYHUB accepts only 200.
 func (h *restHandler) putDevice(r *http.Request, ids []string) (restResult, error) {
 	body, err := readBody(r)
