@@ -44,8 +44,9 @@ type connections struct {
 var (
 	// errNotConnected: the identity has no live connection, or the
 	// connection a reply was for has gone. The hub queues nothing for
-	// disconnected clients (DOC-TWIN "Device reconnection flow"; the
-	// fidelity table's "Desired changes while disconnected" row).
+	// disconnected clients (Microsoft's device twin doc, "Device
+	// reconnection flow"; the fidelity table's "Desired changes while
+	// disconnected" row).
 	errNotConnected = errors.New("not connected")
 	// errUndelivered: the connection matched none of its subscriptions
 	// against the topic, or closed before the write.

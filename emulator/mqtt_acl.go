@@ -32,9 +32,9 @@ func (h *aclHook) Provides(b byte) bool {
 func (h *aclHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
 // OnPacketRead closes the connection on a QoS 2 PUBLISH, before mochi would
-// quietly downgrade it (IoT Hub supports QoS 0 and 1 only: DOC-MQTT, and
-// the protocol gateway's ExactlyOnceQosNotSupported), and on a PUBLISH to a
-// topic outside the identity's own.
+// quietly downgrade it (IoT Hub supports QoS 0 and 1 only: Microsoft's IoT
+// Hub MQTT doc, and the protocol gateway's ExactlyOnceQosNotSupported), and
+// on a PUBLISH to a topic outside the identity's own.
 func (h *aclHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type != packets.Publish {
 		return pk, nil
@@ -58,8 +58,8 @@ func (h *aclHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 }
 
 // OnSubscribe lets through only the documented filters of the client's own
-// identity; on any other the hub disconnects (DOC-MQTT; the fidelity
-// table's "Subscriptions" row).
+// identity; on any other the hub disconnects (Microsoft's IoT Hub MQTT doc;
+// the fidelity table's "Subscriptions" row).
 func (h *aclHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	id := identityOf(cl.ID)
 	allowed := pk.Filters[:0:0]

@@ -41,12 +41,12 @@ func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connecti
 	return nil
 }
 
-// publishTo sends one PUBLISH to one connection, and only if that
-// connection holds a subscription matching the topic; the QoS is the
-// subscription's, capped at 1 (IoT Hub supports QoS 0 and 1 only, DOC-MQTT).
-// Only the outboxes of delivery.go call it: broker-style fan-out would leak
-// one module's twin to every other module, since all of them subscribe to
-// the same topic names. Unsubscribed topics are dropped, as IoT Edge's
+// publishTo sends one PUBLISH to one connection, and only if that connection
+// holds a subscription matching the topic; the QoS is the subscription's,
+// capped at 1 (IoT Hub supports QoS 0 and 1 only: Microsoft's IoT Hub MQTT
+// doc). Only the outboxes of delivery.go call it: broker-style fan-out would
+// leak one module's twin to every other module, since all of them subscribe
+// to the same topic names. Unsubscribed topics are dropped, as IoT Edge's
 // protocol gateway does (the fidelity table's "Subscription gating" row).
 func publishTo(cl *mqtt.Client, topic string, payload []byte) bool {
 	if cl.Closed() {

@@ -50,8 +50,8 @@ func (h *twinHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 
 // respond answers a twin request on $iothub/twin/res/{status}/?$rid={rid},
 // to this connection only. Errors carry the hub's {errorCode, trackingId,
-// message, timestampUtc, info} body (DOC-MQTT; the fidelity table's
-// "Reported PATCH answer" row).
+// message, timestampUtc, info} body (Microsoft's IoT Hub MQTT doc; the
+// fidelity table's "Reported PATCH answer" row).
 func (h *twinHook) respond(cl *mqtt.Client, rid string, status int, body []byte, extra string, err error) {
 	if err != nil {
 		e, ok := hub.AsError(err)
@@ -69,8 +69,8 @@ func (h *twinHook) respond(cl *mqtt.Client, rid string, status int, body []byte,
 
 // pushDesired hands a desired-properties patch to the identity's live
 // connection, if any: the hub queues nothing for disconnected clients
-// (DOC-TWIN "Device reconnection flow"; the fidelity table's "Desired
-// changes while disconnected" row).
+// (Microsoft's device twin doc, "Device reconnection flow"; the fidelity
+// table's "Desired changes while disconnected" row).
 func (h *twinHook) pushDesired(deviceID, moduleID string, patch []byte, version int64) {
 	// The drop is taken first: DropDesiredPushes counts desired changes,
 	// connected or not, since notifications go out asynchronously and a

@@ -276,9 +276,9 @@ func (r *registry) patchReported(deviceID, moduleID string, body []byte) (int64,
 }
 
 // twinSections returns the MQTT GET body:
-// {"desired":{...values...,"$version":n},"reported":{...,"$version":m}}:
-// no $metadata, no tags, no identity fields (DOC-MQTT; the fidelity table's
-// "Twin GET answer" row).
+// {"desired":{...values...,"$version":n},"reported":{...,"$version":m}}: no
+// $metadata, no tags, no identity fields (Microsoft's IoT Hub MQTT doc; the
+// fidelity table's "Twin GET answer" row).
 func (r *registry) twinSections(deviceID, moduleID string) ([]byte, error) {
 	var desired, reported twinSection
 	err := r.locked(func() error {

@@ -135,8 +135,8 @@ func twinSectionsJSON(desired, reported twinSection) ([]byte, error) {
 
 // desiredNotification is the body pushed on
 // $iothub/twin/PATCH/properties/desired/?$version=v: the patch plus a
-// top-level "$version" (DOC-MQTT; the Python device SDK requires it in the
-// body; the fidelity table's "Desired push" row).
+// top-level "$version" (Microsoft's IoT Hub MQTT doc; the Python device SDK
+// requires it in the body; the fidelity table's "Desired push" row).
 func desiredNotification(patch map[string]any, version int64) ([]byte, error) {
 	if patch == nil {
 		patch = map[string]any{}

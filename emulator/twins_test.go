@@ -85,7 +85,8 @@ func newTwinRegistry(t *testing.T) (*registry, *stepClock, *eventLog) {
 }
 
 // TestTutorialTwin follows the seed tutorial's module twin and compares the
-// wire bytes with the protocol.md §8 examples.
+// wire bytes with the shape of real twins (the fidelity table's "Fresh
+// twin", "Counters" and "Twin JSON" rows).
 func TestTutorialTwin(t *testing.T) {
 	reg, _, log := newTwinRegistry(t)
 	m, _ := reg.getModule("myFirstDevice", "myFirstModule")

@@ -16,8 +16,9 @@ import (
 )
 
 // websocketPath is where IoT Hub serves MQTT (and AMQP) over WebSockets, on
-// the HTTPS port (protocol.md §4.1): clients behind firewalls that only let
-// 443 out use it.
+// the HTTPS port (Microsoft's IoT Hub MQTT doc; the path the Python, Node
+// and C device SDKs dial; the fidelity table's "MQTT over WebSockets" row):
+// clients behind firewalls that only let 443 out use it.
 const websocketPath = "/$iothub/websocket"
 
 // closeFrameTimeout bounds the close frame sent before a WebSocket is torn
