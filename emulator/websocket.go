@@ -28,8 +28,8 @@ const closeFrameTimeout = 250 * time.Millisecond
 // wsListener serves MQTT over WebSockets. It is an http.Handler mounted on
 // the HTTPS server at websocketPath and, at the same time, a mochi-mqtt
 // listener: each upgraded connection is handed to the broker, so the same
-// iothubHook rules (authentication, topics, per-connection delivery) apply
-// as on the TLS port.
+// hooks (authentication, topic authorization, per-connection delivery; see
+// addHooks) apply as on the TLS port.
 //
 // Registering it with the broker matters for shutdown: the HTTPS server's
 // Shutdown does not track hijacked connections, so it is the broker's Close
