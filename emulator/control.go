@@ -176,10 +176,3 @@ func (s *Server) controlDropConnection(_ context.Context, body []byte) (any, err
 	}
 	return dropAnswer{req.DeviceID, req.ModuleID, s.DropConnection(req.DeviceID, req.ModuleID)}, nil
 }
-
-// connectionCount is how many MQTT connections of id the hub has accepted.
-func (h *iothubHook) connectionCount(id identity) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.connects[id]
-}

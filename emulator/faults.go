@@ -143,6 +143,19 @@ func (f *faults) inWindow(windows map[identity]time.Time, id identity) bool {
 	return ok
 }
 
+// throttledTwin reports whether id's twin requests are answered 429
+// (an InvokeThrottling window).
+func (f *faults) throttledTwin(id identity) bool { return f.inWindow(f.throttled, id) }
+
+// refusedConnect is the CONNECT refusal (CONNACK 5) of an identity in an
+// InvokeAuthError window, or nil.
+func (f *faults) refusedConnect(id identity) error {
+	if f.inWindow(f.refused, id) {
+		return errUnauthorized("%s is refused by fault injection (%s)", id, faultAuthError)
+	}
+	return nil
+}
+
 // registryFault is the error the next registry call naming deviceID must
 // fail with, if the control plane asked for one, and counts it.
 func (f *faults) registryFault(deviceID string) error {
@@ -172,15 +185,7 @@ func (s *Server) DropDesiredPushes(n int) { s.faults.dropDesired.Store(int64(n))
 // client that reconnects keeps its subscriptions. It reports whether there
 // was a connection to drop.
 func (s *Server) DropConnection(deviceID, moduleID string) bool {
-	id := identity{deviceID: deviceID, moduleID: moduleID}
-	s.hook.mu.Lock()
-	cl := s.hook.current[id]
-	s.hook.mu.Unlock()
-	if cl == nil {
-		return false
-	}
-	cl.Stop(errDroppedByTest)
-	return true
+	return s.hook.drop(identity{deviceID: deviceID, moduleID: moduleID}, errDroppedByTest)
 }
 
 // FailRegistryCalls makes the next n REST calls that name the device (the

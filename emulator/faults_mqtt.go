@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubspec/hubspec/hub"
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // The official SDKs' end-to-end suites make the hub fail on purpose by
@@ -79,11 +80,35 @@ func faultSeconds(props map[string]string, name string, log *slog.Logger, client
 	return time.Duration(secs * float64(time.Second))
 }
 
+// faultHook honours the fault-injection telemetry of the SDK suites. It
+// closes connections through the connection registry (delivery.go), so a
+// fault only ever closes the connection that asked, never one that replaced
+// it.
+type faultHook struct {
+	mqtt.HookBase
+	faults *faults
+	conns  *connections
+	log    *slog.Logger
+}
+
+func (h *faultHook) ID() string { return "iothub-faults" }
+
+func (h *faultHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+
+// OnPublished looks for a fault request in a telemetry message. Telemetry is
+// otherwise acknowledged and not routed (the emulator models no routing).
+func (h *faultHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	id := identityOf(cl.ID)
+	if req, err := parseRequestTopic(pk.TopicName, id); err == nil && req.kind == reqTelemetry {
+		h.injectFault(cl, id, pk.TopicName)
+	}
+}
+
 // injectFault honours a fault-injection telemetry message of cl, for cl's
 // identity only. It runs after the message's PUBACK has left, so the
 // request is never sent again by a persistent session; a fault without
 // delay is in force before the hub reads the client's next packet.
-func (h *iothubHook) injectFault(cl *mqtt.Client, id identity, topic string) {
+func (h *faultHook) injectFault(cl *mqtt.Client, id identity, topic string) {
 	f, ok := parseFaultRequest(eventProperties(topic, id), h.log, cl.ID)
 	if !ok {
 		return
@@ -102,46 +127,28 @@ func (h *iothubHook) injectFault(cl *mqtt.Client, id identity, topic string) {
 // startFault puts a requested fault in force once its delay has passed.
 // Windows (throttling, refused connects) belong to the identity; closing
 // belongs to the connection that asked, never to one that replaced it.
-func (h *iothubHook) startFault(cl *mqtt.Client, id identity, f faultRequest) {
+func (h *faultHook) startFault(cl *mqtt.Client, id identity, f faultRequest) {
 	switch f.kind {
 	case faultKillTCP:
-		h.closeFaulted(cl, id, errFaultKillTCP)
+		h.closeFaulted(cl, errFaultKillTCP)
 	case faultShutDownMQTT:
-		h.closeFaulted(cl, id, errFaultShutDown)
+		h.closeFaulted(cl, errFaultShutDown)
 	case faultThrottling:
 		h.faults.openWindow(h.faults.throttled, id, f.duration)
 	case faultAuthError:
 		// The window opens first, so the client's reconnect is refused.
 		h.faults.openWindow(h.faults.refused, id, f.duration)
-		h.closeFaulted(cl, id, errFaultAuthError)
+		h.closeFaulted(cl, errFaultAuthError)
 	}
 }
 
 // closeFaulted closes cl if it is still the identity's live connection. An
 // MQTT 3.1.1 server has no DISCONNECT to send, so KillTcp and ShutDownMqtt
 // both close the socket; the persistent session stays.
-func (h *iothubHook) closeFaulted(cl *mqtt.Client, id identity, why error) {
-	h.mu.Lock()
-	current := h.current[id] == cl
-	h.mu.Unlock()
-	if !current || cl.Closed() {
+func (h *faultHook) closeFaulted(cl *mqtt.Client, why error) {
+	if !h.conns.dropIfCurrent(cl, why) {
 		h.log.Debug("mqtt fault injection: the connection that asked is gone; nothing closed", "client", cl.ID, "fault", why)
 		return
 	}
 	h.log.Info("mqtt closing connection", "client", cl.ID, "reason", why)
-	cl.Stop(why)
-}
-
-// throttledByFault reports whether id's twin requests are answered 429.
-func (h *iothubHook) throttledByFault(id identity) bool {
-	return h.faults.inWindow(h.faults.throttled, id)
-}
-
-// refusedByFault is the CONNECT refusal (CONNACK 5) of an identity in an
-// InvokeAuthError window, or nil.
-func (h *iothubHook) refusedByFault(id identity) error {
-	if h.faults.inWindow(h.faults.refused, id) {
-		return errUnauthorized("%s is refused by fault injection (%s)", id, faultAuthError)
-	}
-	return nil
 }

@@ -24,8 +24,9 @@ var (
 
 // writeError is the one place REST errors are written: the status, the
 // iothub-errorcode header that the C# SDK checks the body's code against,
-// and a body in the shape real hubs send (protocol.md §3.8). Anything that
-// is not a *hub.Error is a 500 ServerError whose detail stays in the log.
+// and a body in the shape real hubs send (the fidelity table's "Error
+// shape" and "REST auth failure" rows). Anything that is not a *hub.Error
+// is a 500 ServerError whose detail stays in the log.
 func writeError(w http.ResponseWriter, err error, now time.Time) {
 	e, ok := hub.AsError(err)
 	if !ok {

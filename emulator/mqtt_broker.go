@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,13 +25,30 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 	})
 }
 
-// deliver sends one PUBLISH to one connection, and only if that connection
+// addHooks installs the IoT Hub rules of the MQTT side, one hook per
+// concern. mochi runs hooks in the order they were added and stops some
+// chains early (an OnConnect error, an OnPublish CodeSuccessIgnore), so
+// the order is: authentication first, so no other hook sees a client it
+// refuses; topic authorization next; then the connection registry, so a
+// connection is recorded before anything answers it; then the request
+// handlers (twins, faults).
+func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, faults *faultHook) error {
+	for _, h := range []mqtt.Hook{auth, acl, conns, twin, faults} {
+		if err := broker.AddHook(h, nil); err != nil {
+			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
+		}
+	}
+	return nil
+}
+
+// publishTo sends one PUBLISH to one connection, and only if that connection
 // holds a subscription matching the topic; the QoS is the subscription's,
-// capped at 1 (protocol.md §4.4). It is the only way the emulator sends
-// anything: broker-style fan-out would leak one module's twin to every
-// other module, since all of them subscribe to the same topic names.
-// Unsubscribed topics are dropped, as IoT Edge's protocol gateway does.
-func deliver(cl *mqtt.Client, topic string, payload []byte) bool {
+// capped at 1 (IoT Hub supports QoS 0 and 1 only: Microsoft's IoT Hub MQTT
+// doc). Only the outboxes of delivery.go call it: broker-style fan-out would
+// leak one module's twin to every other module, since all of them subscribe
+// to the same topic names. Unsubscribed topics are dropped, as IoT Edge's
+// protocol gateway does (the fidelity table's "Subscription gating" row).
+func publishTo(cl *mqtt.Client, topic string, payload []byte) bool {
 	if cl.Closed() {
 		return false
 	}

@@ -370,8 +370,10 @@ func TestMQTTClosesConnectionWhenTokenExpires(t *testing.T) {
 
 // TestMQTTPersistentSessionKeepsSubscriptions: with clean session 0, as
 // every SDK connects, a reconnect that does not subscribe again still gets
-// desired patches, and CONNACK says the session was present (protocol.md
-// §4.1; the Python SDK relies on this after its token renewals).
+// desired patches, and CONNACK says the session was present (MQTT 3.1.1
+// §3.2.2.2; the fidelity table's "Persistent sessions" row; the Python SDK
+// connects with clean_session=False and relies on this after its token
+// renewals).
 func TestMQTTPersistentSessionKeepsSubscriptions(t *testing.T) {
 	s, reg := startHub(t)
 	c := moduleCreds(t, s, createModule(t, reg, "dev1", "mod1"), "", time.Now().Add(time.Hour))

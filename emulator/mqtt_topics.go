@@ -23,7 +23,8 @@ func (id identity) String() string { return id.clientID() }
 // mqttUsername is the parsed CONNECT user name:
 // "{host}/{device}[/{module}]/?api-version=...&DeviceClientType=...", or the
 // legacy form without '?' that old C SDKs send ("{host}/{device}/api-version=...").
-// The rules follow edgeHub's parser (protocol.md §4.2): the last segment
+// The rules follow edgeHub's parser (Azure/iotedge MqttUsernameParser; the
+// fidelity table's "CONNECT user name" row): the last segment
 // holds the properties, api-version is mandatory, values are URL-unescaped
 // and the first of duplicate keys wins.
 type mqttUsername struct {
@@ -95,7 +96,9 @@ var errTopicNotAllowed = errors.New("topic not allowed")
 
 // parseRequestTopic maps a PUBLISH topic to the operation it asks for. Only
 // the documented topics of the connection's own identity are accepted; the
-// hub closes the connection on anything else (protocol.md §4.1).
+// hub closes the connection on anything else (Microsoft's IoT Hub MQTT doc;
+// IoT Edge's protocol gateway shuts a connection down on an unknown topic;
+// the fidelity table's "Publish topics" row).
 func parseRequestTopic(topic string, id identity) (request, error) {
 	if rest, ok := strings.CutPrefix(topic, "$iothub/"); ok {
 		path, query, _ := strings.Cut(rest, "?")

@@ -7,9 +7,12 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// buildRoutes is the REST surface (protocol.md §3.2) with the permission
-// each operation needs (§2.4): registry reads RegistryRead, registry writes
-// RegistryWrite, everything under /twins ServiceConnect. Any api-version is
+// buildRoutes is the REST surface (the registry and twin operations of the
+// IoT Hub REST reference, "Service - Devices" and "Service - Modules") with
+// the permission each operation needs (DOC-SAS, Microsoft's IoT Hub access
+// control doc; the fidelity table's "REST permissions" row): registry reads
+// RegistryRead, registry writes RegistryWrite, everything under /twins
+// ServiceConnect. Any api-version is
 // accepted: the SDKs send 2020-09-30 or 2021-04-12 and the shapes agree.
 func (h *restHandler) buildRoutes() []route {
 	read, write, service := permRegistryRead, permRegistryWrite, permServiceConnect
@@ -54,8 +57,6 @@ func jsonResult(v any, etag string) (restResult, error) {
 	}
 	return restResult{status: http.StatusOK, body: b, etag: etag}, nil
 }
-
-func ifMatch(r *http.Request) precondition { return parseIfMatch(r.Header.Get("If-Match")) }
 
 // putDevice answers 200 for create and update alike: PYHUB accepts only 200.
 func (h *restHandler) putDevice(r *http.Request, ids []string) (restResult, error) {

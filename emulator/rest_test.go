@@ -153,7 +153,9 @@ func TestRESTCreateDevice(t *testing.T) {
 	if !keys.MatchString(sym["primaryKey"].(string)) || !keys.MatchString(sym["secondaryKey"].(string)) {
 		t.Errorf("keys are not 44-char base64: %v", sym)
 	}
-	// The exact shape of protocol.md §8, keys and generated values aside.
+	// The exact shape real hubs answer (field order of the IoT Hub REST
+	// reference's Device; the fidelity table's registry rows), keys and
+	// generated values aside.
 	for _, want := range []string{
 		`"deviceId":"myFirstDevice","generationId":"`, `,"connectionState":"Disconnected","status":"enabled","statusReason":null,` +
 			`"connectionStateUpdatedTime":"0001-01-01T00:00:00Z","statusUpdatedTime":"0001-01-01T00:00:00Z",` +

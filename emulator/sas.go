@@ -17,7 +17,8 @@ import (
 
 // The emulator verifies SAS tokens with this file's code only, never with
 // package hub's token builder: a bug shared by the signer and the verifier
-// would agree with itself and only show against a real hub (design.md).
+// would agree with itself and only show against a real hub (a design
+// decision: the fidelity table's "Verifier" row).
 
 const (
 	sasPrefix = "SharedAccessSignature "
@@ -101,7 +102,9 @@ func parseExpiry(v string) (int64, error) {
 // signedBy reports whether one of the base64 keys signed the token:
 // HMAC-SHA256 over the raw sr, "\n" and the raw se, compared in constant time
 // with the decoded sig. Using sr as sent is what lets both the C SDK
-// (unencoded sr) and Python/Node (encoded sr) verify (protocol.md §2.3).
+// (unencoded sr) and Python/Node (encoded sr) verify (the C# SDK's
+// SharedAccessSignature.cs signs the same string; the fidelity table's
+// "Signed string" row).
 func (t sasToken) signedBy(keys ...string) bool {
 	ok := false
 	for _, k := range keys {

@@ -77,8 +77,8 @@ type Server struct {
 	registry *registry
 	events   *eventQueue
 	broker   *mqtt.Server
-	hook     *iothubHook
-	faults   *faults // emulator-only failures, shared by MQTT, REST and control
+	hook     mqttSide // the connection registry and clock, as control.go reaches them
+	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
 	http     *http.Server
 	httpsLn  net.Listener
 	mqttLn   net.Listener
@@ -122,24 +122,27 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.events = newEventQueue()
 	s.faults = newFaults()
 	s.broker = newBroker(s.log)
-	hook := &iothubHook{
-		broker: s.broker, registry: s.registry, policies: s.policies,
-		hostName: s.hostName, now: opts.Now, log: s.log, faults: s.faults,
-		current: map[identity]*mqtt.Client{}, expiries: map[*mqtt.Client]*time.Timer{},
-		writers:  map[*mqtt.Client]*eventQueue{},
-		connects: map[identity]int{}, changed: make(chan struct{}),
-	}
-	s.hook = hook
-	if err := s.broker.AddHook(hook, nil); err != nil {
+	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
+		s.registry.setConnected(id.deviceID, id.moduleID, connected)
+	})
+	s.hook = mqttSide{connections: conns, now: opts.Now}
+	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
+	if err := addHooks(s.broker,
+		newAuthHook(s.broker, s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults),
+		&aclHook{log: s.log},
+		conns,
+		twin,
+		&faultHook{faults: s.faults, conns: conns, log: s.log},
+	); err != nil {
 		s.closeListeners()
-		return nil, fmt.Errorf("emulator: mqtt hook: %w", err)
+		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s.registry.setEvents(registryEvents{
 		DesiredChanged: func(deviceID, moduleID string, patch []byte, version int64) {
-			s.events.push(func() { hook.pushDesired(deviceID, moduleID, patch, version) })
+			s.events.push(func() { twin.pushDesired(deviceID, moduleID, patch, version) })
 		},
 		IdentityGone: func(deviceID, moduleID string) {
-			s.events.push(func() { hook.dropIdentity(deviceID, moduleID) })
+			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
@@ -304,6 +307,14 @@ func (s *Server) PolicyConnectionString(policy string) (string, error) {
 // a reconnect with it instead of sleeping.
 func (s *Server) AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error {
 	return s.hook.awaitConnections(ctx, identity{deviceID: deviceID, moduleID: moduleID}, n)
+}
+
+// mqttSide is what the server and its control plane (control.go) use of the
+// MQTT side: the connection registry (DropConnection, AwaitConnections and
+// the connections controls) and the clock answers are stamped with.
+type mqttSide struct {
+	*connections
+	now func() time.Time
 }
 
 // freshConns tracks the HTTPS connections in http.StateNew, so Close can

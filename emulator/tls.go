@@ -102,7 +102,8 @@ func suppliedTrust(cert tls.Certificate, caPEM []byte) (*trust, error) {
 }
 
 // serverConfig is the listeners' TLS configuration. TLS 1.2 stays enabled
-// because the Python device SDK speaks only TLS 1.2 (protocol.md §4.1).
+// because the Python device SDK speaks only TLS 1.2 (azure-iot-sdk-python
+// mqtt_transport.py creates its context with ssl.PROTOCOL_TLSv1_2).
 func (t *trust) serverConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{t.cert}, MinVersion: tls.VersionTLS12}
 }

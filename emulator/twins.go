@@ -4,15 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-
-	"github.com/hubspec/hubspec/hub"
 )
 
-// twinState is a device or module twin. Its counters follow the model
-// protocol.md §3.6 derives from real twins: a fresh twin has etag 1
-// (AAAAAAAAAAE=), version 2 and both section $versions 1; every change of
-// any section bumps version by one; service writes (tags, desired) also bump
-// the etag, device writes (reported) do not.
+// twinState is a device or module twin. Its counters follow what real
+// twins show (the twin samples of Microsoft's IoT Hub docs and of
+// Azure/azure-iot-sdk-csharp#954; the fidelity table's "Fresh twin" and
+// "Counters" rows): a fresh twin has etag 1 (AAAAAAAAAAE=), version 2 and
+// both section $versions 1; every change of any section bumps version by
+// one; service writes (tags, desired) also bump the etag, device writes
+// (reported) do not.
 type twinState struct {
 	etag     uint64
 	version  int64
@@ -35,6 +35,20 @@ func newTwin(ts string) *twinState {
 		desired:  twinSection{values: map[string]any{}, version: 1, meta: newMetaNode(stamp{at: ts, version: 1})},
 		reported: twinSection{values: map[string]any{}, version: 1, meta: newMetaNode(stamp{at: ts})},
 	}
+}
+
+// clone deep-copies the twin, so it can be rendered without the registry
+// lock.
+func (t *twinState) clone() *twinState {
+	c := *t
+	c.tags = cloneObject(t.tags)
+	c.desired = t.desired.clone()
+	c.reported = t.reported.clone()
+	return &c
+}
+
+func (s twinSection) clone() twinSection {
+	return twinSection{values: cloneObject(s.values), version: s.version, meta: s.meta.clone()}
 }
 
 // etagString is the twin etag as the hub writes it: base64 of an 8-byte
@@ -89,18 +103,19 @@ func parseServiceWrite(body []byte) (serviceWrite, error) {
 	return w, nil
 }
 
-func errStaleTwin(current, sent string) error {
-	return hub.ErrPreconditionFailed.WithMessage("Precondition failed: the twin's etag is %s, not %s.", current, sent)
-}
-
 func (r *registry) getTwin(deviceID, moduleID string) (twinDoc, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, st, err := r.findIdentity(deviceID, moduleID)
+	var snap twinSnapshot
+	err := r.locked(func() error {
+		d, st, err := r.findIdentity(deviceID, moduleID)
+		if err == nil {
+			snap = snapshotTwin(d, st, moduleID)
+		}
+		return err
+	})
 	if err != nil {
 		return twinDoc{}, err
 	}
-	return renderTwin(d, st, moduleID)
+	return renderTwin(snap)
 }
 
 // twinForWrite finds the identity whose twin a service write targets and
@@ -125,27 +140,41 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 	if err != nil {
 		return twinDoc{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, st, err := r.twinForWrite(deviceID, moduleID, cond)
+	var snap twinSnapshot
+	err = r.locked(func() error {
+		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
+		if err != nil {
+			return err
+		}
+		if err := r.mergeServiceWrite(deviceID, moduleID, st.twin, w); err != nil {
+			return err
+		}
+		snap = snapshotTwin(d, st, moduleID)
+		return nil
+	})
 	if err != nil {
 		return twinDoc{}, err
 	}
-	tw := st.twin
+	return renderTwin(snap)
+}
+
+// mergeServiceWrite is patchTwin's change of state. Caller holds r.mu.
+func (r *registry) mergeServiceWrite(deviceID, moduleID string, tw *twinState, w serviceWrite) error {
 	changeTags, changeDesired := len(w.tags) > 0, len(w.desired) > 0
 	if !changeTags && !changeDesired {
-		return renderTwin(d, st, moduleID)
+		return nil
 	}
 	if err := trialMerge(tw.tags, w.tags, "tags", maxTagsSize); err != nil {
-		return twinDoc{}, err
+		return err
 	}
 	if err := trialMerge(tw.desired.values, w.desired, "desired", maxDesiredSize); err != nil {
-		return twinDoc{}, err
+		return err
 	}
 	var note []byte
 	if changeDesired {
+		var err error
 		if note, err = desiredNotification(w.desired, tw.desired.version+1); err != nil {
-			return twinDoc{}, err
+			return err
 		}
 	}
 	mergePatch(tw.tags, w.tags, nil, stamp{})
@@ -158,7 +187,7 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 	if changeDesired {
 		r.fireDesired(deviceID, moduleID, note, tw.desired.version)
 	}
-	return renderTwin(d, st, moduleID)
+	return nil
 }
 
 // replaceTwin is the service PUT: tags and desired become the body's (an
@@ -177,25 +206,31 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 	if err := checkSize(desired, "desired", maxDesiredSize); err != nil {
 		return twinDoc{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, st, err := r.twinForWrite(deviceID, moduleID, cond)
+	var snap twinSnapshot
+	err = r.locked(func() error {
+		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
+		if err != nil {
+			return err
+		}
+		tw := st.twin
+		desiredDiff := diffObjects(tw.desired.values, desired)
+		note, err := desiredNotification(desiredDiff, tw.desired.version+1)
+		if err != nil {
+			return err
+		}
+		mergePatch(tw.tags, diffObjects(tw.tags, tags), nil, stamp{})
+		tw.desired.version++
+		mergePatch(tw.desired.values, desiredDiff, tw.desired.meta, stamp{at: r.timestamp(), version: tw.desired.version})
+		tw.version++
+		tw.etag++
+		r.fireDesired(deviceID, moduleID, note, tw.desired.version)
+		snap = snapshotTwin(d, st, moduleID)
+		return nil
+	})
 	if err != nil {
 		return twinDoc{}, err
 	}
-	tw := st.twin
-	desiredDiff := diffObjects(tw.desired.values, desired)
-	note, err := desiredNotification(desiredDiff, tw.desired.version+1)
-	if err != nil {
-		return twinDoc{}, err
-	}
-	mergePatch(tw.tags, diffObjects(tw.tags, tags), nil, stamp{})
-	tw.desired.version++
-	mergePatch(tw.desired.values, desiredDiff, tw.desired.meta, stamp{at: r.timestamp(), version: tw.desired.version})
-	tw.version++
-	tw.etag++
-	r.fireDesired(deviceID, moduleID, note, tw.desired.version)
-	return renderTwin(d, st, moduleID)
+	return renderTwin(snap)
 }
 
 // trialMerge checks the size a section would have after a patch, on a copy.
@@ -215,7 +250,7 @@ func trialMerge(current, patch map[string]any, name string, limit int) error {
 // IotHubFormatError 400006; valid JSON that is not an object is 400
 // ArgumentInvalid. It returns the new reported $version. Every accepted
 // patch, even {}, is one write: reported $version and twin version bump,
-// the etag does not (protocol.md §3.6).
+// the etag does not (the fidelity table's "Counters" row).
 func (r *registry) patchReported(deviceID, moduleID string, body []byte) (int64, error) {
 	var patch map[string]any
 	if err := decodeObject(body, &patch); err != nil {
@@ -241,25 +276,20 @@ func (r *registry) patchReported(deviceID, moduleID string, body []byte) (int64,
 }
 
 // twinSections returns the MQTT GET body:
-// {"desired":{...values...,"$version":n},"reported":{...,"$version":m}} —
-// no $metadata, no tags, no identity fields (protocol.md §4.5).
+// {"desired":{...values...,"$version":n},"reported":{...,"$version":m}}: no
+// $metadata, no tags, no identity fields (Microsoft's IoT Hub MQTT doc; the
+// fidelity table's "Twin GET answer" row).
 func (r *registry) twinSections(deviceID, moduleID string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, st, err := r.findIdentity(deviceID, moduleID)
+	var desired, reported twinSection
+	err := r.locked(func() error {
+		_, st, err := r.findIdentity(deviceID, moduleID)
+		if err == nil {
+			desired, reported = st.twin.desired.clone(), st.twin.reported.clone()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	desired, err := st.twin.desired.toJSON(false)
-	if err != nil {
-		return nil, err
-	}
-	reported, err := st.twin.reported.toJSON(false)
-	if err != nil {
-		return nil, err
-	}
-	return marshalJSON(struct {
-		Desired  json.RawMessage `json:"desired"`
-		Reported json.RawMessage `json:"reported"`
-	}{desired, reported})
+	return twinSectionsJSON(desired, reported)
 }

@@ -8,15 +8,16 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// twinDoc is a rendered REST twin and its etag (for the ETag header). It is
-// rendered under the registry lock so no twin map escapes it.
+// twinDoc is a rendered REST twin and its etag (for the ETag header).
 type twinDoc struct {
 	body []byte
 	etag string
 }
 
-// twinJSON is the REST twin in the field order of real answers (protocol.md
-// §3.5, §8): identity fields first, modelId "" (PnP api-versions), tags only
+// twinJSON is the REST twin in the field order of real answers (the Twin
+// object of the IoT Hub REST reference, and the module twin the IoT Hub
+// module-identity tutorial prints; the fidelity table's "Twin JSON" row):
+// identity fields first, modelId "" (PnP api-versions), tags only
 // when non-empty, capabilities last and only on device twins.
 type twinJSON struct {
 	DeviceID                  string                  `json:"deviceId"`
@@ -43,11 +44,26 @@ type twinPropertiesJSON struct {
 	Reported json.RawMessage `json:"reported"`
 }
 
-// renderTwin renders the twin of the device (moduleID "") or module whose
-// state is st. A module twin shows its device's status, since modules have
-// none of their own and cannot connect while the device is disabled.
-// Caller holds r.mu.
-func renderTwin(d *deviceEntry, st *identityState, moduleID string) (twinDoc, error) {
+// twinSnapshot is a copy of everything a rendered twin shows: the device
+// (for status and capabilities) and the identity with a deep copy of its
+// twin.
+type twinSnapshot struct {
+	device   deviceEntry
+	identity identityState
+	moduleID string
+}
+
+// snapshotTwin copies the twin of the device (moduleID "") or module whose
+// state is st. Caller holds r.mu.
+func snapshotTwin(d *deviceEntry, st *identityState, moduleID string) twinSnapshot {
+	return twinSnapshot{device: d.snapshot(), identity: st.snapshot(true), moduleID: moduleID}
+}
+
+// renderTwin renders a twin snapshot. A module twin shows its device's
+// status, since modules have none of their own and cannot connect while
+// the device is disabled.
+func renderTwin(s twinSnapshot) (twinDoc, error) {
+	d, st, moduleID := &s.device, &s.identity, s.moduleID
 	tw := st.twin
 	desired, err := tw.desired.toJSON(true)
 	if err != nil {
@@ -64,11 +80,11 @@ func renderTwin(d *deviceEntry, st *identityState, moduleID string) (twinDoc, er
 		DeviceETag:                st.etag,
 		Status:                    d.status,
 		StatusUpdateTime:          d.statusUpdated,
-		ConnectionState:           st.connectionState(),
+		ConnectionState:           connectionState(st.connected),
 		LastActivityTime:          st.lastActivity,
 		CloudToDeviceMessageCount: st.c2dCount,
 		AuthenticationType:        st.creds.authType,
-		X509Thumbprint:            st.creds.toJSON().X509Thumbprint,
+		X509Thumbprint:            authJSONOf(st.creds).X509Thumbprint,
 		Version:                   tw.version,
 		Tags:                      tw.tags,
 		Properties:                twinPropertiesJSON{Desired: desired, Reported: reported},
@@ -101,9 +117,26 @@ func (s *twinSection) toJSON(withMetadata bool) (json.RawMessage, error) {
 	return appendMember(b, "$version", strconv.AppendInt(nil, s.version, 10)), nil
 }
 
+// twinSectionsJSON is the MQTT GET body of a twin's two sections.
+func twinSectionsJSON(desired, reported twinSection) ([]byte, error) {
+	d, err := desired.toJSON(false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := reported.toJSON(false)
+	if err != nil {
+		return nil, err
+	}
+	return marshalJSON(struct {
+		Desired  json.RawMessage `json:"desired"`
+		Reported json.RawMessage `json:"reported"`
+	}{d, r})
+}
+
 // desiredNotification is the body pushed on
 // $iothub/twin/PATCH/properties/desired/?$version=v: the patch plus a
-// top-level "$version" (protocol.md §4.5; Python requires it in the body).
+// top-level "$version" (Microsoft's IoT Hub MQTT doc; the Python device SDK
+// requires it in the body; the fidelity table's "Desired push" row).
 func desiredNotification(patch map[string]any, version int64) ([]byte, error) {
 	if patch == nil {
 		patch = map[string]any{}
@@ -113,6 +146,19 @@ func desiredNotification(patch map[string]any, version int64) ([]byte, error) {
 		return nil, err
 	}
 	return appendMember(b, "$version", strconv.AppendInt(nil, version, 10)), nil
+}
+
+// toJSON renders the node as the object the hub shows under "$metadata".
+func (n *metaNode) toJSON() map[string]any {
+	out := make(map[string]any, len(n.children)+2)
+	out["$lastUpdated"] = n.lastUpdated
+	if n.lastUpdatedVersion != 0 {
+		out["$lastUpdatedVersion"] = n.lastUpdatedVersion
+	}
+	for k, c := range n.children {
+		out[k] = c.toJSON()
+	}
+	return out
 }
 
 // appendMember adds "key":value at the end of the marshalled object obj.

@@ -31,17 +31,13 @@ func (n *metaNode) child(k string, st stamp) *metaNode {
 	return c
 }
 
-// toJSON renders the node as the object the hub shows under "$metadata".
-func (n *metaNode) toJSON() map[string]any {
-	out := make(map[string]any, len(n.children)+2)
-	out["$lastUpdated"] = n.lastUpdated
-	if n.lastUpdatedVersion != 0 {
-		out["$lastUpdatedVersion"] = n.lastUpdatedVersion
+// clone deep-copies the node and its children.
+func (n *metaNode) clone() *metaNode {
+	c := &metaNode{lastUpdated: n.lastUpdated, lastUpdatedVersion: n.lastUpdatedVersion, children: make(map[string]*metaNode, len(n.children))}
+	for k, ch := range n.children {
+		c.children[k] = ch.clone()
 	}
-	for k, c := range n.children {
-		out[k] = c.toJSON()
-	}
-	return out
+	return c
 }
 
 // mergePatch applies a patch the way the hub documents twin PATCH: objects

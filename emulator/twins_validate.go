@@ -14,8 +14,10 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// Twin document limits (protocol.md §3.11: DOC-TWIN, DOC-QUOTA; the same
-// numbers are in edgeHub's ReportedPropertiesValidator, "taken from IoTHub").
+// Twin document limits (Microsoft's device twin doc, DOC-TWIN, and IoT Hub
+// quotas doc, DOC-QUOTA; the same numbers are in edgeHub's
+// ReportedPropertiesValidator, "taken from IoTHub"; the fidelity table's
+// Twins rows).
 const (
 	maxKeyBytes     = 1024
 	maxStringBytes  = 4096

@@ -16,8 +16,9 @@ import (
 )
 
 // websocketPath is where IoT Hub serves MQTT (and AMQP) over WebSockets, on
-// the HTTPS port (protocol.md §4.1): clients behind firewalls that only let
-// 443 out use it.
+// the HTTPS port (Microsoft's IoT Hub MQTT doc; the path the Python, Node
+// and C device SDKs dial; the fidelity table's "MQTT over WebSockets" row):
+// clients behind firewalls that only let 443 out use it.
 const websocketPath = "/$iothub/websocket"
 
 // closeFrameTimeout bounds the close frame sent before a WebSocket is torn
@@ -27,8 +28,8 @@ const closeFrameTimeout = 250 * time.Millisecond
 // wsListener serves MQTT over WebSockets. It is an http.Handler mounted on
 // the HTTPS server at websocketPath and, at the same time, a mochi-mqtt
 // listener: each upgraded connection is handed to the broker, so the same
-// iothubHook rules (authentication, topics, per-connection delivery) apply
-// as on the TLS port.
+// hooks (authentication, topic authorization, per-connection delivery; see
+// addHooks) apply as on the TLS port.
 //
 // Registering it with the broker matters for shutdown: the HTTPS server's
 // Shutdown does not track hijacked connections, so it is the broker's Close

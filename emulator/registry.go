@@ -14,7 +14,14 @@ import (
 // registry is the hub's identity registry and the twins of its identities,
 // in memory behind one mutex. A single lock keeps every operation atomic (a
 // rejected request changes nothing) and lets events fire in version order.
-// The REST layer (rest*.go) and the MQTT hook are its only callers.
+// The REST layer (rest*.go) and the MQTT hooks are its only callers.
+//
+// The state is plain Go values (deviceEntry, moduleEntry, identityState,
+// credentials, twinState): what a persistence layer would snapshot. Nothing
+// in it is JSON. An operation changes the state under the lock, takes a copy
+// of what it answers with (the snapshot methods below) and renders that
+// copy to wire JSON after releasing the lock (registry_json.go,
+// twins_json.go).
 type registry struct {
 	mu      sync.Mutex
 	devices map[string]*deviceEntry
@@ -136,6 +143,50 @@ func (r *registry) newIdentityState(creds credentials) identityState {
 	}
 }
 
+// locked runs fn under the registry lock.
+func (r *registry) locked(fn func() error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fn()
+}
+
+// snapshot copies the device's own state, sharing nothing with the
+// registry; its modules and twin are left out.
+func (d *deviceEntry) snapshot() deviceEntry {
+	c := *d
+	c.identityState = d.identityState.snapshot(false)
+	c.statusReason = copyString(d.statusReason)
+	c.modules = nil
+	return c
+}
+
+// snapshot copies the module's state, sharing nothing with the registry;
+// its twin is left out.
+func (m *moduleEntry) snapshot() moduleEntry {
+	c := *m
+	c.identityState = m.identityState.snapshot(false)
+	c.managedBy = copyString(m.managedBy)
+	return c
+}
+
+// snapshot copies an identity's state, with a deep copy of its twin when
+// withTwin is set and no twin otherwise.
+func (st *identityState) snapshot(withTwin bool) identityState {
+	c := *st
+	c.creds = st.creds.clone()
+	c.twin = nil
+	if withTwin {
+		c.twin = st.twin.clone()
+	}
+	return c
+}
+
+func (c credentials) clone() credentials {
+	c.primaryThumbprint = copyString(c.primaryThumbprint)
+	c.secondaryThumbprint = copyString(c.secondaryThumbprint)
+	return c
+}
+
 // findDevice returns a device or 404 DeviceNotFound. Caller holds r.mu.
 func (r *registry) findDevice(deviceID string) (*deviceEntry, error) {
 	d, ok := r.devices[deviceID]
@@ -204,15 +255,9 @@ func (r *registry) setConnected(deviceID, moduleID string, connected bool) {
 	st.lastActivity = ts
 }
 
-func (st *identityState) connectionState() string {
-	if st.connected {
-		return hub.StateConnected
-	}
-	return hub.StateDisconnected
-}
-
 // newKey is a generated identity or policy key: 32 random bytes, which is
-// what real hubs generate (44-character base64, protocol.md §3.9).
+// what real hubs generate (44-character base64; the fidelity table's
+// "Create with empty or absent keys" row).
 func newKey() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
@@ -225,4 +270,12 @@ func newGenerationID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return strconv.FormatUint(100_000_000_000_000_000+binary.BigEndian.Uint64(b[:])%900_000_000_000_000_000, 10)
+}
+
+func copyString(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	s := *p
+	return &s
 }

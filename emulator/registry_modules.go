@@ -25,70 +25,98 @@ func (r *registry) putModule(hubName, deviceID, moduleID string, body []byte, co
 		return moduleJSON{}, hub.ErrArgumentInvalid.WithMessage("The deviceId '%s' in the body does not match the device id '%s' in the URL.", b.DeviceID, deviceID)
 	}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(deviceID)
+	var snap moduleEntry
+	err := r.locked(func() error {
+		m, err := r.storeModule(hubName, deviceID, moduleID, b, cond)
+		if err == nil {
+			snap = m.snapshot()
+		}
+		return err
+	})
 	if err != nil {
 		return moduleJSON{}, err
+	}
+	return moduleJSONOf(snap, deviceID), nil
+}
+
+// storeModule is putModule's change of state. Caller holds r.mu.
+func (r *registry) storeModule(hubName, deviceID, moduleID string, b moduleBody, cond precondition) (*moduleEntry, error) {
+	d, err := r.findDevice(deviceID)
+	if err != nil {
+		return nil, err
 	}
 	m, exists := d.modules[moduleID]
 	switch {
 	case cond.kind == condNone && exists:
-		return moduleJSON{}, hub.ErrModuleAlreadyExistsOnDevice.WithMessage("Device %s in IotHub %s already contains Module %s.", deviceID, hubName, moduleID)
+		return nil, hub.ErrModuleAlreadyExistsOnDevice.WithMessage("Device %s in IotHub %s already contains Module %s.", deviceID, hubName, moduleID)
 	case cond.kind == condNone:
 		if len(d.modules) >= maxModulesPerDevice {
-			return moduleJSON{}, hub.ErrTooManyModulesOnDevice.WithMessage("Device %s already has %d modules, the maximum.", deviceID, maxModulesPerDevice)
+			return nil, hub.ErrTooManyModulesOnDevice.WithMessage("Device %s already has %d modules, the maximum.", deviceID, maxModulesPerDevice)
 		}
 		creds, err := resolveCredentials(b.Authentication, nil)
 		if err != nil {
-			return moduleJSON{}, err
+			return nil, err
 		}
 		m = &moduleEntry{identityState: r.newIdentityState(creds), id: moduleID, managedBy: copyString(b.ManagedBy)}
 		d.modules[moduleID] = m
-		return m.toJSON(deviceID), nil
+		return m, nil
 	case !exists:
-		return moduleJSON{}, errModuleNotFound(deviceID, moduleID)
+		return nil, errModuleNotFound(deviceID, moduleID)
 	case cond.stale(m.etag):
-		return moduleJSON{}, errStaleIdentity("Module", m.etag, cond.etag)
+		return nil, errStaleIdentity("Module", m.etag, cond.etag)
 	}
 
 	creds, err := resolveCredentials(b.Authentication, &m.creds)
 	if err != nil {
-		return moduleJSON{}, err
+		return nil, err
 	}
 	m.creds = creds
 	if b.ManagedBy != nil {
 		m.managedBy = copyString(b.ManagedBy)
 	}
 	m.etag = r.nextETag()
-	return m.toJSON(deviceID), nil
+	return m, nil
 }
 
 func (r *registry) getModule(deviceID, moduleID string) (moduleJSON, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(deviceID)
+	var snap moduleEntry
+	err := r.locked(func() error {
+		d, err := r.findDevice(deviceID)
+		if err != nil {
+			return err
+		}
+		m, ok := d.modules[moduleID]
+		if !ok {
+			return errModuleNotFound(deviceID, moduleID)
+		}
+		snap = m.snapshot()
+		return nil
+	})
 	if err != nil {
 		return moduleJSON{}, err
 	}
-	m, ok := d.modules[moduleID]
-	if !ok {
-		return moduleJSON{}, errModuleNotFound(deviceID, moduleID)
-	}
-	return m.toJSON(deviceID), nil
+	return moduleJSONOf(snap, deviceID), nil
 }
 
 // listModules answers GET /devices/{id}/modules, ordered by module id.
 func (r *registry) listModules(deviceID string) ([]moduleJSON, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(deviceID)
+	var snaps []moduleEntry
+	err := r.locked(func() error {
+		d, err := r.findDevice(deviceID)
+		if err != nil {
+			return err
+		}
+		for _, mid := range slices.Sorted(maps.Keys(d.modules)) {
+			snaps = append(snaps, d.modules[mid].snapshot())
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := []moduleJSON{}
-	for _, mid := range slices.Sorted(maps.Keys(d.modules)) {
-		out = append(out, d.modules[mid].toJSON(deviceID))
+	out := make([]moduleJSON, 0, len(snaps))
+	for _, m := range snaps {
+		out = append(out, moduleJSONOf(m, deviceID))
 	}
 	return out, nil
 }

@@ -5,8 +5,8 @@ import "sync"
 // eventQueue runs functions on one goroutine, in the order they were pushed,
 // without ever blocking the pusher. The emulator uses one for the registry's
 // events (raised while the registry holds its lock) and one per MQTT
-// connection for the socket writes of desired pushes, so a client that stops
-// reading delays only itself while its own pushes keep their version order.
+// connection as its outbox (delivery.go), so a client that stops reading
+// delays only itself while what it is sent keeps its order.
 type eventQueue struct {
 	mu      sync.Mutex
 	items   []func()
@@ -21,20 +21,22 @@ func newEventQueue() *eventQueue {
 	return q
 }
 
-// push enqueues fn and returns how many items wait, fn included; it never
-// blocks. Events pushed after close are dropped.
-func (q *eventQueue) push(fn func()) int {
+// push enqueues fn and returns how many items wait, fn included, and
+// whether fn was queued: it is dropped once close has been called. push
+// never blocks.
+func (q *eventQueue) push(fn func()) (waiting int, queued bool) {
 	q.mu.Lock()
-	if !q.closed {
+	queued = !q.closed
+	if queued {
 		q.items = append(q.items, fn)
 	}
-	n := len(q.items)
+	waiting = len(q.items)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return n
+	return waiting, queued
 }
 
 func (q *eventQueue) run() {

@@ -1,62 +1,12 @@
 package emulator
 
 import (
-	"encoding/base64"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/hubspec/hubspec/hub"
 )
-
-// precondition is a parsed If-Match header (protocol.md §3.7).
-type precondition struct {
-	kind preconditionKind
-	etag string // for condETag: the etag without quotes
-}
-
-type preconditionKind int
-
-const (
-	condNone preconditionKind = iota // absent, or an unquoted value the hub ignores
-	condAny                          // * or "*"
-	condETag                         // a quoted etag
-)
-
-// parseIfMatch reads If-Match the way the hub does: both * and "*" are
-// wildcards (the C SDK and C# v2 send the bare form), a quoted value is an
-// etag, and an unquoted value is ignored (Azure/azure-iot-sdk-node#606,
-// Azure/azure-iot-sdk-java#574). A weak W/"..." counts as quoted.
-func parseIfMatch(v string) precondition {
-	v = strings.TrimSpace(v)
-	if v == "*" || v == `"*"` {
-		return precondition{kind: condAny}
-	}
-	w := strings.TrimPrefix(v, "W/")
-	if len(w) >= 2 && w[0] == '"' && w[len(w)-1] == '"' {
-		return precondition{kind: condETag, etag: w[1 : len(w)-1]}
-	}
-	return precondition{kind: condNone}
-}
-
-// stale reports a quoted etag that is not the entity's current one.
-func (p precondition) stale(current string) bool {
-	return p.kind == condETag && p.etag != current
-}
-
-// errStaleIdentity is the real hub's 412 text, whose versions are the
-// decimal counters inside the etags (protocol.md §3.6).
-func errStaleIdentity(kind, current, sent string) error {
-	return hub.ErrPreconditionFailed.WithMessage("Precondition failed: %s version did not match, existingVersion:%s newVersion:%s",
-		kind, etagVersion(current), etagVersion(sent))
-}
-
-func etagVersion(etag string) string {
-	if b, err := base64.StdEncoding.DecodeString(etag); err == nil && len(b) > 0 && strings.Trim(string(b), "0123456789") == "" {
-		return string(b)
-	}
-	return etag
-}
 
 // putDevice creates or updates a device as PUT /devices/{id} does: no
 // If-Match creates (409 when it exists), a wildcard or matching etag
@@ -80,16 +30,30 @@ func (r *registry) putDevice(id string, body []byte, cond precondition) (deviceJ
 		return deviceJSON{}, hub.ErrArgumentInvalid.WithMessage("statusReason is longer than 128 characters.")
 	}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var snap deviceEntry
+	err = r.locked(func() error {
+		d, err := r.storeDevice(id, b, status, cond)
+		if err == nil {
+			snap = d.snapshot()
+		}
+		return err
+	})
+	if err != nil {
+		return deviceJSON{}, err
+	}
+	return deviceJSONOf(snap), nil
+}
+
+// storeDevice is putDevice's change of state. Caller holds r.mu.
+func (r *registry) storeDevice(id string, b deviceBody, status string, cond precondition) (*deviceEntry, error) {
 	d, exists := r.devices[id]
 	switch {
 	case cond.kind == condNone && exists:
-		return deviceJSON{}, hub.ErrDeviceAlreadyExists.WithMessage("A device with ID '%s' is already registered.", id)
+		return nil, hub.ErrDeviceAlreadyExists.WithMessage("A device with ID '%s' is already registered.", id)
 	case cond.kind == condNone:
 		creds, err := resolveCredentials(b.Authentication, nil)
 		if err != nil {
-			return deviceJSON{}, err
+			return nil, err
 		}
 		d = &deviceEntry{
 			identityState: r.newIdentityState(creds),
@@ -103,16 +67,16 @@ func (r *registry) putDevice(id string, body []byte, cond precondition) (deviceJ
 			d.iotEdge = b.Capabilities.IoTEdge
 		}
 		r.devices[id] = d
-		return d.toJSON(), nil
+		return d, nil
 	case !exists:
-		return deviceJSON{}, errDeviceNotFound(id)
+		return nil, errDeviceNotFound(id)
 	case cond.stale(d.etag):
-		return deviceJSON{}, errStaleIdentity("Device", d.etag, cond.etag)
+		return nil, errStaleIdentity("Device", d.etag, cond.etag)
 	}
 
 	creds, err := resolveCredentials(b.Authentication, &d.creds)
 	if err != nil {
-		return deviceJSON{}, err
+		return nil, err
 	}
 	d.creds = creds
 	if b.StatusReason != nil {
@@ -129,7 +93,7 @@ func (r *registry) putDevice(id string, body []byte, cond precondition) (deviceJ
 			r.fireGoneDevice(d)
 		}
 	}
-	return d.toJSON(), nil
+	return d, nil
 }
 
 // parseStatus accepts the JSON spelling and the capitalised one the docs
@@ -155,13 +119,18 @@ func (r *registry) fireGoneDevice(d *deviceEntry) {
 }
 
 func (r *registry) getDevice(id string) (deviceJSON, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(id)
+	var snap deviceEntry
+	err := r.locked(func() error {
+		d, err := r.findDevice(id)
+		if err == nil {
+			snap = d.snapshot()
+		}
+		return err
+	})
 	if err != nil {
 		return deviceJSON{}, err
 	}
-	return d.toJSON(), nil
+	return deviceJSONOf(snap), nil
 }
 
 // deleteDevice deletes a device with its modules and all their twins. An
@@ -185,14 +154,19 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 // listDevices answers GET /devices?top=n, ordered by id so that results
 // are stable (the hub promises no order).
 func (r *registry) listDevices(top int) []deviceJSON {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := []deviceJSON{}
-	for _, id := range slices.Sorted(maps.Keys(r.devices)) {
-		if len(out) == top {
-			break
+	var snaps []deviceEntry
+	_ = r.locked(func() error {
+		for _, id := range slices.Sorted(maps.Keys(r.devices)) {
+			if len(snaps) == top {
+				break
+			}
+			snaps = append(snaps, r.devices[id].snapshot())
 		}
-		out = append(out, r.devices[id].toJSON())
+		return nil
+	})
+	out := make([]deviceJSON, 0, len(snaps))
+	for _, d := range snaps {
+		out = append(out, deviceJSONOf(d))
 	}
 	return out
 }

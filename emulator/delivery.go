@@ -1,0 +1,230 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// connections is the one record of who is connected over MQTT: each
+// identity's live connection, each connection's outbox, and how many
+// connections each identity has had accepted. It is the mochi hook for the
+// three events that change that record. Whatever must reach a connected
+// identity (twin answers and desired pushes; direct methods and
+// cloud-to-device messages next) goes through deliver or reply, and every
+// close forced from outside the connection (fault injection, the
+// DropConnection control, a deleted identity) through drop, dropIfCurrent
+// or forget.
+//
+// Each connection's outbox is its own writer goroutine (an eventQueue), so a
+// client that stops reading delays only itself, and what it is sent leaves
+// in the order it was queued.
+type connections struct {
+	mqtt.HookBase
+	broker *mqtt.Server
+	log    *slog.Logger
+	// presence records an identity's connection state in the registry. It
+	// is called with c.mu held, so a late disconnect of an older connection
+	// cannot mark the identity Disconnected after a newer one marked it
+	// Connected; it must not call back into connections.
+	presence func(id identity, connected bool)
+
+	mu       sync.Mutex
+	live     map[identity]*mqtt.Client    // the live connection of each identity
+	outboxes map[*mqtt.Client]*eventQueue // each live connection's writer
+	accepted map[identity]int             // accepted CONNECTs per identity
+	changed  chan struct{}                // closed and replaced whenever accepted changes
+}
+
+var (
+	// errNotConnected: the identity has no live connection, or the
+	// connection a reply was for has gone. The hub queues nothing for
+	// disconnected clients (Microsoft's device twin doc, "Device
+	// reconnection flow"; the fidelity table's "Desired changes while
+	// disconnected" row).
+	errNotConnected = errors.New("not connected")
+	// errUndelivered: the connection matched none of its subscriptions
+	// against the topic, or closed before the write.
+	errUndelivered  = errors.New("not delivered: no matching subscription, or the connection closed")
+	errSlowConsumer = errors.New("too many messages waiting: the client does not read")
+	errIdentityGone = errors.New("the identity was deleted or disabled")
+)
+
+// maxPendingPushes bounds what waits in one connection's outbox; past it the
+// client is cut off rather than let memory grow.
+const maxPendingPushes = 1000
+
+func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identity, bool)) *connections {
+	return &connections{
+		broker: broker, log: log, presence: presence,
+		live:     map[identity]*mqtt.Client{},
+		outboxes: map[*mqtt.Client]*eventQueue{},
+		accepted: map[identity]int{},
+		changed:  make(chan struct{}),
+	}
+}
+
+func (c *connections) ID() string { return "iothub-connections" }
+
+func (c *connections) Provides(b byte) bool {
+	return b == mqtt.OnSessionEstablish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+}
+
+// OnSessionEstablish records the live connection and opens its outbox. It
+// runs before the CONNACK leaves (OnSessionEstablished runs after it), so a
+// push made the moment the client sees its CONNACK already finds the
+// connection, with the persistent session's subscriptions inherited by then.
+func (c *connections) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outboxes[cl] = newEventQueue()
+	c.live[identityOf(cl.ID)] = cl
+}
+
+// OnSessionEstablished counts the accepted connection and marks the
+// identity connected, once the CONNACK has gone out.
+func (c *connections) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	id := identityOf(cl.ID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.accepted[id]++
+	close(c.changed)
+	c.changed = make(chan struct{})
+	if c.live[id] == cl {
+		c.presence(id, true)
+	}
+}
+
+// OnDisconnect closes the connection's outbox and marks the identity
+// disconnected, unless a newer connection of the identity has already taken
+// its place.
+func (c *connections) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	id := identityOf(cl.ID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if out := c.outboxes[cl]; out != nil {
+		delete(c.outboxes, cl)
+		go out.close() // its writes fail fast now that the socket is closed
+	}
+	if c.live[id] == cl {
+		delete(c.live, id)
+		c.presence(id, false)
+	}
+	c.log.Debug("mqtt disconnected", "client", cl.ID, "error", err)
+}
+
+// current is id's live connection and its outbox, or nils.
+func (c *connections) current(id identity) (*mqtt.Client, *eventQueue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl := c.live[id]
+	return cl, c.outboxes[cl]
+}
+
+// deliver queues a PUBLISH of topic for id's live connection and returns
+// without waiting for the write: errNotConnected when id has none. A
+// connection that lets more than maxPendingPushes pile up is closed as a
+// slow consumer (errSlowConsumer). The write itself sends only if the
+// connection holds a matching subscription (publishTo).
+func (c *connections) deliver(id identity, topic string, payload []byte) error {
+	cl, out := c.current(id)
+	if cl == nil || out == nil {
+		return fmt.Errorf("%s: %w", id, errNotConnected)
+	}
+	waiting, queued := out.push(func() { publishTo(cl, topic, payload) })
+	if !queued {
+		return fmt.Errorf("%s: %w", id, errNotConnected)
+	}
+	if waiting > maxPendingPushes {
+		c.log.Warn("mqtt closing connection: slow consumer", "client", cl.ID, "pending", maxPendingPushes)
+		cl.Stop(errSlowConsumer)
+		return fmt.Errorf("%s: %w", id, errSlowConsumer)
+	}
+	return nil
+}
+
+// reply sends an answer to cl, the connection that asked, never to one
+// that replaced it, and returns once it was written: queued behind what cl's
+// outbox already holds, but holding cl's own read path meanwhile, so a
+// client that stops reading stops being read (and delays no one else).
+// errNotConnected when cl's outbox is gone, errUndelivered when the write
+// did not happen.
+func (c *connections) reply(cl *mqtt.Client, topic string, payload []byte) error {
+	c.mu.Lock()
+	out := c.outboxes[cl]
+	c.mu.Unlock()
+	if out == nil {
+		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
+	}
+	sent := make(chan bool, 1)
+	if _, queued := out.push(func() { sent <- publishTo(cl, topic, payload) }); !queued {
+		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
+	}
+	if !<-sent {
+		return fmt.Errorf("%s: %w", cl.ID, errUndelivered)
+	}
+	return nil
+}
+
+// drop closes id's live connection, as a network failure would; the
+// persistent session stays. It reports whether there was one.
+func (c *connections) drop(id identity, why error) bool {
+	cl, _ := c.current(id)
+	if cl == nil {
+		return false
+	}
+	cl.Stop(why)
+	return true
+}
+
+// dropIfCurrent closes cl if it is still its identity's live connection,
+// and reports whether it did.
+func (c *connections) dropIfCurrent(cl *mqtt.Client, why error) bool {
+	if live, _ := c.current(identityOf(cl.ID)); live != cl || cl.Closed() {
+		return false
+	}
+	cl.Stop(why)
+	return true
+}
+
+// forget closes the connection of a deleted or disabled identity and
+// forgets its persistent session, so a new identity of the same name starts
+// clean.
+func (c *connections) forget(id identity) {
+	if cl, ok := c.broker.Clients.Get(id.clientID()); ok {
+		cl.Stop(errIdentityGone) // closes the socket; never waits on a write
+		c.broker.UnsubscribeClient(cl)
+		cl.ClearInflights()
+		c.broker.Clients.Delete(id.clientID())
+	}
+}
+
+// awaitConnections blocks until the identity has had at least n accepted
+// connections since the emulator started, or ctx ends.
+func (c *connections) awaitConnections(ctx context.Context, id identity, n int) error {
+	for {
+		c.mu.Lock()
+		got, changed := c.accepted[id], c.changed
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("await %d connections of %s (have %d): %w", n, id, got, ctx.Err())
+		}
+	}
+}
+
+// connectionCount is how many MQTT connections of id the hub has accepted.
+func (c *connections) connectionCount(id identity) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.accepted[id]
+}

@@ -1,0 +1,131 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// authHook authenticates MQTT connections: the CONNECT's protocol level,
+// user name, client id and SAS token on the way in, and the token's expiry
+// while the connection lasts. It is added first, so no other hook ever sees
+// a client it refused.
+type authHook struct {
+	mqtt.HookBase
+	broker   *mqtt.Server // answers refusals with the hub's CONNACK codes
+	registry *registry
+	policies *policies
+	hostName string
+	now      func() time.Time
+	log      *slog.Logger
+	faults   *faults // InvokeAuthError windows refuse CONNECTs
+
+	mu       sync.Mutex
+	expiries map[*mqtt.Client]*time.Timer // closes a connection when its token expires
+}
+
+func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults) *authHook {
+	return &authHook{
+		broker: broker, registry: reg, policies: pol, hostName: hostName, now: now, log: log, faults: flt,
+		expiries: map[*mqtt.Client]*time.Timer{},
+	}
+}
+
+func (h *authHook) ID() string { return "iothub-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+var (
+	errUnsupportedProtocol = errors.New("IoT Hub speaks MQTT 3.1.1 only")
+	errTokenExpired        = errors.New("sas token expired")
+)
+
+// OnConnect authenticates the CONNECT and answers refusals itself, because
+// the hub distinguishes "not authorized" (CONNACK 5) from a disabled device
+// (CONNACK 3) and mochi's own refusal path knows only the first (the
+// fidelity table's "Refusals" row and decision 9.11).
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	var code packets.Code
+	err := h.authenticate(cl, pk)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errUnsupportedProtocol):
+		code = packets.ErrUnsupportedProtocolVersion
+	case errors.Is(err, errIdentityDisabled):
+		code = packets.ErrServerUnavailable
+	default:
+		code = packets.ErrBadUsernameOrPassword // CONNACK 5 on MQTT 3.1.1
+	}
+	h.log.Info("mqtt connect refused", "client", cl.ID, "remote", cl.Net.Remote, "reason", err)
+	// A 3.1.1 server answers every refusal, including of an MQTT 5 CONNECT,
+	// with a 3.1.1 CONNACK (return code 1 for an unsupported protocol level).
+	cl.Properties.ProtocolVersion = 4
+	_ = h.broker.SendConnack(cl, code, false, nil)
+	return code
+}
+
+func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
+	if pk.ProtocolVersion != 4 {
+		return errUnsupportedProtocol
+	}
+	u, err := parseUsername(string(pk.Connect.Username))
+	if err != nil {
+		return err
+	}
+	if !sameHost(u.host, h.hostName) {
+		return fmt.Errorf("username host %q is not this hub (%s)", u.host, h.hostName)
+	}
+	if pk.Connect.ClientIdentifier != u.id.clientID() {
+		return fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
+	}
+	if err := h.registry.authenticateIdentity(h.policies, h.hostName, u.id.deviceID, u.id.moduleID, string(pk.Connect.Password), h.now()); err != nil {
+		return err
+	}
+	return h.faults.refusedConnect(u.id)
+}
+
+// OnConnectAuthenticate accepts: OnConnect has already refused what it must.
+func (h *authHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+// OnSessionEstablish arms the connection's expiry: the hub severs a
+// connection when its token expires (DOC-SAS), after the same 5-minute skew
+// it allows at CONNECT.
+func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	t, err := parseToken(string(pk.Connect.Password))
+	if err != nil {
+		return
+	}
+	left := time.Unix(t.expiry+sasClockSkew, 0).Sub(h.now())
+	expiry := time.AfterFunc(left, func() {
+		h.log.Info("mqtt closing connection: sas token expired", "client", cl.ID)
+		cl.Stop(errTokenExpired)
+		h.mu.Lock()
+		delete(h.expiries, cl)
+		h.mu.Unlock()
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expiries[cl] = expiry
+}
+
+// OnDisconnect disarms the connection's expiry.
+func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.expiries[cl]; t != nil {
+		t.Stop()
+		delete(h.expiries, cl)
+	}
+}
