@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -40,7 +42,7 @@ func (h *authHook) ID() string { return "iothub-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect:
+	case mqtt.OnPacketRead, mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -51,6 +53,35 @@ var (
 	errTokenExpired        = errors.New("sas token expired")
 )
 
+// OnPacketRead holds a CONNECT to MQTT 3.1.1, the only version the hub
+// speaks, before mochi validates it by its own rules: mochi would answer a
+// malformed CONNECT with an MQTT 5 reason code (130), which a 3.1.1 CONNACK
+// cannot carry (codes 0 to 5, MQTT 3.1.1 §3.2.2.3). A zero-length password is
+// legal 3.1.1 and simply authenticates nothing (CONNACK 5, like any bad
+// credential); an unknown protocol level gets CONNACK 1 [MQTT-3.1.2-2]; any
+// other breach of the CONNECT's rules closes the connection without an
+// answer, as 3.1.1 requires [MQTT-3.1.2-1, -3, 3.1.4-1].
+func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Connect {
+		return pk, nil
+	}
+	switch code := pk.ConnectValidate(); code {
+	case packets.CodeSuccess:
+		return pk, nil
+	case packets.ErrProtocolViolationFlagNoPassword:
+		pk.Connect.PasswordFlag = false // no password: authentication refuses it
+		return pk, nil
+	case packets.ErrProtocolViolationProtocolVersion:
+		h.log.Info("mqtt connect refused", "remote", cl.Net.Remote, "reason", code)
+		cl.Properties.ProtocolVersion = 4
+		_ = h.broker.SendConnack(cl, packets.ErrUnsupportedProtocolVersion, false, nil)
+		return pk, packets.ErrRejectPacket // the only error mochi does not ignore here
+	default:
+		h.log.Info("mqtt closing connection: malformed CONNECT", "remote", cl.Net.Remote, "reason", code)
+		return pk, packets.ErrRejectPacket
+	}
+}
+
 // OnConnect authenticates the CONNECT and answers refusals itself, because
 // the hub distinguishes "not authorized" (CONNACK 5) from a disabled device
 // (CONNACK 3) and mochi's own refusal path knows only the first (the
@@ -60,6 +91,11 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	err := h.authenticate(cl, pk)
 	switch {
 	case err == nil:
+		// The hub, not the broker, owns an accepted will: mochi would publish
+		// it to subscribers, and no message may reach an identity on the
+		// broker's own account. A will is telemetry, which this emulator does
+		// not route yet (docs/fidelity.md, "Will"), so it is dropped here.
+		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 		return nil
 	case errors.Is(err, errUnsupportedProtocol):
 		code = packets.ErrUnsupportedProtocolVersion
@@ -92,6 +128,12 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	if err := h.registry.authenticateIdentity(h.policies, h.hostName, u.id.deviceID, u.id.moduleID, string(pk.Connect.Password), h.now()); err != nil {
 		return err
+	}
+	// The hub takes a will only on the identity's own telemetry topic
+	// (Microsoft's IoT Hub MQTT doc, "Will" messages): any other would let
+	// one identity forge messages to others when its connection drops.
+	if pk.Connect.WillFlag && !strings.HasPrefix(pk.Connect.WillTopic, telemetryPrefix(u.id)) {
+		return fmt.Errorf("will topic %q is not the identity's telemetry topic", pk.Connect.WillTopic)
 	}
 	return h.faults.refusedConnect(u.id)
 }

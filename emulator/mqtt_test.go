@@ -55,7 +55,10 @@ type rawClient struct {
 	sessionPresent bool
 }
 
-type creds struct{ clientID, username, password string }
+type creds struct {
+	clientID, username, password string
+	willTopic                    string // "": no will
+}
 
 // moduleCreds are the CONNECT fields the SDKs send for a module.
 func moduleCreds(t *testing.T, s *emulator.Server, m *hub.Module, key string, expiry time.Time) creds {
@@ -84,6 +87,9 @@ func dialRaw(s *emulator.Server, c creds, protocolVersion uint) (*rawClient, err
 		SetCleanSession(false).SetAutoReconnect(false).SetConnectRetry(false).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { rc.msgs <- m }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { rc.lost <- err })
+	if c.willTopic != "" {
+		opts.SetWill(c.willTopic, `{"forged":true}`, 1, false)
+	}
 	rc.c = paho.NewClient(opts)
 	tok := rc.c.Connect()
 	if !tok.WaitTimeout(wait) {
@@ -220,6 +226,64 @@ func TestMQTTConnectRefusals(t *testing.T) {
 			t.Fatalf("want CONNACK 3 for a disabled device, got %v", err)
 		}
 	})
+}
+
+// TestMQTTWillsStayWithinTheIdentity: the hub takes a will only on the
+// identity's own telemetry topic; a will on any other topic is refused at
+// CONNECT, and no will ever reaches another identity's connection.
+func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
+	s, reg := startHub(t)
+	attacker := createModule(t, reg, "dev1", "attacker")
+	victimModule := createModule(t, reg, "dev1", "victim")
+	future := time.Now().Add(time.Hour)
+	victim := mustDial(t, s, moduleCreds(t, s, victimModule, "", future))
+	victim.subscribe(t, "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#", "devices/dev1/modules/victim/inputs/#")
+
+	for _, tc := range []struct {
+		name, topic string
+		accepted    bool
+	}{
+		{"a desired patch", "$iothub/twin/PATCH/properties/desired/?$version=999999", false},
+		{"a twin answer", "$iothub/twin/res/200/?$rid=1", false},
+		{"another module's input", "devices/dev1/modules/victim/inputs/x", false},
+		{"another module's telemetry", "devices/dev1/modules/victim/messages/events/", false},
+		{"a device's telemetry", "devices/dev1/messages/events/", false},
+		{"a topic of no one", "anything/else", false},
+		{"its own telemetry", "devices/dev1/modules/attacker/messages/events/", true},
+		{"its own telemetry with properties", "devices/dev1/modules/attacker/messages/events/k=v", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := moduleCreds(t, s, attacker, "", future)
+			c.willTopic = tc.topic
+			rc, err := dialRaw(s, c, 4)
+			if !tc.accepted {
+				if err == nil {
+					rc.c.Disconnect(0)
+					t.Fatalf("a will on %q accepted", tc.topic)
+				}
+				if !strings.HasPrefix(err.Error(), "connack 5:") {
+					t.Fatalf("a will on %q: want CONNACK 5, got %v", tc.topic, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("a will on its own telemetry topic refused: %v", err)
+			}
+			// An ungraceful end: the hub closes the connection, so mochi
+			// would send the will.
+			if !s.DropConnection("dev1", "attacker") {
+				t.Fatal("the attacker was not connected")
+			}
+			rc.closedByHub(t)
+		})
+	}
+	// Every will above is gone; nothing the broker sent on its own account
+	// may have reached the victim. Its own twin GET answer proves the
+	// connection delivers, and is the only message it gets.
+	victim.publish(t, "$iothub/twin/GET/?$rid=probe", 1, "")
+	if m := victim.next(t); m.Topic() != "$iothub/twin/res/200/?$rid=probe" {
+		t.Fatalf("the victim received %q %s", m.Topic(), m.Payload())
+	}
 }
 
 func TestMQTTTwinGetAndReportedPatch(t *testing.T) {

@@ -112,3 +112,68 @@ func TestMQTT5ConnectGetsA311Refusal(t *testing.T) {
 		t.Fatalf("answer % x, want % x", got, want)
 	}
 }
+
+// TestMalformedConnectsGetA311Answer: MQTT 3.1.1 has CONNACK codes 0 to 5
+// only. A CONNECT that 3.1.1 allows but that authenticates nothing (a
+// password flag with an empty password) is refused with 5, an unknown
+// protocol level with 1, and a CONNECT that breaks 3.1.1 (a wrong protocol
+// name, the reserved flag, a user name without its flag) is answered by
+// closing the connection, never with an MQTT 5 reason code such as 130.
+func TestMalformedConnectsGetA311Answer(t *testing.T) {
+	s, reg := startHub(t)
+	c := moduleCreds(t, s, createModule(t, reg, "dev1", "mod1"), "", time.Now().Add(time.Hour))
+	valid := func() packets.Packet {
+		return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: c.clientID,
+				UsernameFlag: true, Username: []byte(c.username), PasswordFlag: true, Password: []byte(c.password)}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*packets.Packet)
+		want   []byte // nil: closed without an answer
+	}{
+		{"valid", func(*packets.Packet) {}, []byte{0x20, 0x02, 0x00, 0x00}},
+		{"empty password with its flag", func(pk *packets.Packet) { pk.Connect.Password = nil }, []byte{0x20, 0x02, 0x00, 0x05}},
+		{"protocol level 6", func(pk *packets.Packet) { pk.ProtocolVersion = 6 }, []byte{0x20, 0x02, 0x00, 0x01}},
+		{"protocol name MQTX", func(pk *packets.Packet) { pk.Connect.ProtocolName = []byte("MQTX") }, nil},
+		{"reserved flag set", func(pk *packets.Packet) { pk.ReservedBit = 1 }, nil},
+		{"no user name", func(pk *packets.Packet) { pk.Connect.UsernameFlag = false }, []byte{0x20, 0x02, 0x00, 0x05}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pk := valid()
+			tc.change(&pk)
+			var out bytes.Buffer
+			if err := pk.ConnectEncode(&out); err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "reserved flag set" {
+				// The encoder ignores ReservedBit: set bit 0 of the connect
+				// flags by hand (fixed header 2 bytes, name 2+4, level 1).
+				out.Bytes()[2+6+1] |= 0x01
+			}
+			conn, err := tls.Dial("tcp", s.MQTTAddr(), s.TLSConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write(out.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4)
+			n, err := io.ReadFull(conn, got)
+			got = got[:n]
+			if tc.want == nil {
+				if n != 0 || err == nil || strings.Contains(err.Error(), "timeout") {
+					t.Fatalf("want the connection closed without an answer, got % x (%v)", got, err)
+				}
+				return
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("answer % x (%v), want % x", got, err, tc.want)
+			}
+		})
+	}
+}

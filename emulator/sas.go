@@ -91,12 +91,24 @@ func parseToken(s string) (sasToken, error) {
 	return t, nil
 }
 
-// parseExpiry reads se: decimal seconds since the Unix epoch, digits only.
+// maxExpiry is 9999-12-31T23:59:59Z, the last second the service's token
+// parser can represent: it computes the expiry as a .NET DateTime (epoch +
+// TimeSpan.FromSeconds(se)), which throws beyond it, so the token is refused
+// (docs/fidelity.md, "se beyond year 9999"). Refusing it here also keeps
+// every expiry computation far from int64 overflow.
+const maxExpiry = 253402300799
+
+// parseExpiry reads se: decimal seconds since the Unix epoch, digits only,
+// no later than maxExpiry.
 func parseExpiry(v string) (int64, error) {
 	if !isDigits(v) {
 		return 0, fmt.Errorf("%q is not a number of seconds", v)
 	}
-	return strconv.ParseInt(v, 10, 64)
+	se, err := strconv.ParseInt(v, 10, 64)
+	if err == nil && se > maxExpiry {
+		err = fmt.Errorf("%d is after 9999-12-31T23:59:59Z", se)
+	}
+	return se, err
 }
 
 // signedBy reports whether one of the base64 keys signed the token:

@@ -72,6 +72,13 @@ func TestParseToken(t *testing.T) {
 		{name: "se not a number", in: "SharedAccessSignature sr=h&sig=x&se=12a", wantErr: true},
 		{name: "se negative", in: "SharedAccessSignature sr=h&sig=x&se=-1", wantErr: true},
 		{name: "se overflows", in: "SharedAccessSignature sr=h&sig=x&se=99999999999999999999", wantErr: true},
+		{name: "se near 2^63-1", in: "SharedAccessSignature sr=h&sig=x&se=9223372036854775807", wantErr: true},
+		{name: "se after 9999-12-31", in: "SharedAccessSignature sr=h&sig=x&se=253402300800", wantErr: true},
+		{name: "se at 9999-12-31T23:59:59Z", in: "SharedAccessSignature sr=h&sig=x&se=253402300799", check: func(t *testing.T, tok sasToken) {
+			if tok.expiry != 253402300799 {
+				t.Errorf("expiry = %d", tok.expiry)
+			}
+		}},
 		{name: "field without =", in: "SharedAccessSignature sr=h&sig=x&se=5&junk", wantErr: true},
 		{name: "bad escape in sig", in: "SharedAccessSignature sr=h&sig=%zz&se=5", wantErr: true},
 		{name: "bad escape in sr", in: "SharedAccessSignature sr=%&sig=x&se=5", wantErr: true},
