@@ -18,6 +18,7 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 	caps.RetainAvailable = 0
 	caps.SharedSubAvailable = 0
 	caps.MaximumClientWritesPending = 1024
+	caps.MaximumPacketSize = maxMQTTPacket
 	return mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 log,

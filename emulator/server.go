@@ -28,6 +28,7 @@ package emulator
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,11 @@ type Options struct {
 	// policy name (PolicyNames), so scripts can know them in advance. The
 	// keys it does not name are generated.
 	PolicyKeys map[string]string
+	// MaxHTTPSConnections and MaxMQTTConnections cap the connections open
+	// at once on each listener (MQTT over WebSockets counts as HTTPS); a
+	// connection beyond the cap waits in the kernel's backlog until one
+	// closes. Defaults: 1024 and 10000.
+	MaxHTTPSConnections, MaxMQTTConnections int
 	// Logger receives the emulator's logs. Default: discarded.
 	Logger *slog.Logger
 	// Now is the clock used for SAS expiry and timestamps. Default time.Now.
@@ -80,8 +86,8 @@ type Server struct {
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
 	http     *http.Server
-	httpsLn  net.Listener
-	mqttLn   net.Listener
+	httpsLn  *guardedListener
+	mqttLn   *guardedListener
 	served   chan struct{} // closed when the HTTPS server has stopped serving
 	fresh    freshConns    // HTTPS connections that have not sent a request yet
 }
@@ -109,13 +115,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	var lc net.ListenConfig
-	if s.httpsLn, err = lc.Listen(ctx, "tcp", opts.HTTPSAddr); err != nil {
+	httpsLn, err := lc.Listen(ctx, "tcp", opts.HTTPSAddr)
+	if err != nil {
 		return nil, fmt.Errorf("emulator: listen https: %w", err)
 	}
-	if s.mqttLn, err = lc.Listen(ctx, "tcp", opts.MQTTAddr); err != nil {
-		s.httpsLn.Close()
+	mqttLn, err := lc.Listen(ctx, "tcp", opts.MQTTAddr)
+	if err != nil {
+		httpsLn.Close()
 		return nil, fmt.Errorf("emulator: listen mqtt: %w", err)
 	}
+	s.httpsLn = newGuardedListener(httpsLn, "https", opts.MaxHTTPSConnections, 0, false, s.log)
+	s.mqttLn = newGuardedListener(mqttLn, "mqtt", opts.MaxMQTTConnections, connectTimeout, true, s.log)
 	s.hostName = hostWithPort(opts.HostName, s.httpsLn.Addr())
 
 	s.registry = newRegistry(opts.Now)
@@ -147,7 +157,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
-	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(newTrackedListener(s.mqttLn), s.trust.serverConfig())), ws} {
+	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), ws} {
 		if err := s.broker.AddListener(l); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)
@@ -158,11 +168,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
 	}
 
-	mux := routes(ws, rest, http.HandlerFunc(s.serveControl))
+	mux := routes(ws, rest, http.HandlerFunc(s.serveControl), http.HandlerFunc(s.serveHealth))
 	s.http = &http.Server{
 		Handler:           mux,
 		ConnState:         s.fresh.track,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	go func() {
@@ -183,14 +197,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // paths and answers 301/307 redirects (for "/devices/..", "//x"), which no
 // IoT Hub answers; the REST front end gives those its own 4xx in the hub's
 // shape.
-func routes(ws, rest, control http.Handler) http.Handler {
+func routes(ws, rest, control, health http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == websocketPath:
 			ws.ServeHTTP(w, r)
 		case r.URL.Path == healthPath:
-			serveHealth(w, r)
+			health.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, controlPrefix):
+			// The control plane's awaits may outlast the REST write timeout;
+			// they end on their own deadline.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 			control.ServeHTTP(w, r)
 		default:
 			rest.ServeHTTP(w, r)
@@ -202,20 +219,43 @@ func routes(ws, rest, control http.Handler) http.Handler {
 // the emulator's own prefix, so it can never shadow an IoT Hub route.
 const healthPath = "/$hubspec/health"
 
-func serveHealth(w http.ResponseWriter, r *http.Request) {
+// serveHealth answers 200 {"status":"ok",...} while both listeners accept
+// connections and 503 {"status":"unhealthy",...} while one cannot (out of
+// file descriptors, say), naming each listener's state, so a container's
+// health check sees a dead MQTT side even though HTTPS still answers.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	ans := struct {
+		Status    string            `json:"status"`
+		Listeners map[string]string `json:"listeners"`
+	}{Status: "ok", Listeners: map[string]string{}}
+	code := http.StatusOK
+	for _, l := range []*guardedListener{s.httpsLn, s.mqttLn} {
+		st := l.state()
+		ans.Listeners[l.name] = st
+		if st != "ok" {
+			ans.Status, code = "unhealthy", http.StatusServiceUnavailable
+		}
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = io.WriteString(w, `{"status":"ok"}`)
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(ans)
 }
 
 func (o *Options) setDefaults() {
 	if o.HostName == "" {
 		o.HostName = "localhost"
+	}
+	if o.MaxHTTPSConnections <= 0 {
+		o.MaxHTTPSConnections = defaultMaxHTTPSConnections
+	}
+	if o.MaxMQTTConnections <= 0 {
+		o.MaxMQTTConnections = defaultMaxMQTTConnections
 	}
 	if o.HTTPSAddr == "" {
 		o.HTTPSAddr = "127.0.0.1:0"
