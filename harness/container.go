@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
@@ -24,11 +25,11 @@ const stopGrace = 5 * time.Second
 // what the embedded target cannot: the shipped binary and image work, over
 // real ports, with the CA a foreign client would have to be given.
 //
-// The emulator-only powers (ConnectionAwaiter, ConnectionDropper,
-// RegistryFaulter) go through the emulator's control plane on the
-// published HTTPS port (container_control.go).
+// Its emulator-only powers are emulator.Controls, as the embedded
+// target's: an emulator.ControlClient that reaches the emulator's control
+// plane on the published HTTPS port.
 type Container struct {
-	*controlClient
+	emulator.Controls
 	emu      *EmulatorContainer
 	connStr  string
 	mqttAddr string
@@ -90,7 +91,7 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if t.tls, err = emu.TLSConfig(ctx); err != nil {
 		return nil, err
 	}
-	if t.controlClient, err = newControlClient(t.connStr, t.tls); err != nil {
+	if t.Controls, err = emulator.NewControlClient(t.connStr, t.tls); err != nil {
 		return nil, err
 	}
 	return t, nil

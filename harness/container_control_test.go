@@ -13,18 +13,10 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// The emulator targets offer every emulator-only power.
-var (
-	_ ConnectionAwaiter = (*Embedded)(nil)
-	_ ConnectionDropper = (*Embedded)(nil)
-	_ RegistryFaulter   = (*Embedded)(nil)
-	_ ConnectionAwaiter = (*Container)(nil)
-	_ ConnectionDropper = (*Container)(nil)
-	_ RegistryFaulter   = (*Container)(nil)
-)
-
-// powers is what a scenario asks of an emulator target, the container's
-// control client or the embedded emulator alike.
+// powers is what a scenario asks of an emulator target, embedded or in a
+// container: the capabilities steps discover, each one of emulator.Controls
+// (target.go asserts both targets have all of it, and emulator's
+// TestControlsConformance checks both implementations of it).
 type powers interface {
 	ConnectionAwaiter
 	ConnectionDropper
@@ -98,30 +90,6 @@ func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial [
 func TestEmbeddedPowers(t *testing.T) {
 	emb := startEmbedded(t)
 	checkPowers(t, emb, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
-}
-
-// TestControlClientOverTheControlPlane runs the container target's client
-// against an embedded emulator, so the control plane's wire contract is
-// checked even where no Docker engine answers.
-func TestControlClientOverTheControlPlane(t *testing.T) {
-	emb := startEmbedded(t)
-	ctl, err := newControlClient(emb.ServiceConnectionString(), emb.Server().TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkPowers(t, ctl, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
-
-	svc, err := emb.Server().PolicyConnectionString("service") // ServiceConnect only
-	if err != nil {
-		t.Fatal(err)
-	}
-	weak, err := newControlClient(svc, emb.Server().TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := weak.DropConnection(context.Background(), "dev1", ""); !errors.Is(err, hub.ErrUnauthorized) {
-		t.Fatalf("control with a policy without RegistryWrite: %v, want 401", err)
-	}
 }
 
 // TestContainerTargetPowers: the image serves the control plane, and the

@@ -20,6 +20,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
 
@@ -34,7 +35,7 @@ const (
 	EmulatorMQTTPort  = "8883/tcp"
 
 	emulatorCAPath      = "/ca.pem"
-	emulatorHealthPath  = "/$hubspec/health"
+	emulatorHealthPath  = emulator.HealthPath
 	connectionStringTag = "IOTHUB_CONNECTION_STRING="
 	// waitPoll is how often the readiness checks look: the emulator is ready
 	// in well under a second, so testcontainers' 100 ms would dominate.
