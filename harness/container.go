@@ -36,10 +36,13 @@ type Container struct {
 	tls      *tls.Config
 }
 
-// OpenContainer runs the emulator image and waits until it is healthy: the
-// default image is rebuilt from this checkout on every run (cheap when
-// nothing changed, and never stale); an image named by c.Image
-// (IOTHUB_EMULATOR_IMAGE) is run as it is. Close terminates the container.
+// OpenContainer runs the emulator image c.Image (IOTHUB_EMULATOR_IMAGE),
+// DefaultEmulatorImage when empty, and waits until it is healthy. It runs
+// an image the Docker engine already has and never builds or pulls one: an
+// absent image is an error wrapping ErrNoImage that names the `make image`
+// command to build it. Which sources the image was built from is logged
+// (EmulatorSourceLabel); the container tests check it against the checkout.
+// Close terminates the container.
 //
 // Set TESTCONTAINERS_RYUK_DISABLED=true where the Ryuk reaper image cannot
 // be pulled (see RunEmulator); containers are terminated explicitly.
@@ -62,7 +65,8 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 		return nil, fmt.Errorf("no Docker engine: %w", err)
 	}
 	defer p.Close()
-	if err := ensureImage(ctx, p, image, c.Image == "", log); err != nil {
+	source, err := imageSource(ctx, p, image)
+	if err != nil {
 		return nil, err
 	}
 
@@ -78,7 +82,7 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, ryukHint())
 	}
-	log.Info("emulator container healthy", "image", image, "id", shortID(emu.GetContainerID()),
+	log.Info("emulator container healthy", "image", image, "source", source, "id", shortID(emu.GetContainerID()),
 		"took", time.Since(start).Round(time.Millisecond))
 
 	t := &Container{emu: emu}

@@ -1,40 +1,51 @@
-package harness
+package harness_test
 
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
+	"github.com/hubspec/hubspec/emulator"
+	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/containertest"
 )
 
-// powers is what a scenario asks of an emulator target, embedded or in a
-// container: the capabilities steps discover, each one of emulator.Controls
-// (target.go asserts both targets have all of it, and emulator's
-// TestControlsConformance checks both implementations of it).
+// powers is what a scenario asks of an emulator target: the optional
+// capabilities steps discover, each one of emulator.Controls.
 type powers interface {
-	ConnectionAwaiter
-	ConnectionDropper
-	RegistryFaulter
+	harness.Target
+	harness.ConnectionAwaiter
+	harness.ConnectionDropper
+	harness.RegistryFaulter
 }
 
-// checkPowers drives the three powers against a hub reached through
-// connection string cs and options: registry faults are per device and
-// shaped like a real 429, the await sees a connection and its reconnect
-// after a drop, and an await that cannot be met ends with ctx.
-func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial []device.Option) {
+// checkPowers drives the powers a step can discover through a target, as
+// steps do: registry faults are per device and shaped like a real 429, the
+// await sees a connection and its reconnect after a drop, and an await
+// that cannot be met ends with ctx. (emulator's TestControlsConformance
+// checks every power of both emulator.Controls implementations; this
+// checks that each target is wired to its emulator.)
+func checkPowers(t *testing.T, tg harness.Target) {
+	p, ok := tg.(powers)
+	if !ok {
+		t.Fatalf("the %s target lacks an emulator power: %T", tg.Name(), tg)
+	}
+	if _, ok := tg.(emulator.Controls); !ok {
+		t.Fatalf("the %s target is not emulator.Controls: %T", tg.Name(), tg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	cs := tg.ServiceConnectionString()
 	svc, err := hub.ParseConnectionString(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	once, err := service.NewRegistryClient(cs, append(reg, service.WithRetry(1, 0))...)
+	once, err := service.NewRegistryClient(cs, append(tg.RegistryOptions(), service.WithRetry(1, 0))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +74,7 @@ func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial [
 	}
 
 	mcs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	c, err := device.DialModule(ctx, mcs.String(), dial...)
+	c, err := device.DialModule(ctx, mcs.String(), tg.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,17 +99,21 @@ func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial [
 }
 
 func TestEmbeddedPowers(t *testing.T) {
-	emb := startEmbedded(t)
-	checkPowers(t, emb, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
+	emb, err := harness.StartEmbedded(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	checkPowers(t, emb)
 }
 
 // TestContainerTargetPowers: the image serves the control plane, and the
 // container target reaches it over the published port and the container's CA.
 func TestContainerTargetPowers(t *testing.T) {
-	requireDocker(t)
+	image := containertest.Image(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tg, err := Open(ctx, Config{Target: "container", Image: os.Getenv("IOTHUB_EMULATOR_IMAGE")}, testLogger(t))
+	tg, err := harness.Open(ctx, harness.Config{Target: "container", Image: image}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,9 +122,5 @@ func TestContainerTargetPowers(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	p, ok := tg.(powers)
-	if !ok {
-		t.Fatalf("the container target lacks an emulator power: %T", tg)
-	}
-	checkPowers(t, p, tg.ServiceConnectionString(), tg.RegistryOptions(), tg.DialOptions())
+	checkPowers(t, tg)
 }
