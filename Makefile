@@ -1,6 +1,8 @@
 # Hubspec: an Azure IoT Hub emulator and a Gherkin scenario harness.
 GO ?= go
-IMAGE ?= hubspec/iothub-emulator:dev
+# The emulator image make image builds and make test/run hand to the harness;
+# IOTHUB_EMULATOR_IMAGE names it when IMAGE is not given.
+IMAGE ?= $(or $(IOTHUB_EMULATOR_IMAGE),hubspec/iothub-emulator:dev)
 REPORTS ?= build/reports
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
