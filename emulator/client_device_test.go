@@ -117,10 +117,12 @@ func TestMQTTClientResyncsAfterReconnect(t *testing.T) {
 	s, reg, cs, opts := moduleOnEmulator(t)
 	c := dialModule(t, cs, opts)
 
-	s.DropDesiredPushes(1)
+	if err := s.DropDesiredPushes(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
 	missed := setDesired(t, reg, "telemetryInterval", 30)
-	if !s.DropConnection("dev1", "mod1") {
-		t.Fatal("no connection to drop")
+	if dropped, err := s.DropConnection(context.Background(), "dev1", "mod1"); !dropped || err != nil {
+		t.Fatalf("DropConnection = %v, %v; want a connection dropped", dropped, err)
 	}
 	p := nextPatch(t, c)
 	if !p.Full || p.Version != missed || p.Properties["telemetryInterval"] != float64(30) {
@@ -166,7 +168,9 @@ func TestMQTTClientRenewsToken(t *testing.T) {
 func TestMQTTClientReadsTheTwinAfterAVersionGap(t *testing.T) {
 	s, reg, cs, opts := moduleOnEmulator(t)
 	c := dialModule(t, cs, opts)
-	s.DropDesiredPushes(1)
+	if err := s.DropDesiredPushes(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
 	setDesired(t, reg, "first", 1)
 	version := setDesired(t, reg, "second", 2)
 	p := nextPatch(t, c)

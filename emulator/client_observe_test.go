@@ -209,8 +209,8 @@ func TestDialObserverSeesTheTwinProtocol(t *testing.T) {
 		t.Errorf("desired patch event %+v", patch)
 	}
 
-	if !s.DropConnection("dev1", "mod1") {
-		t.Fatal("no connection to drop")
+	if dropped, err := s.DropConnection(context.Background(), "dev1", "mod1"); !dropped || err != nil {
+		t.Fatalf("DropConnection = %v, %v; want a connection dropped", dropped, err)
 	}
 	ev.await(t, "connection lost", kind(device.EventConnectionLost, ""))
 	ev.await(t, "reconnect", func(e device.Event) bool {

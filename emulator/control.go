@@ -11,34 +11,38 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// The control plane gives the emulator-only controls of the Go Server to
-// clients in other processes (the harness's container target, scripts):
-// HTTPS on the reserved prefix /$hubspec/, where IoT Hub's API has nothing.
-// Every control is a POST of a JSON object answered with a JSON object,
-// authorized like a registry write (a SAS token of a shared access policy
-// with RegistryWrite, e.g. iothubowner, scoped to the hub) and verified by
-// the emulator's own SAS code. Errors, 401 included, come in the IoT Hub
-// shape; an unknown control path is 404 GenericNotFound.
+// The control plane gives the emulator's test powers (Controls) to clients
+// in other processes (ControlClient, used by the harness's container
+// target; scripts): HTTPS on the reserved prefix /$hubspec/, where IoT
+// Hub's API has nothing. Every control is a POST of a JSON object answered
+// with a JSON object, authorized like a registry write (a SAS token of a
+// shared access policy with RegistryWrite, e.g. iothubowner, scoped to the
+// hub) and verified by the emulator's own SAS code. Errors, 401 included,
+// come in the IoT Hub shape; an unknown control path is 404 GenericNotFound.
+// The paths and bodies are declared once, in control_api.go:
 //
-//	POST /$hubspec/registry-faults     {"deviceId","count","errorName"}
+//	POST /$hubspec/registry-faults      {"deviceId","count","errorName"}
 //	    Server.FailRegistryCalls; answers what it set.
-//	POST /$hubspec/connections/await   {"deviceId","moduleId","atLeast","waitSeconds"}
+//	POST /$hubspec/connections/await    {"deviceId","moduleId","atLeast","waitSeconds"}
 //	    waits (at most waitSeconds, capped at 30 s) until the identity has had
 //	    atLeast accepted MQTT connections; answers {"deviceId","moduleId",
 //	    "connections"} with the count, reached or not, so a client repeats
 //	    the poll until its own deadline.
-//	POST /$hubspec/connections/drop    {"deviceId","moduleId"}
+//	POST /$hubspec/connections/drop     {"deviceId","moduleId"}
 //	    Server.DropConnection; answers {"deviceId","moduleId","dropped"}.
-const controlPrefix = "/$hubspec/"
+//	POST /$hubspec/desired-pushes/drop  {"count"}
+//	    Server.DropDesiredPushes; answers what it set.
+const controlPrefix = ControlPrefix
 
 // maxControlWait bounds one long poll, so a client that went away holds
 // nothing for long; Server.Close ends polls at once.
 const maxControlWait = 30 * time.Second
 
 var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (any, error){
-	controlPrefix + "registry-faults":   (*Server).controlRegistryFaults,
-	controlPrefix + "connections/await": (*Server).controlAwaitConnections,
-	controlPrefix + "connections/drop":  (*Server).controlDropConnection,
+	ControlRegistryFaultsPath:    (*Server).controlRegistryFaults,
+	ControlAwaitConnectionsPath:  (*Server).controlAwaitConnections,
+	ControlDropConnectionPath:    (*Server).controlDropConnection,
+	ControlDropDesiredPushesPath: (*Server).controlDropDesiredPushes,
 }
 
 // serveControl routes, authorizes and answers a control request.
@@ -93,38 +97,19 @@ func decodeControl(body []byte, v any) error {
 	return nil
 }
 
-type registryFaultsControl struct {
-	DeviceID  string `json:"deviceId"`
-	Count     int    `json:"count"`
-	ErrorName string `json:"errorName"`
-}
-
-func (s *Server) controlRegistryFaults(_ context.Context, body []byte) (any, error) {
-	var req registryFaultsControl
+func (s *Server) controlRegistryFaults(ctx context.Context, body []byte) (any, error) {
+	var req registryFaultsRequest
 	if err := decodeControl(body, &req); err != nil {
 		return nil, err
 	}
-	if err := s.FailRegistryCalls(req.DeviceID, req.Count, req.ErrorName); err != nil {
+	if err := s.FailRegistryCalls(ctx, req.DeviceID, req.Count, req.ErrorName); err != nil {
 		return nil, hub.ErrArgumentInvalid.WithMessage("%v", err)
 	}
 	return req, nil
 }
 
-type connectionsControl struct {
-	DeviceID    string  `json:"deviceId"`
-	ModuleID    string  `json:"moduleId"`
-	AtLeast     int     `json:"atLeast"`
-	WaitSeconds float64 `json:"waitSeconds"`
-}
-
-type connectionsAnswer struct {
-	DeviceID    string `json:"deviceId"`
-	ModuleID    string `json:"moduleId"`
-	Connections int    `json:"connections"`
-}
-
 func (s *Server) controlAwaitConnections(ctx context.Context, body []byte) (any, error) {
-	var req connectionsControl
+	var req awaitConnectionsRequest
 	if err := decodeControl(body, &req); err != nil {
 		return nil, err
 	}
@@ -155,24 +140,28 @@ func (s *Server) controlAwaitConnections(ctx context.Context, body []byte) (any,
 	return connectionsAnswer{DeviceID: req.DeviceID, ModuleID: req.ModuleID, Connections: s.hook.connectionCount(id)}, nil
 }
 
-type dropControl struct {
-	DeviceID string `json:"deviceId"`
-	ModuleID string `json:"moduleId"`
-}
-
-type dropAnswer struct {
-	DeviceID string `json:"deviceId"`
-	ModuleID string `json:"moduleId"`
-	Dropped  bool   `json:"dropped"`
-}
-
-func (s *Server) controlDropConnection(_ context.Context, body []byte) (any, error) {
-	var req dropControl
+func (s *Server) controlDropConnection(ctx context.Context, body []byte) (any, error) {
+	var req dropConnectionRequest
 	if err := decodeControl(body, &req); err != nil {
 		return nil, err
 	}
 	if req.DeviceID == "" {
 		return nil, hub.ErrArgumentInvalid.WithMessage("deviceId is required.")
 	}
-	return dropAnswer{req.DeviceID, req.ModuleID, s.DropConnection(req.DeviceID, req.ModuleID)}, nil
+	dropped, err := s.DropConnection(ctx, req.DeviceID, req.ModuleID)
+	if err != nil {
+		return nil, hub.ErrArgumentInvalid.WithMessage("%v", err)
+	}
+	return dropConnectionAnswer{req.DeviceID, req.ModuleID, dropped}, nil
+}
+
+func (s *Server) controlDropDesiredPushes(ctx context.Context, body []byte) (any, error) {
+	var req dropDesiredPushesRequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	if err := s.DropDesiredPushes(ctx, req.Count); err != nil {
+		return nil, hub.ErrArgumentInvalid.WithMessage("%v", err)
+	}
+	return req, nil
 }

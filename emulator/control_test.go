@@ -89,6 +89,7 @@ func TestControlPlaneErrorsInTheHubsShape(t *testing.T) {
 		{"POST", "/$hubspec/connections/await", `{"deviceId":"","atLeast":1}`, 400, "ArgumentInvalid"},
 		{"POST", "/$hubspec/connections/await", `{"deviceId":"d","waitSeconds":-1}`, 400, "ArgumentInvalid"},
 		{"POST", "/$hubspec/connections/drop", `{"moduleId":"m"}`, 400, "ArgumentInvalid"},
+		{"POST", "/$hubspec/desired-pushes/drop", `{"count":1,"deviceId":"d"}`, 400, "IotHubFormatError"},
 	} {
 		status, h, body := control(t, s, "iothubowner", tc.method, tc.path, tc.body)
 		e := hub.ParseError(status, h.Get("iothub-errorcode"), []byte(body))
@@ -149,13 +150,13 @@ func TestFailRegistryCallsClearsAndRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	createModule(t, once, "dev1", "mod1")
-	if err := s.FailRegistryCalls("dev1", 3, "ServiceUnavailable"); err != nil {
+	if err := s.FailRegistryCalls(context.Background(), "dev1", 3, "ServiceUnavailable"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := once.GetModule(context.Background(), "dev1", "mod1"); !errors.Is(err, hub.ErrServiceUnavailable) {
 		t.Fatalf("GetModule with faults set: %v, want 503 ServiceUnavailable", err)
 	}
-	if err := s.FailRegistryCalls("dev1", 0, ""); err != nil {
+	if err := s.FailRegistryCalls(context.Background(), "dev1", 0, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := once.GetModule(context.Background(), "dev1", "mod1"); err != nil {
@@ -165,7 +166,7 @@ func TestFailRegistryCallsClearsAndRejects(t *testing.T) {
 		d, name string
 		n       int
 	}{{"", "ThrottlingException", 1}, {"d", "ThrottlingException", -1}, {"d", "Throttled", 1}} {
-		if err := s.FailRegistryCalls(bad.d, bad.n, bad.name); err == nil {
+		if err := s.FailRegistryCalls(context.Background(), bad.d, bad.n, bad.name); err == nil {
 			t.Errorf("FailRegistryCalls(%q, %d, %q) succeeded", bad.d, bad.n, bad.name)
 		}
 	}
@@ -199,6 +200,17 @@ func TestControlAwaitAndDropConnections(t *testing.T) {
 	rc.closedByHub(t)
 	if _, _, body := control(t, s, "iothubowner", "POST", "/$hubspec/connections/drop", `{"deviceId":"dev1","moduleId":"mod1"}`); !strings.Contains(body, `"dropped":false`) {
 		t.Fatalf("drop without a connection: %s", body)
+	}
+}
+
+// TestControlDropDesiredPushesAnswersWhatItSet: the wire shape of the
+// desired-push drop (its effect is checked in TestControlsConformance).
+func TestControlDropDesiredPushesAnswersWhatItSet(t *testing.T) {
+	s, _ := startHub(t)
+	for _, body := range []string{`{"count":2}`, `{"count":-1}`, `{"count":0}`} {
+		if status, _, got := control(t, s, "iothubowner", "POST", "/$hubspec/desired-pushes/drop", body); status != 200 || got != body {
+			t.Errorf("drop desired pushes %s: %d %s", body, status, got)
+		}
 	}
 }
 

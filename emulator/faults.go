@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -178,14 +179,17 @@ func (f *faults) registryFault(deviceID string) error {
 // desired just before dropping a connection could not know otherwise which
 // change the count applies to. The twin still changes: only the
 // notification is lost, as with a hub that fails to notify.
-func (s *Server) DropDesiredPushes(n int) { s.faults.dropDesired.Store(int64(n)) }
+func (s *Server) DropDesiredPushes(_ context.Context, n int) error {
+	s.faults.dropDesired.Store(int64(n))
+	return nil
+}
 
 // DropConnection closes the live MQTT connection of a device (moduleID "")
 // or module, as a network failure would; the persistent session stays, so a
 // client that reconnects keeps its subscriptions. It reports whether there
 // was a connection to drop.
-func (s *Server) DropConnection(deviceID, moduleID string) bool {
-	return s.hook.drop(identity{deviceID: deviceID, moduleID: moduleID}, errDroppedByTest)
+func (s *Server) DropConnection(_ context.Context, deviceID, moduleID string) (bool, error) {
+	return s.hook.drop(identity{deviceID: deviceID, moduleID: moduleID}, errDroppedByTest), nil
 }
 
 // FailRegistryCalls makes the next n REST calls that name the device (the
@@ -194,7 +198,7 @@ func (s *Server) DropConnection(deviceID, moduleID string) bool {
 // exactly as the hub answers that error. Calls naming other devices are not
 // affected, so concurrent tests do not disturb each other. n = 0 clears
 // what is left. Only authorized calls count: a bad token still gets 401.
-func (s *Server) FailRegistryCalls(deviceID string, n int, errorName string) error {
+func (s *Server) FailRegistryCalls(_ context.Context, deviceID string, n int, errorName string) error {
 	if deviceID == "" {
 		return errors.New("emulator: fail registry calls: no device id")
 	}

@@ -271,8 +271,8 @@ func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
 			}
 			// An ungraceful end: the hub closes the connection, so mochi
 			// would send the will.
-			if !s.DropConnection("dev1", "attacker") {
-				t.Fatal("the attacker was not connected")
+			if dropped, err := s.DropConnection(context.Background(), "dev1", "attacker"); !dropped || err != nil {
+				t.Fatalf("the attacker was not connected (%v)", err)
 			}
 			rc.closedByHub(t)
 		})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
@@ -24,21 +25,24 @@ const stopGrace = 5 * time.Second
 // what the embedded target cannot: the shipped binary and image work, over
 // real ports, with the CA a foreign client would have to be given.
 //
-// The emulator-only powers (ConnectionAwaiter, ConnectionDropper,
-// RegistryFaulter) go through the emulator's control plane on the
-// published HTTPS port (container_control.go).
+// Its emulator-only powers are emulator.Controls, as the embedded
+// target's: an emulator.ControlClient that reaches the emulator's control
+// plane on the published HTTPS port.
 type Container struct {
-	*controlClient
+	emulator.Controls
 	emu      *EmulatorContainer
 	connStr  string
 	mqttAddr string
 	tls      *tls.Config
 }
 
-// OpenContainer runs the emulator image and waits until it is healthy: the
-// default image is rebuilt from this checkout on every run (cheap when
-// nothing changed, and never stale); an image named by c.Image
-// (IOTHUB_EMULATOR_IMAGE) is run as it is. Close terminates the container.
+// OpenContainer runs the emulator image c.Image (IOTHUB_EMULATOR_IMAGE),
+// DefaultEmulatorImage when empty, and waits until it is healthy. It runs
+// an image the Docker engine already has and never builds or pulls one: an
+// absent image is an error wrapping ErrNoImage that names the `make image`
+// command to build it. Which sources the image was built from is logged
+// (EmulatorSourceLabel); the container tests check it against the checkout.
+// Close terminates the container.
 //
 // Set TESTCONTAINERS_RYUK_DISABLED=true where the Ryuk reaper image cannot
 // be pulled (see RunEmulator); containers are terminated explicitly.
@@ -61,7 +65,8 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 		return nil, fmt.Errorf("no Docker engine: %w", err)
 	}
 	defer p.Close()
-	if err := ensureImage(ctx, p, image, c.Image == "", log); err != nil {
+	source, err := imageSource(ctx, p, image)
+	if err != nil {
 		return nil, err
 	}
 
@@ -77,7 +82,7 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, ryukHint())
 	}
-	log.Info("emulator container healthy", "image", image, "id", shortID(emu.GetContainerID()),
+	log.Info("emulator container healthy", "image", image, "source", source, "id", shortID(emu.GetContainerID()),
 		"took", time.Since(start).Round(time.Millisecond))
 
 	t := &Container{emu: emu}
@@ -90,7 +95,7 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if t.tls, err = emu.TLSConfig(ctx); err != nil {
 		return nil, err
 	}
-	if t.controlClient, err = newControlClient(t.connStr, t.tls); err != nil {
+	if t.Controls, err = emulator.NewControlClient(t.connStr, t.tls); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -20,21 +20,27 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
 
 // The emulator image's contract (cmd/iothub-emulator and the Dockerfile).
 const (
 	// DefaultEmulatorImage is the image the container target runs when
-	// IOTHUB_EMULATOR_IMAGE is empty; OpenContainer builds it when absent.
+	// IOTHUB_EMULATOR_IMAGE is empty: the one `make image` builds from a
+	// checkout. The harness never builds an image.
 	DefaultEmulatorImage = "hubspec/iothub-emulator:dev"
+	// EmulatorSourceLabel is the image label `make image` sets to a hash of
+	// the sources the image was built from (.ci/image-source-hash.sh), so
+	// a test can tell an image of this checkout from a stale one.
+	EmulatorSourceLabel = "org.hubspec.source"
 	// EmulatorHTTPSPort serves the REST API, the health probe and MQTT over
 	// WebSockets; EmulatorMQTTPort serves MQTT over TLS.
 	EmulatorHTTPSPort = "443/tcp"
 	EmulatorMQTTPort  = "8883/tcp"
 
 	emulatorCAPath      = "/ca.pem"
-	emulatorHealthPath  = "/$hubspec/health"
+	emulatorHealthPath  = emulator.HealthPath
 	connectionStringTag = "IOTHUB_CONNECTION_STRING="
 	// waitPoll is how often the readiness checks look: the emulator is ready
 	// in well under a second, so testcontainers' 100 ms would dominate.

@@ -1,25 +1,21 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/testcontainers/testcontainers-go"
 )
 
-// hubspecModule is the module whose checkout the emulator image is built from.
-const hubspecModule = "github.com/hubspec/hubspec"
+// ErrNoImage is what the container target's error wraps when the Docker
+// engine has no image of the name it was given. The harness runs images and
+// never builds or pulls them: `make image` builds the emulator's from a
+// checkout.
+var ErrNoImage = errors.New("emulator image not present")
 
 // PingDocker reports whether a Docker engine answers where testcontainers
 // looks for one (DOCKER_HOST, ~/.testcontainers.properties, the usual
@@ -34,126 +30,39 @@ func PingDocker(ctx context.Context) error {
 	return p.Health(ctx)
 }
 
-// ensureImage makes sure the engine has the image to run. The default
-// image is (re)built from this checkout every time, so a changed emulator is
-// never tested through a stale image; with Go's build cache and Docker's
-// layer cache an unchanged tree rebuilds in about a second to the same image.
-// An image named by IOTHUB_EMULATOR_IMAGE is used as it is and never built:
-// it may be a published image, and a local build must not take its name.
-// Building, not pulling, because no registry is assumed.
-func ensureImage(ctx context.Context, p *testcontainers.DockerProvider, image string, build bool, log *slog.Logger) error {
-	_, err := p.Client().ImageInspect(ctx, image)
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("inspect image %s: %w", image, err)
-	}
-	present := err == nil
-	if !build {
-		if present {
-			return nil
-		}
-		return fmt.Errorf("image %s is not present (IOTHUB_EMULATOR_IMAGE names an image to run, not one to build; unset it to build the default from this checkout)", image)
-	}
-	root, err := moduleRoot()
+// EmulatorImageSource is the EmulatorSourceLabel of image: the hash of the
+// sources `make image` built it from, "" for an image built otherwise. An
+// image the engine does not have is an error wrapping ErrNoImage that says
+// how to build it.
+func EmulatorImageSource(ctx context.Context, image string) (string, error) {
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(printfLogger{discardLogger()}))
 	if err != nil {
-		if present {
-			log.Info("using the emulator image as it is: no checkout to build it from", "image", image)
-			return nil
-		}
-		return fmt.Errorf("image %s is absent and cannot be built: %w", image, err)
+		return "", fmt.Errorf("no Docker engine: %w", err)
 	}
-	start := time.Now()
-	log.Info("building emulator image", "image", image, "from", root)
-	if err := buildImage(ctx, p, root, image, log); err != nil {
-		return fmt.Errorf("build image %s: %w", image, err)
-	}
-	log.Info("built emulator image", "image", image, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	defer p.Close()
+	return imageSource(ctx, p, image)
 }
 
-// buildImage does what `make image` does, through the Docker API: a static
-// binary and the Dockerfile in a fresh context directory, FROM scratch.
-func buildImage(ctx context.Context, p *testcontainers.DockerProvider, root, image string, log *slog.Logger) error {
-	dir, err := os.MkdirTemp("", "hubspec-image-")
-	if err != nil {
-		return err
+func imageSource(ctx context.Context, p *testcontainers.DockerProvider, image string) (string, error) {
+	ins, err := p.Client().ImageInspect(ctx, image)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "", fmt.Errorf("%w: %s; build it from a Hubspec checkout with `%s`, or name another image in IOTHUB_EMULATOR_IMAGE",
+			ErrNoImage, image, makeImageCommand(image))
+	case err != nil:
+		return "", fmt.Errorf("inspect image %s: %w", image, err)
+	case ins.Config == nil:
+		return "", nil
 	}
-	defer os.RemoveAll(dir)
-
-	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), dockerfile, 0o644); err != nil {
-		return err
-	}
-
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("the go command builds the emulator binary: %w", err)
-	}
-	build := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w",
-		"-o", filepath.Join(dir, "iothub-emulator"), "./cmd/iothub-emulator")
-	build.Dir = root
-	// Linux whatever the host: Docker Desktop on macOS or Windows runs
-	// Linux containers in a VM of the host's architecture.
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/iothub-emulator: %w\n%s", err, out)
-	}
-
-	repo, tag := splitImage(image)
-	var buildLog bytes.Buffer
-	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
-		Context:        dir,
-		Repo:           repo,
-		Tag:            tag,
-		KeepImage:      true, // no session labels: the image outlives this run
-		BuildLogWriter: &buildLog,
-	}})
-	log.Debug("docker build output", "image", image, "log", buildLog.String())
-	return err
+	return ins.Config.Labels[EmulatorSourceLabel], nil
 }
 
-// splitImage splits "repo[:tag]" at the tag's colon, not a registry port's.
-func splitImage(image string) (repo, tag string) {
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		return image[:i], image[i+1:]
+// makeImageCommand is the command that builds image from a checkout.
+func makeImageCommand(image string) string {
+	if image == DefaultEmulatorImage {
+		return "make image"
 	}
-	return image, "latest"
-}
-
-// moduleRoot walks up from the working directory (a package directory under
-// go test) to the go.mod of the Hubspec module.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isHubspecModule(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module " + hubspecModule + " above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func isHubspecModule(goMod string) bool {
-	f, err := os.Open(goMod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if path, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
-			return strings.Trim(strings.TrimSpace(path), `"`) == hubspecModule
-		}
-	}
-	return false
+	return "make image IMAGE=" + image
 }
 
 // printfLogger routes testcontainers' Printf logging into slog at Debug,

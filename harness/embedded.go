@@ -13,7 +13,12 @@ import (
 
 // Embedded is the default target: an emulator inside the test process,
 // started once for the whole suite.
+//
+// Its emulator-only powers are emulator.Controls, the Server itself; the
+// container target has the same interface over the emulator's control
+// plane, so the two cannot offer different powers.
 type Embedded struct {
+	emulator.Controls
 	srv *emulator.Server
 }
 
@@ -23,7 +28,7 @@ func StartEmbedded(ctx context.Context, log *slog.Logger) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded target: %w", err)
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{Controls: srv, srv: srv}, nil
 }
 
 func (e *Embedded) Name() string { return "embedded" }
@@ -38,18 +43,6 @@ func (e *Embedded) RegistryOptions() []service.Option {
 func (e *Embedded) DialOptions() []device.Option {
 	_, dial := tlsOptions(e.srv.TLSConfig())
 	return append(dial, device.WithAddress(e.srv.MQTTAddr()))
-}
-
-func (e *Embedded) AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error {
-	return e.srv.AwaitConnections(ctx, deviceID, moduleID, n)
-}
-
-func (e *Embedded) DropConnection(_ context.Context, deviceID, moduleID string) (bool, error) {
-	return e.srv.DropConnection(deviceID, moduleID), nil
-}
-
-func (e *Embedded) FailRegistryCalls(_ context.Context, deviceID string, n int, errorName string) error {
-	return e.srv.FailRegistryCalls(deviceID, n, errorName)
 }
 
 // Server is the emulator itself, for Go tests that want more than a Target.

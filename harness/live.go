@@ -17,8 +17,9 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// A live hub throttles: an S1 unit allows 100 registry operations a minute
-// (protocol.md §6) and four concurrent scenarios can spend that in seconds.
+// A live hub throttles: an S1 unit allows 100 identity registry operations
+// a minute (Azure's "IoT Hub quotas and throttling" documentation) and four
+// concurrent scenarios can spend that in seconds.
 // The registry client backs off on 429 and 503 (honouring Retry-After) for
 // up to liveRetryAttempts tries, doubling from liveRetryBase up to its 30 s
 // cap: about a minute in all, long enough for a throttled minute to pass.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 )
@@ -85,6 +86,17 @@ type ConnectionDropper interface {
 type RegistryFaulter interface {
 	FailRegistryCalls(ctx context.Context, deviceID string, n int, errorName string) error
 }
+
+// Every power a step can discover is one of emulator.Controls, so an
+// emulator target has it whichever way it reaches the emulator; and both
+// emulator targets have all of emulator.Controls.
+var (
+	_ ConnectionAwaiter = emulator.Controls(nil)
+	_ ConnectionDropper = emulator.Controls(nil)
+	_ RegistryFaulter   = emulator.Controls(nil)
+	_ emulator.Controls = (*Embedded)(nil)
+	_ emulator.Controls = (*Container)(nil)
+)
 
 // tlsOptions turns a trust configuration into both clients' options.
 func tlsOptions(cfg *tls.Config) ([]service.Option, []device.Option) {

@@ -2,41 +2,30 @@ package steps_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/internal/containertest"
 	"github.com/hubspec/hubspec/steps"
 )
 
 // TestFeaturesOnContainer runs every feature against the emulator image in
 // a container, so `go test ./...` proves the shipped image passes the very
-// suite the embedded emulator passes. Without a Docker engine it skips and
-// says so; with HUBSPEC_REQUIRE_DOCKER set (CI) that is a failure instead.
+// suite the embedded emulator passes. Without a Docker engine or the image
+// it skips and says so; with HUBSPEC_REQUIRE_DOCKER set (CI) that is a
+// failure instead.
 //
 // The image is IOTHUB_EMULATOR_IMAGE or harness.DefaultEmulatorImage, built
-// from this checkout when absent. TESTCONTAINERS_RYUK_DISABLED defaults to
-// true here, since the reaper's image cannot be pulled without a registry.
+// by `make image` (make test builds it first); one built from other sources
+// than this checkout fails the test (containertest.Image).
 func TestFeaturesOnContainer(t *testing.T) {
 	cfg := harness.ConfigFromEnv()
 	if cfg.Target == "container" {
 		t.Skip("IOTHUB_TARGET=container: TestFeatures already runs the suite on the container")
 	}
-	if _, ok := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !ok {
-		// Before the first testcontainers call, which reads it once.
-		t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
-	pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err := harness.PingDocker(pctx)
-	cancel()
-	if err != nil {
-		if os.Getenv("HUBSPEC_REQUIRE_DOCKER") != "" {
-			t.Fatalf("HUBSPEC_REQUIRE_DOCKER is set and no Docker engine answered: %v", err)
-		}
-		t.Skipf("feature suite not run on the container target: no Docker engine answered: %v", err)
-	}
+	cfg.Image = containertest.Image(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

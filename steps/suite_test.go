@@ -65,7 +65,9 @@ func TestFeaturesFailWhenThePatchIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	emb.Server().DropDesiredPushes(-1)
+	if err := emb.DropDesiredPushes(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
 
 	var out bytes.Buffer
 	status := godog.TestSuite{

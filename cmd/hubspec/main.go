@@ -50,7 +50,8 @@ The target's settings come from the environment:
                             (registry read/write and service connect)
   IOTHUB_CA_FILE            live and sweep: a PEM file of CAs to trust besides the system's
   IOTHUB_MQTT_ADDRESS       live: where MQTT clients dial when not HostName:8883
-  IOTHUB_EMULATOR_IMAGE     container: the emulator image
+  IOTHUB_EMULATOR_IMAGE     container: the emulator image to run (default hubspec/iothub-emulator:dev);
+                            hubspec runs it and never builds it: "make image" builds it from a checkout
 
 Exit status: 0 every scenario passed; 1 a scenario failed (or was undefined or
 pending under --strict), or the target could not be opened; 2 usage error.

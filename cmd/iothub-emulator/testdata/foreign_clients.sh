@@ -6,9 +6,9 @@
 #
 # Proves the emulator works with clients that share no code with Hubspec:
 # curl for the registry and twin REST API, mosquitto_sub/mosquitto_pub for
-# MQTT, and SAS tokens computed with openssl exactly as protocol.md §2 says:
-# HMAC-SHA256 keyed with the base64-decoded key over
-# urlencode(sr) + "\n" + se, then base64 and URL-encoded.
+# MQTT, and SAS tokens computed with openssl as IoT Hub's security-token
+# documentation specifies them: HMAC-SHA256 keyed with the base64-decoded
+# key over urlencode(sr) + "\n" + se, then base64 and URL-encoded.
 #
 # It starts BINARY on loopback with a known owner key, creates a device and
 # a module with hub-assigned keys, connects the module with mosquitto_sub,
@@ -113,7 +113,8 @@ module_key=$(grep -o '"primaryKey":"[^"]*"' "$work/body" | head -n 1 | cut -d'"'
 [ ${#module_key} -eq 44 ] || fail "module primary key is '$module_key', want 44 base64 characters"
 hub PUT "/devices/$device" 409 "{\"deviceId\":\"$device\",$empty}"
 
-# The module's MQTT identity, as the SDKs build it (protocol.md §4.2).
+# The module's MQTT identity, as the SDKs build it: client id
+# {device}/{module}, user name {host}/{device}/{module}/?api-version=....
 mqtt_args=(-h 127.0.0.1 -p "$mqtt_port" --cafile "$ca" -V mqttv311 -i "$device/$module"
 	-u "$host/$device/$module/?$api")
 module_sas=$(sas "$host/devices/$device/modules/$module" "$module_key")

@@ -1,48 +1,51 @@
-package harness
+package harness_test
 
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
+	"github.com/hubspec/hubspec/emulator"
+	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/containertest"
 )
 
-// The emulator targets offer every emulator-only power.
-var (
-	_ ConnectionAwaiter = (*Embedded)(nil)
-	_ ConnectionDropper = (*Embedded)(nil)
-	_ RegistryFaulter   = (*Embedded)(nil)
-	_ ConnectionAwaiter = (*Container)(nil)
-	_ ConnectionDropper = (*Container)(nil)
-	_ RegistryFaulter   = (*Container)(nil)
-)
-
-// powers is what a scenario asks of an emulator target, the container's
-// control client or the embedded emulator alike.
+// powers is what a scenario asks of an emulator target: the optional
+// capabilities steps discover, each one of emulator.Controls.
 type powers interface {
-	ConnectionAwaiter
-	ConnectionDropper
-	RegistryFaulter
+	harness.Target
+	harness.ConnectionAwaiter
+	harness.ConnectionDropper
+	harness.RegistryFaulter
 }
 
-// checkPowers drives the three powers against a hub reached through
-// connection string cs and options: registry faults are per device and
-// shaped like a real 429, the await sees a connection and its reconnect
-// after a drop, and an await that cannot be met ends with ctx.
-func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial []device.Option) {
+// checkPowers drives the powers a step can discover through a target, as
+// steps do: registry faults are per device and shaped like a real 429, the
+// await sees a connection and its reconnect after a drop, and an await
+// that cannot be met ends with ctx. (emulator's TestControlsConformance
+// checks every power of both emulator.Controls implementations; this
+// checks that each target is wired to its emulator.)
+func checkPowers(t *testing.T, tg harness.Target) {
+	p, ok := tg.(powers)
+	if !ok {
+		t.Fatalf("the %s target lacks an emulator power: %T", tg.Name(), tg)
+	}
+	if _, ok := tg.(emulator.Controls); !ok {
+		t.Fatalf("the %s target is not emulator.Controls: %T", tg.Name(), tg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	cs := tg.ServiceConnectionString()
 	svc, err := hub.ParseConnectionString(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	once, err := service.NewRegistryClient(cs, append(reg, service.WithRetry(1, 0))...)
+	once, err := service.NewRegistryClient(cs, append(tg.RegistryOptions(), service.WithRetry(1, 0))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial [
 	}
 
 	mcs := hub.ConnectionString{HostName: svc.HostName, DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
-	c, err := device.DialModule(ctx, mcs.String(), dial...)
+	c, err := device.DialModule(ctx, mcs.String(), tg.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,41 +99,21 @@ func checkPowers(t *testing.T, p powers, cs string, reg []service.Option, dial [
 }
 
 func TestEmbeddedPowers(t *testing.T) {
-	emb := startEmbedded(t)
-	checkPowers(t, emb, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
-}
-
-// TestControlClientOverTheControlPlane runs the container target's client
-// against an embedded emulator, so the control plane's wire contract is
-// checked even where no Docker engine answers.
-func TestControlClientOverTheControlPlane(t *testing.T) {
-	emb := startEmbedded(t)
-	ctl, err := newControlClient(emb.ServiceConnectionString(), emb.Server().TLSConfig())
+	emb, err := harness.StartEmbedded(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPowers(t, ctl, emb.ServiceConnectionString(), emb.RegistryOptions(), emb.DialOptions())
-
-	svc, err := emb.Server().PolicyConnectionString("service") // ServiceConnect only
-	if err != nil {
-		t.Fatal(err)
-	}
-	weak, err := newControlClient(svc, emb.Server().TLSConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := weak.DropConnection(context.Background(), "dev1", ""); !errors.Is(err, hub.ErrUnauthorized) {
-		t.Fatalf("control with a policy without RegistryWrite: %v, want 401", err)
-	}
+	t.Cleanup(func() { emb.Close() })
+	checkPowers(t, emb)
 }
 
 // TestContainerTargetPowers: the image serves the control plane, and the
 // container target reaches it over the published port and the container's CA.
 func TestContainerTargetPowers(t *testing.T) {
-	requireDocker(t)
+	image := containertest.Image(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tg, err := Open(ctx, Config{Target: "container", Image: os.Getenv("IOTHUB_EMULATOR_IMAGE")}, testLogger(t))
+	tg, err := harness.Open(ctx, harness.Config{Target: "container", Image: image}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +122,5 @@ func TestContainerTargetPowers(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	p, ok := tg.(powers)
-	if !ok {
-		t.Fatalf("the container target lacks an emulator power: %T", tg)
-	}
-	checkPowers(t, p, tg.ServiceConnectionString(), tg.RegistryOptions(), tg.DialOptions())
+	checkPowers(t, tg)
 }

@@ -1,0 +1,98 @@
+package emulator
+
+import "context"
+
+// Controls are the emulator's test powers: the failures and waits a test
+// asks of an emulator and that no real IoT hub offers. The embedded
+// *Server has them in its own process; a ControlClient has them across a
+// process boundary through the control plane (control.go). Both implement
+// this one interface, so whatever drives an emulator in-process can drive
+// one in a container the same way, and a power added to one side without
+// the other does not compile.
+//
+// Every method takes a context and returns an error, because the remote
+// implementation can always fail; the embedded one returns an error only
+// for invalid arguments.
+type Controls interface {
+	// FailRegistryCalls makes the next n REST calls that name the device
+	// (the device itself, its modules, their twins) fail with the IoT Hub
+	// error of that name, e.g. "ThrottlingException", answered as a real
+	// hub answers it; n = 0 clears. See Server.FailRegistryCalls.
+	FailRegistryCalls(ctx context.Context, deviceID string, n int, errorName string) error
+	// AwaitConnections waits until the device (moduleID "") or module has
+	// had at least n accepted MQTT connections since the emulator started,
+	// or ctx ends; the error then wraps ctx.Err().
+	AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error
+	// DropConnection closes the identity's live MQTT connection as a
+	// network failure would (the session stays) and reports whether there
+	// was one.
+	DropConnection(ctx context.Context, deviceID, moduleID string) (bool, error)
+	// DropDesiredPushes drops the notifications of the next n
+	// desired-property changes, every one when n < 0; 0 restores delivery.
+	// See Server.DropDesiredPushes.
+	DropDesiredPushes(ctx context.Context, n int) error
+}
+
+// Both implementations have every power.
+var (
+	_ Controls = (*Server)(nil)
+	_ Controls = (*ControlClient)(nil)
+)
+
+// The control plane's paths, on the HTTPS port under the emulator's own
+// prefix, where IoT Hub's API has nothing. Each takes a POST of the JSON
+// request below and answers 200 with the JSON answer below.
+const (
+	// ControlPrefix is the prefix of every emulator-only path.
+	ControlPrefix = "/$hubspec/"
+	// HealthPath answers GET with 200 {"status":"ok"}, unauthenticated,
+	// once the emulator serves: for container health checks and start-up
+	// waits. (It is not a control: no token, no POST.)
+	HealthPath = healthPath
+
+	// ControlRegistryFaultsPath takes registryFaultsRequest and answers it.
+	ControlRegistryFaultsPath = ControlPrefix + "registry-faults"
+	// ControlAwaitConnectionsPath takes awaitConnectionsRequest, waits at
+	// most waitSeconds (capped at 30 s) and answers connectionsAnswer,
+	// whether or not atLeast was reached.
+	ControlAwaitConnectionsPath = ControlPrefix + "connections/await"
+	// ControlDropConnectionPath takes dropConnectionRequest and answers
+	// dropConnectionAnswer.
+	ControlDropConnectionPath = ControlPrefix + "connections/drop"
+	// ControlDropDesiredPushesPath takes dropDesiredPushesRequest and
+	// answers it.
+	ControlDropDesiredPushesPath = ControlPrefix + "desired-pushes/drop"
+)
+
+// The requests and answers of the control plane, shared by its handlers
+// (control.go) and its client (control_client.go).
+type (
+	registryFaultsRequest struct {
+		DeviceID  string `json:"deviceId"`
+		Count     int    `json:"count"`
+		ErrorName string `json:"errorName"`
+	}
+	awaitConnectionsRequest struct {
+		DeviceID    string  `json:"deviceId"`
+		ModuleID    string  `json:"moduleId"`
+		AtLeast     int     `json:"atLeast"`
+		WaitSeconds float64 `json:"waitSeconds"`
+	}
+	connectionsAnswer struct {
+		DeviceID    string `json:"deviceId"`
+		ModuleID    string `json:"moduleId"`
+		Connections int    `json:"connections"`
+	}
+	dropConnectionRequest struct {
+		DeviceID string `json:"deviceId"`
+		ModuleID string `json:"moduleId"`
+	}
+	dropConnectionAnswer struct {
+		DeviceID string `json:"deviceId"`
+		ModuleID string `json:"moduleId"`
+		Dropped  bool   `json:"dropped"`
+	}
+	dropDesiredPushesRequest struct {
+		Count int `json:"count"`
+	}
+)
