@@ -45,10 +45,11 @@ var (
 const (
 	// ControlPrefix is the prefix of every emulator-only path.
 	ControlPrefix = "/$hubspec/"
-	// HealthPath answers GET with 200 {"status":"ok"}, unauthenticated,
-	// once the emulator serves: for container health checks and start-up
-	// waits. (It is not a control: no token, no POST.)
-	HealthPath = healthPath
+	// HealthPath answers GET, unauthenticated, once the emulator serves:
+	// 200 {"status":"ok",...} while every listener accepts connections, 503
+	// naming the one that cannot otherwise. For container health checks and
+	// start-up waits. (It is not a control: no token, no POST.)
+	HealthPath = ControlPrefix + "health"
 
 	// ControlRegistryFaultsPath takes registryFaultsRequest and answers it.
 	ControlRegistryFaultsPath = ControlPrefix + "registry-faults"

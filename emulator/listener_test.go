@@ -132,7 +132,7 @@ func TestHealthReportsAListenerThatCannotAccept(t *testing.T) {
 	get := func() (int, string) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		s.serveHealth(rec, httptest.NewRequest(http.MethodGet, healthPath, nil))
+		s.serveHealth(rec, httptest.NewRequest(http.MethodGet, HealthPath, nil))
 		return rec.Code, rec.Body.String()
 	}
 	s.mqttLn.noteFailure(&net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE})

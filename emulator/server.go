@@ -202,7 +202,7 @@ func routes(ws, rest, control, health http.Handler) http.Handler {
 		switch {
 		case r.URL.Path == websocketPath:
 			ws.ServeHTTP(w, r)
-		case r.URL.Path == healthPath:
+		case r.URL.Path == HealthPath:
 			health.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, controlPrefix):
 			// The control plane's awaits may outlast the REST write timeout;
@@ -214,10 +214,6 @@ func routes(ws, rest, control, health http.Handler) http.Handler {
 		}
 	})
 }
-
-// healthPath answers once the emulator serves; it lives under /$hubspec/,
-// the emulator's own prefix, so it can never shadow an IoT Hub route.
-const healthPath = "/$hubspec/health"
 
 // serveHealth answers 200 {"status":"ok",...} while both listeners accept
 // connections and 503 {"status":"unhealthy",...} while one cannot (out of

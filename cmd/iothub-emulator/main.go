@@ -217,7 +217,7 @@ func probe(ctx context.Context, cfg config) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	url := "https://" + net.JoinHostPort("127.0.0.1", port) + "/$hubspec/health"
+	url := "https://" + net.JoinHostPort("127.0.0.1", port) + emulator.HealthPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

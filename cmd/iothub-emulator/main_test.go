@@ -176,7 +176,7 @@ func TestBinary(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok"}` {
+		if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok","listeners":{"https":"ok","mqtt":"ok"}}`+"\n" {
 			t.Fatalf("health: %s %s", resp.Status, body)
 		}
 
