@@ -177,3 +177,36 @@ func TestMalformedConnectsGetA311Answer(t *testing.T) {
 		})
 	}
 }
+
+// TestHugePacketsAreRefusedUnread: a socket that declares a 64 MB CONNECT
+// is closed at once, before it has authenticated or sent the bytes; after
+// authentication, a PUBLISH over IoT Hub's 256 KiB limit closes the
+// connection without a PUBACK.
+func TestHugePacketsAreRefusedUnread(t *testing.T) {
+	s, reg := startHub(t)
+	conn, err := tls.Dial("tcp", s.MQTTAddr(), s.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// CONNECT, remaining length 64 MiB as a variable byte integer.
+	if _, err := conn.Write([]byte{0x10, 0x80, 0x80, 0x80, 0x20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Read(make([]byte, 8)); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("a declared 64 MiB CONNECT: read %d bytes, %v; want the connection closed", n, err)
+	}
+
+	m := createModule(t, reg, "dev1", "mod1")
+	rc := mustDial(t, s, moduleCreds(t, s, m, "", time.Now().Add(time.Hour)))
+	topic := "devices/dev1/modules/mod1/messages/events/"
+	rc.publish(t, topic, 1, strings.Repeat("x", 200<<10)) // under the limit: acknowledged
+	tok := rc.c.Publish(topic, 1, false, strings.Repeat("x", 300<<10))
+	rc.closedByHub(t)
+	if tok.WaitTimeout(100*time.Millisecond) && tok.Error() == nil {
+		t.Fatal("a 300 KiB message was acknowledged")
+	}
+}
