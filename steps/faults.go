@@ -210,7 +210,7 @@ func keepTryingUntilAccepted(ctx context.Context, kind, alias, what, key, value 
 		} else {
 			var v int64
 			if v, err = c.UpdateReported(ctx, map[string]any{key: parseValue(value)}); err == nil {
-				w.acked[i] = v
+				w.state(i).acked = &v
 			}
 		}
 		if err != nil && !errors.Is(err, hub.ErrThrottled) {

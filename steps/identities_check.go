@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -14,28 +13,14 @@ import (
 // hub read afresh and poll (see Eventually); the others check what the hub
 // last answered the service.
 
-func (w *world) currentKeys(kind, alias string) (hub.SymmetricKey, error) {
-	if kind == "device" {
-		d, err := w.device(alias)
-		if err != nil {
-			return hub.SymmetricKey{}, err
-		}
-		return keysOf(d.Authentication), nil
-	}
-	m, err := w.module(alias)
-	if err != nil {
-		return hub.SymmetricKey{}, err
-	}
-	return keysOf(m.Authentication), nil
-}
-
 // hasHubAssignedKeys checks the keys the hub generated: two different
 // base64 keys of 32 bytes each (protocol.md §3.9).
 func hasHubAssignedKeys(ctx context.Context, kind, alias string) error {
-	keys, err := worldFrom(ctx).currentKeys(kind, alias)
+	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
 	if err != nil {
 		return err
 	}
+	keys := v.keys
 	for i, k := range []string{keys.PrimaryKey, keys.SecondaryKey} {
 		raw, err := base64.StdEncoding.DecodeString(k)
 		if err != nil || len(raw) != 32 {
@@ -53,16 +38,16 @@ func hasHubAssignedKeys(ctx context.Context, kind, alias string) error {
 func hasKeys(ctx context.Context, kind, alias, which string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	want, ok := w.firstKeys[i]
+	want := w.state(i).firstKeys
 	if which == "the keys the service gave it" {
-		want, ok = w.givenKeys[i]
+		want = w.state(i).givenKeys
 	}
-	if !ok {
+	if want == nil {
 		return fmt.Errorf("%s: the scenario has no record of %s", i, which)
 	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		_, keys, _, err := w.readIdentity(ctx, i)
-		if err == nil && keys != want {
+		v, err := w.readIdentity(ctx, i)
+		if err == nil && v.keys != *want {
 			err = fmt.Errorf("%s: want %s, got other keys", i, which)
 		}
 		return err
@@ -71,23 +56,12 @@ func hasKeys(ctx context.Context, kind, alias, which string) error {
 
 // hasGenerationAndEtag checks the identity as the hub last answered it.
 func hasGenerationAndEtag(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	gen, etag := "", ""
-	if kind == "device" {
-		d, err := w.device(alias)
-		if err != nil {
-			return err
-		}
-		gen, etag = d.GenerationID, d.ETag
-	} else {
-		m, err := w.module(alias)
-		if err != nil {
-			return err
-		}
-		gen, etag = m.GenerationID, m.ETag
+	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
+	if err != nil {
+		return err
 	}
-	if gen == "" || etag == "" {
-		return fmt.Errorf("%s %q: want a generation id and an etag, got %q and %q", kind, alias, gen, etag)
+	if v.generationID == "" || v.etag == "" {
+		return fmt.Errorf("%s %q: want a generation id and an etag, got %q and %q", kind, alias, v.generationID, v.etag)
 	}
 	return nil
 }
@@ -97,13 +71,14 @@ func hasGenerationAndEtag(ctx context.Context, kind, alias string) error {
 func hasEtag(ctx context.Context, kind, alias, which string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	seen := w.etags[i]
+	seen := w.state(i).etags
 	if len(seen) == 0 {
 		return fmt.Errorf("%s: the scenario never created it", i)
 	}
 	first := seen[0]
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		etag, _, _, err := w.readIdentity(ctx, i)
+		v, err := w.readIdentity(ctx, i)
+		etag := v.etag
 		switch {
 		case err != nil:
 			return err
@@ -119,9 +94,7 @@ func hasEtag(ctx context.Context, kind, alias, which string) error {
 // hubRefuses checks, and consumes, the refusal of the last action.
 func hubRefuses(ctx context.Context, status, name string) error {
 	w := worldFrom(ctx)
-	err := w.lastRefusal
-	w.lastRefusal = nil
-	return refusedAs(err, status, name)
+	return refusedAs(w.takeRefusal(), status, name)
 }
 
 // refusedAs returns nil when err is the hub refusing with this status and
@@ -139,18 +112,4 @@ func refusedAs(err error, status, name string) error {
 		return fmt.Errorf("expected the hub to refuse with %s %s, got %s", status, name, e.StatusText())
 	}
 	return nil
-}
-
-// randomKey is a SAS key as the hub would generate it: 32 random bytes.
-func randomKey() string {
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	return base64.StdEncoding.EncodeToString(raw)
-}
-
-func keysOf(a *hub.Authentication) hub.SymmetricKey {
-	if a == nil || a.SymmetricKey == nil {
-		return hub.SymmetricKey{}
-	}
-	return *a.SymmetricKey
 }

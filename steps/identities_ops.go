@@ -49,16 +49,16 @@ const identityEtagDoc = "how the write is guarded: nothing or unconditionally se
 // read on an eventually consistent hub).
 func readIdentityStep(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	s := w.state(ident{kind, alias})
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		etag, _, _, err := w.readIdentity(ctx, i)
+		v, err := w.readIdentity(ctx, s.ident)
 		if err != nil {
 			return err
 		}
-		if seen := w.etags[i]; len(seen) > 1 && slices.Contains(seen[:len(seen)-1], etag) {
-			return fmt.Errorf("%s: the hub still shows etag %s, older than %s", i, etag, seen[len(seen)-1])
+		if seen := s.etags; len(seen) > 1 && slices.Contains(seen[:len(seen)-1], v.etag) {
+			return fmt.Errorf("%s: the hub still shows etag %s, older than %s", s.ident, v.etag, seen[len(seen)-1])
 		}
-		w.etags[i] = sawEtag(w.etags[i], etag)
+		s.etags = sawEtag(s.etags, v.etag)
 		return nil
 	})
 }
@@ -74,7 +74,7 @@ func readingIsRefused(ctx context.Context, what, alias, status, name string) err
 		if twin {
 			_, err = w.getTwin(ctx, i)
 		} else {
-			_, _, _, err = w.readIdentity(ctx, i)
+			_, err = w.readIdentity(ctx, i)
 		}
 		return refusedAs(err, status, name)
 	})
@@ -84,18 +84,17 @@ func readingIsRefused(ctx context.Context, what, alias, status, name string) err
 // the identity as the service last saw it otherwise unchanged.
 func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	k := hub.SymmetricKey{PrimaryKey: randomKey(), SecondaryKey: randomKey()}
-	err := w.updateIdentity(ctx, i, etagPhrase, func(d *hub.Device, m *hub.Module) {
-		auth := &hub.Authentication{Type: hub.AuthSAS, SymmetricKey: &k}
+	s := w.state(ident{kind, alias})
+	k := newKeys()
+	err := w.updateIdentity(ctx, s.ident, etagPhrase, func(d *hub.Device, m *hub.Module) {
 		if d != nil {
-			d.Authentication = auth
+			d.Authentication = sasAuth(k)
 		} else {
-			m.Authentication = auth
+			m.Authentication = sasAuth(k)
 		}
 	})
 	if err == nil && w.lastRefusal == nil {
-		w.givenKeys[i] = k
+		s.givenKeys = &k
 	}
 	return err
 }
@@ -106,57 +105,12 @@ func disableDevice(ctx context.Context, alias, etagPhrase string) error {
 	})
 }
 
-// updateIdentity sends the identity as the service last saw it, changed by
-// edit, with the If-Match the etag phrase asks for. A refusal is recorded.
-func (w *world) updateIdentity(ctx context.Context, i ident, etagPhrase string, edit func(*hub.Device, *hub.Module)) error {
-	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
-	if err != nil {
-		return err
-	}
-	var newEtag string
-	if i.kind == "device" {
-		d, err := w.device(i.alias)
-		if err != nil {
-			return err
-		}
-		c := *d
-		edit(&c, nil)
-		var got *hub.Device
-		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
-			got, err = w.registry.UpdateDevice(ctx, &c, etag)
-			return err
-		})
-		if err != nil {
-			return w.refused(err)
-		}
-		w.devices[i.alias], newEtag = got, got.ETag
-	} else {
-		m, err := w.module(i.alias)
-		if err != nil {
-			return err
-		}
-		c := *m
-		edit(nil, &c)
-		var got *hub.Module
-		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
-			got, err = w.registry.UpdateModule(ctx, &c, etag)
-			return err
-		})
-		if err != nil {
-			return w.refused(err)
-		}
-		w.modules[i.alias], newEtag = got, got.ETag
-	}
-	w.etags[i] = sawEtag(w.etags[i], newEtag)
-	return nil
-}
-
 func deviceStatusIs(ctx context.Context, alias, status string) error {
 	w := worldFrom(ctx)
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		_, _, got, err := w.readIdentity(ctx, ident{"device", alias})
-		if err == nil && got != status {
-			err = fmt.Errorf("device %q: want %s, got %s", alias, status, got)
+		v, err := w.readIdentity(ctx, ident{"device", alias})
+		if err == nil && v.status != status {
+			err = fmt.Errorf("device %q: want %s, got %s", alias, status, v.status)
 		}
 		return err
 	})
@@ -166,25 +120,19 @@ func deviceStatusIs(ctx context.Context, alias, status string) error {
 // sends If-Match "*", as the SDKs do. A refusal is recorded.
 func deleteIdentity(ctx context.Context, kind, alias, etagPhrase string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
+	s := w.state(ident{kind, alias})
+	etag, err := chooseEtag(etagPhrase, s.etags, latest(s.etags), s.ident.String())
 	if err != nil {
 		return err
 	}
-	d, m, err := w.ids(i)
-	if err != nil {
+	if _, _, err := w.ids(s.ident); err != nil {
 		return err
 	}
-	err = w.whileSettling(ctx, i, func(ctx context.Context) error {
-		if kind == "device" {
-			return w.registry.DeleteDevice(ctx, d, etag)
-		}
-		return w.registry.DeleteModule(ctx, d, m, etag)
-	})
+	err = w.whileSettling(ctx, s.ident, func(ctx context.Context) error { return w.deleteIdentity(ctx, s.ident, etag) })
 	if err != nil {
 		return w.refused(err)
 	}
-	w.gone[i] = true
+	s.gone = true
 	return nil
 }
 

@@ -48,11 +48,11 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 		return "", err
 	}
 	if key == "" {
-		keys, err := w.currentKeys(i.kind, i.alias)
+		v, err := w.state(i).view()
 		if err != nil {
 			return "", err
 		}
-		key = keys.PrimaryKey
+		key = v.keys.PrimaryKey
 	}
 	svc, err := hub.ParseConnectionString(w.target.ServiceConnectionString())
 	if err != nil {
@@ -72,11 +72,7 @@ func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Op
 }
 
 func (w *world) client(i ident) (*device.Client, error) {
-	c, ok := w.clients[i]
-	if !ok {
-		return nil, fmt.Errorf("%s is not connected", i)
-	}
-	return c, nil
+	return w.state(i).connection()
 }
 
 // receivesDesiredPatch waits, with a deadline, for the next desired patch
@@ -95,7 +91,7 @@ func receivesDesiredPatch(ctx context.Context, kind, alias, key, value string) e
 		if !ok {
 			return fmt.Errorf("%s: connection closed before a desired patch arrived", i)
 		}
-		w.lastPatch[i] = p
+		w.state(i).lastPatch = &p
 		return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), p.Properties[key], value)
 	case <-dctx.Done():
 		return fmt.Errorf("%s received no desired patch within %s", i, waitFor)
@@ -105,12 +101,12 @@ func receivesDesiredPatch(ctx context.Context, kind, alias, key, value string) e
 func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	p, ok := w.lastPatch[i]
-	if !ok {
+	p := w.state(i).lastPatch
+	if p == nil {
 		return fmt.Errorf("%s has received no patch", i)
 	}
-	t, ok := w.twins[i]
-	if !ok {
+	t := w.state(i).twin
+	if t == nil {
 		return fmt.Errorf("the service holds no twin of %s", i)
 	}
 	if p.Version != t.DesiredVersion() {
@@ -140,6 +136,6 @@ func (w *world) report(ctx context.Context, i ident, send func(context.Context, 
 	if err != nil {
 		return w.refused(err)
 	}
-	w.acked[i] = v
+	w.state(i).acked = &v
 	return nil
 }

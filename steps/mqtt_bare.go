@@ -67,8 +67,8 @@ func openBare(ctx context.Context, kind, alias string) error {
 	if err = errors.Join(err, dialErr); err != nil {
 		return err
 	}
-	w.bare[i] = append(w.bare[i], b)
-	w.sc.Defer("close a bare connection of "+i.String(), func(context.Context) error { b.pc.Disconnect(0); return nil })
+	s := w.state(i)
+	s.bare = append(s.bare, b)
 	return nil
 }
 
@@ -82,7 +82,7 @@ func (b *bareConn) receive(m paho.Message) {
 
 // bareOf is the identity's first or latest bare connection.
 func (w *world) bareOf(i ident, which string) (*bareConn, error) {
-	conns := w.bare[i]
+	conns := w.state(i).bare
 	if len(conns) == 0 {
 		return nil, fmt.Errorf("%s has no bare connection", i)
 	}

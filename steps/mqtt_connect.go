@@ -94,8 +94,7 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 
 // keepClient makes c the identity's connection, closed in cleanup.
 func (w *world) keepClient(i ident, c *device.Client) {
-	w.clients[i] = c
-	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
+	w.state(i).keep(c)
 }
 
 // connectWith dials once with the credentials named: its own key, a random
@@ -157,8 +156,7 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 // (protocol.md §2.5, §4.3).
 func connectionRefused(ctx context.Context, why string) error {
 	w := worldFrom(ctx)
-	err := w.lastRefusal
-	w.lastRefusal = nil
+	err := w.takeRefusal()
 	want := map[string]byte{"not authorized": 5, "the device is disabled": 3}[why]
 	var refused *device.ConnectRefusedError
 	if !errors.As(err, &refused) {
@@ -183,8 +181,9 @@ func orNone(err error, none string) any {
 func disconnect(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	if c, ok := w.clients[i]; ok {
-		delete(w.clients, i)
+	if s := w.state(i); s.client != nil {
+		c := s.client
+		s.client = nil
 		return c.Close()
 	}
 	b, err := w.bareOf(i, "latest")

@@ -62,7 +62,7 @@ func receivesPatchesUntil(ctx context.Context, kind, alias, key, value string) e
 			for k, v := range p.Properties {
 				seen[k] = v
 			}
-			last, w.lastPatch[i] = p.Version, p
+			last, w.state(i).lastPatch = p.Version, &p
 			if sameValue("", seen[key], value) == nil {
 				return nil
 			}
@@ -81,7 +81,7 @@ func receivesNothing(ctx context.Context, kind, alias, seconds string) error {
 	dctx, cancel := context.WithTimeout(ctx, time.Duration(n)*time.Second)
 	defer cancel()
 	var patches <-chan device.DesiredPatch
-	if c, ok := w.clients[i]; ok {
+	if c := w.state(i).client; c != nil {
 		patches = c.DesiredPatches()
 	}
 	var msgs <-chan paho.Message
@@ -101,12 +101,12 @@ func receivesNothing(ctx context.Context, kind, alias, seconds string) error {
 func reportAcknowledged(ctx context.Context, kind, alias, version string) error {
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
-	got, ok := w.acked[i]
-	if !ok {
+	acked := w.state(i).acked
+	if acked == nil {
 		return fmt.Errorf("%s: no report of it was acknowledged", i)
 	}
-	if want, _ := strconv.ParseInt(version, 10, 64); got != want {
-		return fmt.Errorf("%s: expected the answer to carry reported $version %d, got %d", i, want, got)
+	if want, _ := strconv.ParseInt(version, 10, 64); *acked != want {
+		return fmt.Errorf("%s: expected the answer to carry reported $version %d, got %d", i, want, *acked)
 	}
 	return nil
 }

@@ -119,8 +119,8 @@ func twinNames(ctx context.Context, kind, alias, moduleAlias, deviceAlias string
 
 // baseline is the twin as the service last read it.
 func (w *world) baseline(i ident) (*hub.Twin, error) {
-	t, ok := w.readTwin[i]
-	if !ok {
+	t := w.state(i).readTwin
+	if t == nil {
 		return nil, fmt.Errorf("the service never read the twin of %s", i)
 	}
 	return t, nil

@@ -35,30 +35,19 @@ const (
 // identityValue is one value of the identity as the hub last answered it,
 // and whether it is a secret.
 func (w *world) identityValue(i ident, which string) (string, bool, error) {
-	var etag, gen string
-	var auth *hub.Authentication
-	if i.kind == "device" {
-		d, err := w.device(i.alias)
-		if err != nil {
-			return "", false, err
-		}
-		etag, gen, auth = d.ETag, d.GenerationID, d.Authentication
-	} else {
-		m, err := w.module(i.alias)
-		if err != nil {
-			return "", false, err
-		}
-		etag, gen, auth = m.ETag, m.GenerationID, m.Authentication
+	v, err := w.state(i).view()
+	if err != nil {
+		return "", false, err
 	}
 	switch which {
 	case "etag":
-		return etag, false, nil
+		return v.etag, false, nil
 	case "generation id":
-		return gen, false, nil
+		return v.generationID, false, nil
 	case "primary key":
-		return keysOf(auth).PrimaryKey, true, nil
+		return v.keys.PrimaryKey, true, nil
 	}
-	return keysOf(auth).SecondaryKey, true, nil
+	return v.keys.SecondaryKey, true, nil
 }
 
 // rememberIdentityValue reads the identity afresh (as "the service reads"
@@ -84,7 +73,7 @@ func identityValueIs(ctx context.Context, which, kind, alias, is, value string) 
 	i := ident{kind, alias}
 	want := textOf(parseValue(value))
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		if _, _, _, err := w.readIdentity(ctx, i); err != nil {
+		if _, err := w.readIdentity(ctx, i); err != nil {
 			return err
 		}
 		got, secret, err := w.identityValue(i, which)
@@ -116,7 +105,7 @@ func rememberTwinValue(ctx context.Context, section, path, kind, alias, name str
 	i := ident{kind, alias}
 	at := sectionPath(section, path)
 	return checkTwin(ctx, i, func(t *hub.Twin) error {
-		if held, ok := w.twins[i]; ok && t.Version < held.Version {
+		if held := w.state(i).twin; held != nil && t.Version < held.Version {
 			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
 		}
 		v, ok := lookup(generic(t), at)

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
 	"github.com/cucumber/godog"
@@ -43,20 +42,10 @@ type world struct {
 	registry *service.RegistryClient
 	evidence *evidenceLog // what the current step sent and received
 
-	devices   map[string]*hub.Device        // device alias → as last returned by the hub
-	modules   map[string]*hub.Module        // module alias → as last returned by the hub
-	deviceOf  map[string]string             // module alias → device alias
-	gone      map[ident]bool                // identities the scenario deleted
-	firstKeys map[ident]hub.SymmetricKey    // keys when first created
-	givenKeys map[ident]hub.SymmetricKey    // keys the service last chose for it
-	etags     map[ident][]string            // identity etags seen, oldest first
-	twins     map[ident]*hub.Twin           // twin as the service last read or wrote it (its etag is the one held)
-	readTwin  map[ident]*hub.Twin           // twin as the service last read it: what "since the service read it" compares with
-	twinEtags map[ident][]string            // twin etags seen, oldest first
-	clients   map[ident]*device.Client      // connected devices and modules
-	lastPatch map[ident]device.DesiredPatch // the last desired patch each received
-	acked     map[ident]int64               // reported $version the hub answered to the last report
-	bare      map[ident][]*bareConn         // bare MQTT connections, oldest first (mqtt_bare.go)
+	// identities are the identities the scenario named, by kind and
+	// alias; named keeps them in the order it first named them.
+	identities map[ident]*identityState
+	named      []ident
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
@@ -124,26 +113,11 @@ func newWorld(run *harness.Run) (*world, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
-	return &world{
-		sc:        sc,
-		target:    run.Target,
-		registry:  reg,
-		evidence:  ev,
-		devices:   map[string]*hub.Device{},
-		modules:   map[string]*hub.Module{},
-		deviceOf:  map[string]string{},
-		gone:      map[ident]bool{},
-		firstKeys: map[ident]hub.SymmetricKey{},
-		givenKeys: map[ident]hub.SymmetricKey{},
-		etags:     map[ident][]string{},
-		twins:     map[ident]*hub.Twin{},
-		readTwin:  map[ident]*hub.Twin{},
-		twinEtags: map[ident][]string{},
-		clients:   map[ident]*device.Client{},
-		lastPatch: map[ident]device.DesiredPatch{},
-		acked:     map[ident]int64{},
-		bare:      map[ident][]*bareConn{},
-	}, nil
+	w := &world{sc: sc, target: run.Target, registry: reg, evidence: ev, identities: map[ident]*identityState{}}
+	// Pushed first, so run last: after the other cleanups, such as
+	// clearing a device's registry faults before the device is deleted.
+	sc.Defer("the scenario's identities", w.cleanup)
+	return w, nil
 }
 
 // refused records a refusal from the hub for a later "the hub refuses"
@@ -160,19 +134,10 @@ func (w *world) refused(err error) error {
 	return nil
 }
 
-// module returns a module the scenario created, with its device id.
-func (w *world) module(alias string) (*hub.Module, error) {
-	m, ok := w.modules[alias]
-	if !ok {
-		return nil, fmt.Errorf("module %q: the scenario has not created it", alias)
-	}
-	return m, nil
-}
-
-func (w *world) device(alias string) (*hub.Device, error) {
-	d, ok := w.devices[alias]
-	if !ok {
-		return nil, fmt.Errorf("device %q: the scenario has not created it", alias)
-	}
-	return d, nil
+// takeRefusal returns the hub's refusal of the last action, if any, and
+// takes it as checked.
+func (w *world) takeRefusal() error {
+	err := w.lastRefusal
+	w.lastRefusal = nil
+	return err
 }
