@@ -6,21 +6,19 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// faultSteps are the steps that make a hub fail on purpose: the faults IoT
-// Hub's own SDK test suites request with a telemetry message (any target
-// accepts the message; only an emulator still honours it), and the
-// emulator's controls, reached through the optional harness capabilities.
-func faultSteps(sc *godog.ScenarioContext) {
-	register(sc, faultVocabulary)
-	register(sc, registryRetryVocabulary)
-}
-
-var faultVocabulary = []stepDef{
+// faultVocabulary make a hub fail on purpose: the faults IoT Hub's own
+// SDK test suites request with a telemetry message (any target accepts the
+// message; only an emulator still honours it), and the emulator's
+// controls, reached through the optional harness capabilities. Reads with
+// a retry policy of the scenario's choosing are in registry_retry.go.
+var faultVocabulary = []vocab.Def{
 	step(faults, `^(device|module) "([^"]+)" requests the fault (\w+)(?: after (\d+(?:\.\d+)?) seconds?)?(?: lasting (\d+(?:\.\d+)?) seconds?)?( on its bare connection)?$`, requestFault,
 		"The device or module sends the SDK test suites' fault-injection telemetry message (KillTcp, ShutDownMqtt, InvokeThrottling, InvokeAuthError), after a delay and lasting a while, on its connection or its latest bare one; only an emulator honours it.",
 		"", "", "<fault> the AzIoTHub_FaultOperationType: KillTcp, ShutDownMqtt, InvokeThrottling or InvokeAuthError (others are acknowledged and ignored)"),

@@ -5,20 +5,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cucumber/godog"
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
-// identitySteps create devices and modules and check them; the other
+// identityVocabulary create devices and modules and check them; the other
 // registry operations are in identities_ops.go, the checks that read the
 // hub in identities_check.go.
-func identitySteps(sc *godog.ScenarioContext) {
-	register(sc, identityVocabulary)
-	register(sc, identityOpVocabulary)
-	register(sc, rememberIdentityVocabulary)
-}
-
-var identityVocabulary = []stepDef{
+var identityVocabulary = []vocab.Def{
 	step(identities, `^the service creates (device|module) "([^"]+)"(?: on device "([^"]+)")?(?: with (hub-assigned keys|keys of its own))?$`, createIdentity,
 		"The service creates a device, or a module on a device, with keys the hub assigns (the default) or keys of its own; a refusal is left for the next step to check.",
 		"", "", onDeviceDoc),

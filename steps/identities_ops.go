@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
 // identityOpVocabulary are the registry operations beyond create: reads,
 // updates and deletes with or without etags, invalid ids, module lists.
-var identityOpVocabulary = []stepDef{
+var identityOpVocabulary = []vocab.Def{
 	step(identities, `^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep,
 		"The service reads the identity, waiting while the hub still shows it as it was before the service's last write."),
 	step(identities, `^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused,

@@ -4,23 +4,17 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 
-	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// mqttSteps are the device's and the module's side: their own MQTT
-// connection with their own keys, as the apps on them would open it.
-func mqttSteps(sc *godog.ScenarioContext) {
-	register(sc, mqttVocabulary)
-	connectionSteps(sc)
-	register(sc, bareVocabulary)
-	register(sc, patchVocabulary)
-	register(sc, groupVocabulary)
-}
-
-var mqttVocabulary = []stepDef{
+// mqttVocabulary are the device's and the module's side: their own MQTT
+// connection with their own keys, as the apps on them would open it
+// (mqtt_connect.go), and what goes over it.
+var mqttVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+?)( on its bare connection)?$`, receivesPatch,
 		"Waits for the next desired patch to reach the identity's connection, or its latest bare connection, and checks a property in it.",
 		"", "", keyDoc),

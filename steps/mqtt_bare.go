@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/internal/mqtttest"
 
@@ -19,7 +21,7 @@ import (
 // (mqtttest.DialRaw): what the SDKs never send (QoS 2, foreign topics), a
 // second connection of one identity, and subscriptions the twin client
 // always holds.
-var bareVocabulary = []stepDef{
+var bareVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
 		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
 	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|every topic|another device's messages)$`, subscribeBare,

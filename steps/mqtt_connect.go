@@ -8,21 +8,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/internal/mqtttest"
 
-	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// connectionSteps open, refuse, close and drop MQTT connections of devices
-// and modules. The hub treats both alike (protocol.md §4.2), so every step
+// connectionVocabulary open, refuse and close MQTT connections of devices
+// and modules. IoT Hub's MQTT support treats a module as a device with a
+// longer client id and user name (devices/{d}/modules/{m}), so every step
 // takes either.
-func connectionSteps(sc *godog.ScenarioContext) {
-	register(sc, connectionVocabulary)
-}
-
-var connectionVocabulary = []stepDef{
+var connectionVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),

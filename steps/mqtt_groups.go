@@ -7,13 +7,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 )
 
 // groupVocabulary act on numbered identities "P-1" to "P-N" at once
 // (created by "the service creates N modules on device" or the devices
 // step here), for scale scenarios: many identities, each seeing only its
 // own traffic.
-var groupVocabulary = []stepDef{
+var groupVocabulary = []vocab.Def{
 	step(mqtt, `^the service creates devices "([^"]+)-1" to "([^"]+)-(\d+)"$`, createDeviceRange,
 		"The service creates the devices P-1 to P-N with hub-assigned keys; the first refusal stops it.",
 		rangeFirstDoc, rangeLastDoc),

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -15,7 +17,7 @@ import (
 // patchVocabulary check the order and the absence of desired patches,
 // the hub's answers to reports, and a device or module and the service
 // working on one twin at once.
-var patchVocabulary = []stepDef{
+var patchVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil,
 		"Reads desired patches until the properties they add up to hold the value, failing on any patch not newer than the one before.",
 		"", "", keyDoc),

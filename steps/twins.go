@@ -7,19 +7,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// twinSteps are the service's side of device and module twins: reads and
-// writes here, checks in twins_check.go.
-func twinSteps(sc *godog.ScenarioContext) {
-	register(sc, twinVocabulary)
-	register(sc, twinCheckVocabulary)
-	register(sc, rememberTwinVocabulary)
-}
-
-var twinVocabulary = []stepDef{
+// twinVocabulary are the service's side of device and module twins: reads
+// and writes here, checks in twins_check.go.
+var twinVocabulary = []vocab.Def{
 	step(twins, `^the service (?:reads|has read) the twin of (device|module) "([^"]+)"$`, readTwin,
 		"The service reads the twin: later writes take their etag from it, and later checks \"since the service read it\" compare with it."),
 	step(twins, `^the service (patches|replaces|has patched|has replaced) the twin of (device|module) "([^"]+)"`+twinEtagChoice+`:$`, writeTwinDoc,

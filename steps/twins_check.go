@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -17,7 +19,7 @@ import (
 // afresh, without replacing the twin whose etag the service holds, and
 // polls until the check holds or settleWithin passes (a live hub is
 // eventually consistent); then the last failure is the step's.
-var twinCheckVocabulary = []stepDef{
+var twinCheckVocabulary = []vocab.Def{
 	step(twins, `^the twin of (device|module) "([^"]+)"( as the (?:device|module) reads it)? (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: (equal to|greater than|less than) (.+)| of type (number|string|object|array|boolean|null))?$`, twinHas,
 		"Reads the twin until a member is there, or is not, with a value equal to, greater or less than the one given, or of a JSON type; \"as the device reads it\" checks the twin the device or module gets over MQTT, exactly as the hub sent it.",
 		"", "", "", "", "", pathDoc, "", "<value> a JSON value, or a number to compare with"),

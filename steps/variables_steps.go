@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
-// The steps that remember values as variables (variables.go), and the
+// The steps that remember values as variables (internal/vocab/variables.go), and the
 // check that compares an identity's value with one.
 
-var rememberIdentityVocabulary = []stepDef{
+var rememberIdentityVocabulary = []vocab.Def{
 	step(identities, `^the service remembers the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" as "([^"]+)"$`, rememberIdentityValue,
 		"The service reads the identity and remembers one of its values for later steps to use as ${name}; a key is kept secret, out of every message.",
 		"", "", "", variableNameDoc),
@@ -20,7 +22,7 @@ var rememberIdentityVocabulary = []stepDef{
 		"", "", "", "", "<value> the value, e.g. ${before}; a key is never shown in a message"),
 }
 
-var rememberTwinVocabulary = []stepDef{
+var rememberTwinVocabulary = []vocab.Def{
 	step(twins, `^the service remembers (?:(desired|reported|tag) )?"([^"]+)" of the twin of (device|module) "([^"]+)" as "([^"]+)"$`, rememberTwinValue,
 		"The service reads the twin and remembers a member's value for later steps to use as ${name}: a string as its text, anything else as JSON.",
 		"", pathDoc, "", "", variableNameDoc),
@@ -53,7 +55,7 @@ func (w *world) identityValue(i ident, which string) (string, bool, error) {
 // rememberIdentityValue reads the identity afresh (as "the service reads"
 // does, waiting out a stale answer) and remembers the value.
 func rememberIdentityValue(ctx context.Context, which, kind, alias, name string) error {
-	if err := checkVariableName(name); err != nil {
+	if err := vocab.CheckVariableName(name); err != nil {
 		return err
 	}
 	if err := readIdentityStep(ctx, kind, alias); err != nil {
@@ -63,7 +65,7 @@ func rememberIdentityValue(ctx context.Context, which, kind, alias, name string)
 	if err != nil {
 		return err
 	}
-	return variablesFrom(ctx).set(name, v, secret)
+	return vocab.Remember(ctx, name, v, secret)
 }
 
 // identityValueIs reads the identity until the value is (or is not) the
@@ -98,7 +100,7 @@ func identityValueIs(ctx context.Context, which, kind, alias, is, value string) 
 // read is a check's: the twin the service holds, and what "since the
 // service read it" compares with, stay as they were.
 func rememberTwinValue(ctx context.Context, section, path, kind, alias, name string) error {
-	if err := checkVariableName(name); err != nil {
+	if err := vocab.CheckVariableName(name); err != nil {
 		return err
 	}
 	w := worldFrom(ctx)
@@ -112,7 +114,7 @@ func rememberTwinValue(ctx context.Context, section, path, kind, alias, name str
 		if !ok {
 			return fmt.Errorf("the twin of %s has nothing at %s to remember", i, strings.Join(at, "."))
 		}
-		return variablesFrom(ctx).set(name, textOf(v), false)
+		return vocab.Remember(ctx, name, textOf(v), false)
 	})
 }
 
