@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,4 +53,13 @@ func sawEtag(seen []string, etag string) []string {
 		return seen
 	}
 	return append(seen, etag)
+}
+
+// notOlder fails when etag is one of those seen before the latest: the
+// hub still shows the entity as it was before the service's last write.
+func notOlder(what string, seen []string, etag string) error {
+	if len(seen) > 1 && slices.Contains(seen[:len(seen)-1], etag) {
+		return fmt.Errorf("%s: the hub still shows etag %s, older than %s", what, etag, seen[len(seen)-1])
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package steps
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -67,4 +69,51 @@ func pause(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// pollDoc reads a document until judge accepts it, for up to within (see
+// Eventually).
+func pollDoc(ctx context.Context, within time.Duration, read func(context.Context) (any, error), judge func(any) error) error {
+	return Eventually(ctx, within, func(ctx context.Context) error {
+		doc, err := read(ctx)
+		if err != nil {
+			return err
+		}
+		return judge(doc)
+	})
+}
+
+// receive waits for the next value on ch until ctx ends (then err is
+// ctx's); closed says ch was closed instead.
+func receive[T any](ctx context.Context, ch <-chan T) (v T, closed bool, err error) {
+	select {
+	case v, ok := <-ch:
+		return v, !ok, nil
+	case <-ctx.Done():
+		return v, false, ctx.Err()
+	}
+}
+
+// anyOf waits until ctx ends, or one of chans yields a value (a closed
+// channel yields its zero value): then it returns the value, the index of
+// its channel, and ok.
+func anyOf[T any](ctx context.Context, chans []<-chan T) (v T, from int, ok bool) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+	for _, ch := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	chosen, got, _ := reflect.Select(cases)
+	if chosen == 0 {
+		return v, -1, false
+	}
+	if got.IsValid() {
+		v = got.Interface().(T)
+	}
+	return v, chosen - 1, true
+}
+
+// seconds is a whole number of seconds as a step writes it.
+func seconds(s string) time.Duration {
+	n, _ := strconv.Atoi(s)
+	return time.Duration(n) * time.Second
 }

@@ -57,6 +57,13 @@ func (w *world) state(i ident) *identityState {
 	return s
 }
 
+// identityIn is the scenario's world and the state of one of its
+// identities.
+func identityIn(ctx context.Context, kind, alias string) (*world, *identityState) {
+	w := worldFrom(ctx)
+	return w, w.state(ident{kind, alias})
+}
+
 // ids resolves an identity to the hub's device id and, for a module, its
 // module id. A module's device is the one the scenario created it on.
 func (w *world) ids(i ident) (deviceID, moduleID string, err error) {

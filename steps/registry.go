@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/hubspec/hubspec/hub"
 )
@@ -32,6 +33,18 @@ func (w *world) readIdentity(ctx context.Context, i ident) (view, error) {
 		s.seen(nil, mod)
 	}
 	return s.view()
+}
+
+// pollIdentity reads the identity until check accepts what the hub shows
+// (see Eventually).
+func (w *world) pollIdentity(ctx context.Context, i ident, check func(view) error) error {
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		v, err := w.readIdentity(ctx, i)
+		if err != nil {
+			return err
+		}
+		return check(v)
+	})
 }
 
 // updateIdentity sends the identity as the service last saw it, changed by
@@ -103,16 +116,72 @@ func (w *world) whileSettling(ctx context.Context, i ident, fn func(context.Cont
 	return err
 }
 
-// deleteIdentity deletes a device or module once.
+// readOnce is a read of the identity, or of its twin, made once.
+func (w *world) readOnce(i ident, twin bool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var err error
+		if twin {
+			_, err = w.getTwin(ctx, i)
+		} else {
+			_, err = w.readIdentity(ctx, i)
+		}
+		return err
+	}
+}
+
+// withAuth is an edit for updateIdentity that sets the authentication.
+func withAuth(auth *hub.Authentication) func(*hub.Device, *hub.Module) {
+	return func(d *hub.Device, m *hub.Module) {
+		if d != nil {
+			d.Authentication = auth
+		} else {
+			m.Authentication = auth
+		}
+	}
+}
+
+// deleteIdentity deletes a device or module with the If-Match etag (see
+// whileSettling).
 func (w *world) deleteIdentity(ctx context.Context, i ident, etag string) error {
 	d, m, err := w.ids(i)
 	if err != nil {
 		return err
 	}
-	if i.kind == "device" {
-		return w.registry.DeleteDevice(ctx, d, etag)
+	return w.whileSettling(ctx, i, func(ctx context.Context) error {
+		if i.kind == "device" {
+			return w.registry.DeleteDevice(ctx, d, etag)
+		}
+		return w.registry.DeleteModule(ctx, d, m, etag)
+	})
+}
+
+// createUnnamed creates a device, or a module on a device the scenario
+// knows, under an id no alias names; keys are left to the hub. Cleanup
+// deletes such a device; a module goes with its device.
+func (w *world) createUnnamed(ctx context.Context, kind, id, deviceAlias string) error {
+	if kind == "module" {
+		_, err := w.createModuleOn(ctx, deviceAlias, id, nil)
+		return err
 	}
-	return w.registry.DeleteModule(ctx, d, m, etag)
+	if _, err := w.registry.CreateDevice(ctx, &hub.Device{DeviceID: id}); err != nil {
+		return err
+	}
+	w.sc.Defer("delete device "+id, func(ctx context.Context) error { return w.registry.DeleteDevice(ctx, id, "*") })
+	return nil
+}
+
+// moduleIDs lists the modules of a device once, sorted.
+func (w *world) moduleIDs(ctx context.Context, deviceAlias string) ([]string, error) {
+	mods, err := w.registry.ListModules(ctx, w.sc.Name(deviceAlias))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range mods {
+		ids = append(ids, m.ModuleID)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // getTwin reads a device or module twin once.

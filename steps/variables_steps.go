@@ -106,7 +106,7 @@ func rememberTwinValue(ctx context.Context, section, path, kind, alias, name str
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
 	at := sectionPath(section, path)
-	return checkTwin(ctx, i, func(t *hub.Twin) error {
+	return w.checkTwin(ctx, i, func(t *hub.Twin) error {
 		if held := w.state(i).twin; held != nil && t.Version < held.Version {
 			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
 		}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"regexp"
 	"slices"
 	"sync"
@@ -57,6 +58,9 @@ func New(domain, expr string, handler any, doc string, overrides ...string) Def 
 	run, err := wrap(handler)
 	if err != nil {
 		panic(fmt.Sprintf("step %s: %v", expr, err))
+	}
+	if n := captures(reflect.TypeOf(run)); n != re.NumSubexp() {
+		panic(fmt.Sprintf("step %s: %d capture groups, the handler takes %d", expr, re.NumSubexp(), n))
 	}
 	return Def{Domain: domain, Expr: re, Doc: doc, Template: template, run: run, params: params, core: core}
 }

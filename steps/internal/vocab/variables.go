@@ -128,19 +128,25 @@ func Remember(ctx context.Context, name, value string, secret bool) error {
 	return variablesFrom(ctx).set(name, value, secret)
 }
 
-// wrap wraps a handler in a function of its own type (godog
-// converts the captured arguments by the handler's parameter types, by
-// reflection): it expands variables in every string, doc string and data
-// table argument, calls the handler with them, and masks any secret it put
-// in out of the handler's error. The doc string and table are copies:
-// godog's own stay as written, so reports never show a secret.
+// wrap wraps a handler in a function godog can call (godog converts the
+// captured arguments by its parameter types, by reflection): the
+// handler's own type, or the one spread makes for a handler that takes its
+// captures as a struct (bind.go). The wrapper expands variables in every
+// string, doc string and data table argument, calls the handler with
+// them, and masks any secret it put in out of the handler's error. The
+// doc string and table are copies: godog's own stay as written, so reports
+// never show a secret.
 func wrap(handler any) (any, error) {
 	t, err := handlerType(handler)
 	if err != nil {
 		return nil, err
 	}
+	godogType, fields, err := spread(t)
+	if err != nil {
+		return nil, err
+	}
 	fn := reflect.ValueOf(handler)
-	return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
+	return reflect.MakeFunc(godogType, func(args []reflect.Value) []reflect.Value {
 		ctx := args[0].Interface().(context.Context)
 		vars, secrets := variablesFrom(ctx), map[string]string{}
 		for i, a := range args[1:] {
@@ -150,7 +156,7 @@ func wrap(handler any) (any, error) {
 			}
 			args[i+1] = reflect.ValueOf(expanded).Convert(a.Type())
 		}
-		out := fn.Call(args)
+		out := fn.Call(gather(t, args, fields))
 		if err, _ := out[len(out)-1].Interface().(error); err != nil && len(secrets) > 0 {
 			out[len(out)-1] = reflect.ValueOf(&maskedError{err, secrets}).Convert(errorType)
 		}
