@@ -65,48 +65,47 @@ func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Op
 	return device.DialModule(ctx, cs, opts...)
 }
 
-func (w *world) client(i ident) (*device.Client, error) {
-	return w.state(i).connection()
-}
-
 // receivesDesiredPatch waits, with a deadline, for the next desired patch
 // and checks the property in it.
 func receivesDesiredPatch(ctx context.Context, kind, alias, key, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
+	w, s := identityIn(ctx, kind, alias)
+	p, err := w.nextPatch(ctx, s)
 	if err != nil {
 		return err
 	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	select {
-	case p, ok := <-c.DesiredPatches():
-		if !ok {
-			return fmt.Errorf("%s: connection closed before a desired patch arrived", i)
-		}
-		w.state(i).lastPatch = &p
-		return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), p.Properties[key], value)
-	case <-dctx.Done():
-		return fmt.Errorf("%s received no desired patch within %s", i, waitFor)
-	}
+	return sameValue(fmt.Sprintf("desired patch to %s, %q", s.ident, key), p.Properties[key], value)
 }
 
 func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	p := w.state(i).lastPatch
-	if p == nil {
-		return fmt.Errorf("%s has received no patch", i)
+	_, s := identityIn(ctx, kind, alias)
+	switch {
+	case s.lastPatch == nil:
+		return fmt.Errorf("%s has received no patch", s.ident)
+	case s.twin == nil:
+		return fmt.Errorf("the service holds no twin of %s", s.ident)
 	}
-	t := w.state(i).twin
-	if t == nil {
-		return fmt.Errorf("the service holds no twin of %s", i)
+	return errorIf(s.lastPatch.Version != s.twin.DesiredVersion(), "patch to %s has $version %d, the twin's desired $version is %d",
+		s.ident, s.lastPatch.Version, s.twin.DesiredVersion())
+}
+
+// nextPatch is the next desired patch on the identity's connection, within
+// waitFor; it becomes the last patch it received.
+func (w *world) nextPatch(ctx context.Context, s *identityState) (device.DesiredPatch, error) {
+	c, err := s.connection()
+	if err != nil {
+		return device.DesiredPatch{}, err
 	}
-	if p.Version != t.DesiredVersion() {
-		return fmt.Errorf("patch to %s has $version %d, the twin's desired $version is %d", i, p.Version, t.DesiredVersion())
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	p, closed, err := receive(dctx, c.DesiredPatches())
+	switch {
+	case closed:
+		return p, fmt.Errorf("%s: connection closed before a desired patch arrived", s.ident)
+	case err != nil:
+		return p, fmt.Errorf("%s received no desired patch within %s", s.ident, waitFor)
 	}
-	return nil
+	s.lastPatch = &p
+	return p, nil
 }
 
 // reportProperty sends a reported patch of one property. The hub's
@@ -120,7 +119,7 @@ func reportProperty(ctx context.Context, kind, alias, key, value string) error {
 // report sends a reported patch and remembers the $version the hub's
 // answer carried; a refusal is recorded.
 func (w *world) report(ctx context.Context, i ident, send func(context.Context, *device.Client) (int64, error)) error {
-	c, err := w.client(i)
+	c, err := w.state(i).connection()
 	if err != nil {
 		return err
 	}

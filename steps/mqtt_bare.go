@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hubspec/hubspec/hub"
 	"github.com/hubspec/hubspec/steps/internal/vocab"
 
 	"github.com/hubspec/hubspec/hub/device"
@@ -270,4 +271,26 @@ func bareDesired(ctx context.Context, kind, alias, key, value string) error {
 		return fmt.Errorf("%s: expected a desired patch, got %s on %s", i, m.Payload(), m.Topic())
 	}
 	return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), patch[key], value)
+}
+
+// publishEventBare publishes a telemetry message with properties props on
+// the identity's latest bare connection and waits for its PUBACK, until
+// ctx ends. Only the PUBACK counts: the hub may close the connection right
+// after it, which a later step checks.
+func (w *world) publishEventBare(ctx context.Context, i ident, props map[string]string, what string) error {
+	b, err := w.bareOf(i, "latest")
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
+	if err != nil {
+		return err
+	}
+	tok := b.pc.Publish(hub.EventsTopic(d, m, props), 1, false, []byte{})
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return fmt.Errorf("%s: the hub did not acknowledge %s within %s", i, what, waitFor)
+	}
 }
