@@ -10,9 +10,9 @@ import (
 
 // Polling starts fast, because an emulator (and usually a live hub) is
 // consistent at once or within a few hundred milliseconds, and slows down
-// so that a hub that takes seconds (protocol.md §3.9: a new identity "may
-// take a few seconds" to be retrievable) is not flooded with reads that
-// count against its throttle.
+// so that a hub that takes seconds (a new identity may take a few seconds
+// to be retrievable) is not flooded with reads that count against its
+// throttle.
 const (
 	firstPoll = 25 * time.Millisecond
 	maxPoll   = time.Second
@@ -29,7 +29,8 @@ const (
 // throttled request backing off) is cut short too; an error from such a
 // cut-short call says less than the one before it, which is kept instead.
 //
-// Live hubs are eventually consistent (protocol.md §3.9, scenarios.md R12):
+// Live hubs are eventually consistent (a read just after a write may still
+// show the state before it, see docs/writing-scenarios.md, "Polling"):
 // steps read after a write through Eventually. It is exported for projects
 // that add their own steps beside Hubspec's and want the same behaviour.
 func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {

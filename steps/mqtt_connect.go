@@ -33,7 +33,8 @@ var connectionVocabulary = []vocab.Def{
 
 // transportOptions are the dial options for "over WebSockets": MQTT over
 // WebSockets on the hub's HTTPS address (HostName, on 443 unless it names
-// a port), as the SDKs use it (protocol.md §4.1).
+// a port), as the SDKs use it (docs/fidelity.md, MQTT "MQTT over
+// WebSockets").
 func (w *world) transportOptions(transport string) ([]device.Option, error) {
 	if transport != "WebSockets" {
 		return nil, nil

@@ -99,8 +99,8 @@ func (w *world) writeTwin(ctx context.Context, i ident, replace bool, t *hub.Twi
 }
 
 // writeTwinOfSize writes desired properties or tags whose size, as IoT Hub
-// counts it (protocol.md §3.11: key characters plus value sizes, a string
-// by its characters), is exactly size: members "p00", "p01", ... holding
+// counts it (docs/fidelity.md, Twins "Section sizes": key characters plus
+// value sizes, a string by its characters), is exactly size: members "p00", "p01", ... holding
 // strings of at most 4000 characters, under the 4 KB string limit.
 func writeTwinOfSize(ctx context.Context, verb, kind, alias, section, size string) error {
 	n, _ := strconv.Atoi(size)
