@@ -13,63 +13,15 @@ import (
 	"github.com/hubspec/hubspec/harness"
 )
 
-// TestDescribe: the template and parameters the catalogue reads from an
-// expression, and the overrides that rename or redescribe them.
-func TestDescribe(t *testing.T) {
-	for _, tc := range []struct {
-		expr      string
-		overrides []string
-		template  string
-		params    []string // label: doc, "optional; " when it may be left out
-	}{
-		{`^(device|module) "([^"]+)" disconnects$`, nil,
-			`device|module "<alias>" disconnects`,
-			[]string{"device|module: ", "<alias>: " + derived[`[^"]+`].doc}},
-		{`^the service creates (\d+) modules on device "([^"]+)"$`, []string{"", "<device> the device"},
-			`the service creates <N> modules on device "<device>"`,
-			[]string{"<N>: a whole number", "<device>: the device"}},
-		{`^x (.+?)( with its etag| with etag "[^"]*")?$`, []string{"", "how it is guarded"},
-			`x <value>[ with its etag|with etag "<text>"]`,
-			[]string{"<value>: " + jsonValueDoc, `with its etag|with etag "<text>": optional; how it is guarded`}},
-		{`^a (?:b|c)(?: by (\d{3}))? (has gone up(?: by \d+)?|is unchanged)$`, nil,
-			`a b|c[ by <status>] has gone up[ by <N>]|is unchanged`,
-			[]string{"<status>: optional; an HTTP status code, e.g. 404", "has gone up[ by <N>]|is unchanged: "}},
-		{`^t (has|has not)(?: (equal to|less than) (.+)| of type (number|string))?$`, nil,
-			`t has|has not[ (equal to|less than) <value>| of type (number|string)]`,
-			[]string{"has|has not: ", "equal to|less than: optional; ", "<value>: optional; " + jsonValueDoc, "number|string: optional; "}},
-	} {
-		params, template, _, err := describe(tc.expr, tc.overrides)
-		if err != nil {
-			t.Errorf("describe(%s): %v", tc.expr, err)
-			continue
-		}
-		var got []string
-		for _, p := range params {
-			got = append(got, p.label()+": "+paramDoc(p))
-		}
-		if template != tc.template || !slices.Equal(got, tc.params) {
-			t.Errorf("describe(%s)\n got %s %q\nwant %s %q", tc.expr, template, got, tc.template, tc.params)
-		}
-	}
-	for _, bad := range []string{`^a (b$`, `^a [b$`, `^a (b)+$`, `^a\`} {
-		if _, _, _, err := describe(bad, nil); err == nil {
-			t.Errorf("describe(%s): no error", bad)
-		}
-	}
-	if _, _, _, err := describe(`^a (b)$`, []string{"", "x"}); err == nil {
-		t.Error("an override for a group that does not exist: no error")
-	}
-}
-
 // TestEveryFeatureStepReadsAsOneStep: no step of features/ matches two
 // registered expressions, or none. Ambiguity is a defect of the
 // vocabulary even where godog, without Strict, would quietly pick one.
 func TestEveryFeatureStepReadsAsOneStep(t *testing.T) {
 	for _, st := range featureSteps(t) {
 		var matched []string
-		for _, d := range catalogue {
-			if d.expr.MatchString(st) {
-				matched = append(matched, d.expr.String())
+		for _, d := range vocabulary.Defs {
+			if d.Expr.MatchString(st) {
+				matched = append(matched, d.Expr.String())
 			}
 		}
 		if len(matched) != 1 {
@@ -82,22 +34,22 @@ func TestEveryFeatureStepReadsAsOneStep(t *testing.T) {
 // which gives the catalogue its example; a step no feature uses is a step
 // no scenario proves.
 func TestEveryStepHasAnExample(t *testing.T) {
-	ex, err := examples()
+	ex, err := vocabulary.Examples()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range catalogue {
-		if e, ok := ex[d.expr.String()]; !ok || !strings.HasPrefix(e.text, "Given ") && !strings.HasPrefix(e.text, "When ") && !strings.HasPrefix(e.text, "Then ") {
-			t.Errorf("step %s has no example in features/ (got %q)", d.template, e.text)
+	for _, d := range vocabulary.Defs {
+		if e, ok := ex[d.Expr.String()]; !ok || !strings.HasPrefix(e.Text, "Given ") && !strings.HasPrefix(e.Text, "When ") && !strings.HasPrefix(e.Text, "Then ") {
+			t.Errorf("step %s has no example in features/ (got %q)", d.Template, e.Text)
 		}
 	}
 }
 
 // TestCatalogueIsWhatRegisterRegisters: the steps godog registers through
-// register (their definitions sit in catalogue.go) are exactly the
-// catalogue's, so a table registered but left out of the catalogue, or
-// catalogued but never registered, fails here, and so does a step
-// registered with a plain sc.Step, which no catalogue would show.
+// the catalogue's Register (its sc.Step call sits in
+// internal/vocab/catalogue.go) are exactly the catalogue's, so a step
+// registered with a plain sc.Step, which no catalogue would show, fails
+// here.
 func TestCatalogueIsWhatRegisterRegisters(t *testing.T) {
 	var out bytes.Buffer
 	godog.TestSuite{
@@ -115,8 +67,8 @@ func TestCatalogueIsWhatRegisterRegisters(t *testing.T) {
 			t.Errorf("registered outside the catalogue: %s", strings.TrimSpace(line))
 		}
 	}
-	for _, d := range catalogue {
-		want = append(want, d.expr.String())
+	for _, d := range vocabulary.Defs {
+		want = append(want, d.Expr.String())
 	}
 	slices.Sort(viaRegister)
 	slices.Sort(want)
@@ -152,6 +104,30 @@ func TestWriteStepList(t *testing.T) {
 		if !want.Match(out.Bytes()) {
 			t.Errorf("the list does not match %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestClosest: a typo, another form of a word or a word left out still
+// finds the step meant, first.
+func TestClosest(t *testing.T) {
+	for text, want := range map[string]string{
+		`the service create device "lamp"`:                        `the service creates device|module "<alias>"`,
+		`module "m" recieves a desired patch with "k" equal to 1`: `device|module "<alias>" receives a desired patch with`,
+		`the twin of module "m" has desired "k" equal 1`:          `the twin of device|module "<alias>"[ as the device|module reads it] has|does not have`,
+		`device "d" conected`:                                     `device|module "<alias>" is connected`,
+		`the hub refused with 404 DeviceNotFound`:                 `the hub refuses with <status> <error>`,
+	} {
+		near := vocabulary.Closest(text, 3)
+		if len(near) == 0 || !strings.HasPrefix(near[0].Template, want) {
+			var got []string
+			for _, d := range near {
+				got = append(got, d.Template)
+			}
+			t.Errorf("closest(%q) = %q, want first %q...", text, got, want)
+		}
+	}
+	if near := vocabulary.Closest("zzz qqq", 3); len(near) != 0 {
+		t.Errorf("closest to nothing alike: %d steps", len(near))
 	}
 }
 

@@ -59,7 +59,8 @@ func (l laggyHub) RegistryOptions() []service.Option {
 
 // laggyTransport makes a hub eventually consistent: for lag after a write
 // under a device (identity, modules, twins), reads under that device answer
-// what they last answered before, or 404 if they never did (protocol.md §3.9).
+// what they last answered before, or 404 if they never did, as a live hub
+// may for a moment after a write.
 type laggyTransport struct {
 	next    http.RoundTripper
 	lag     time.Duration

@@ -3,14 +3,16 @@ package steps
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strconv"
 	"time"
 )
 
 // Polling starts fast, because an emulator (and usually a live hub) is
 // consistent at once or within a few hundred milliseconds, and slows down
-// so that a hub that takes seconds (protocol.md §3.9: a new identity "may
-// take a few seconds" to be retrievable) is not flooded with reads that
-// count against its throttle.
+// so that a hub that takes seconds (a new identity may take a few seconds
+// to be retrievable) is not flooded with reads that count against its
+// throttle.
 const (
 	firstPoll = 25 * time.Millisecond
 	maxPoll   = time.Second
@@ -27,7 +29,8 @@ const (
 // throttled request backing off) is cut short too; an error from such a
 // cut-short call says less than the one before it, which is kept instead.
 //
-// Live hubs are eventually consistent (protocol.md §3.9, scenarios.md R12):
+// Live hubs are eventually consistent (a read just after a write may still
+// show the state before it, see docs/writing-scenarios.md, "Polling"):
 // steps read after a write through Eventually. It is exported for projects
 // that add their own steps beside Hubspec's and want the same behaviour.
 func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
@@ -67,4 +70,51 @@ func pause(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// pollDoc reads a document until judge accepts it, for up to within (see
+// Eventually).
+func pollDoc(ctx context.Context, within time.Duration, read func(context.Context) (any, error), judge func(any) error) error {
+	return Eventually(ctx, within, func(ctx context.Context) error {
+		doc, err := read(ctx)
+		if err != nil {
+			return err
+		}
+		return judge(doc)
+	})
+}
+
+// receive waits for the next value on ch until ctx ends (then err is
+// ctx's); closed says ch was closed instead.
+func receive[T any](ctx context.Context, ch <-chan T) (v T, closed bool, err error) {
+	select {
+	case v, ok := <-ch:
+		return v, !ok, nil
+	case <-ctx.Done():
+		return v, false, ctx.Err()
+	}
+}
+
+// anyOf waits until ctx ends, or one of chans yields a value (a closed
+// channel yields its zero value): then it returns the value, the index of
+// its channel, and ok.
+func anyOf[T any](ctx context.Context, chans []<-chan T) (v T, from int, ok bool) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+	for _, ch := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	chosen, got, _ := reflect.Select(cases)
+	if chosen == 0 {
+		return v, -1, false
+	}
+	if got.IsValid() {
+		v = got.Interface().(T)
+	}
+	return v, chosen - 1, true
+}
+
+// seconds is a whole number of seconds as a step writes it.
+func seconds(s string) time.Duration {
+	n, _ := strconv.Atoi(s)
+	return time.Duration(n) * time.Second
 }

@@ -6,21 +6,19 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// faultSteps are the steps that make a hub fail on purpose: the faults IoT
-// Hub's own SDK test suites request with a telemetry message (any target
-// accepts the message; only an emulator still honours it), and the
-// emulator's controls, reached through the optional harness capabilities.
-func faultSteps(sc *godog.ScenarioContext) {
-	register(sc, faultVocabulary)
-	register(sc, registryRetryVocabulary)
-}
-
-var faultVocabulary = []stepDef{
+// faultVocabulary make a hub fail on purpose: the faults IoT Hub's own
+// SDK test suites request with a telemetry message (any target accepts the
+// message; only an emulator still honours it), and the emulator's
+// controls, reached through the optional harness capabilities. Reads with
+// a retry policy of the scenario's choosing are in registry_retry.go.
+var faultVocabulary = []vocab.Def{
 	step(faults, `^(device|module) "([^"]+)" requests the fault (\w+)(?: after (\d+(?:\.\d+)?) seconds?)?(?: lasting (\d+(?:\.\d+)?) seconds?)?( on its bare connection)?$`, requestFault,
 		"The device or module sends the SDK test suites' fault-injection telemetry message (KillTcp, ShutDownMqtt, InvokeThrottling, InvokeAuthError), after a delay and lasting a while, on its connection or its latest bare one; only an emulator honours it.",
 		"", "", "<fault> the AzIoTHub_FaultOperationType: KillTcp, ShutDownMqtt, InvokeThrottling or InvokeAuthError (others are acknowledged and ignored)"),
@@ -38,44 +36,36 @@ var faultVocabulary = []stepDef{
 		"The connected device or module repeats a twin read or a report, backing off, until the hub stops refusing it."),
 }
 
+// faultRequest is the captures of requestFault.
+type faultRequest struct{ Kind, Alias, Fault, Delay, Duration, Bare string }
+
 // requestFault sends the SDK suites' fault-injection telemetry message
-// (C# FaultInjection.ComposeErrorInjectionProperties): fault type, close
-// reason, delay and duration in seconds. It waits for the hub's PUBACK on
-// the identity's connection, or on its latest bare one.
-func requestFault(ctx context.Context, kind, alias, fault, delay, duration, bare string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	props := map[string]string{
+// (see faultProperties) and waits for the hub's PUBACK on the identity's
+// connection, or on its latest bare one.
+func requestFault(ctx context.Context, f faultRequest) error {
+	w, s := identityIn(ctx, f.Kind, f.Alias)
+	props := faultProperties(f.Fault, f.Delay, f.Duration)
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	if f.Bare != "" {
+		return w.publishEventBare(dctx, s.ident, props, "the fault request "+f.Fault)
+	}
+	c, err := s.connection()
+	if err != nil {
+		return err
+	}
+	return c.SendEvent(dctx, nil, props)
+}
+
+// faultProperties are the properties of the fault-injection message the
+// SDK test suites send (C# FaultInjection.ComposeErrorInjectionProperties):
+// fault type, close reason, delay and duration in seconds.
+func faultProperties(fault, delay, duration string) map[string]string {
+	return map[string]string{
 		"AzIoTHub_FaultOperationType":           fault,
 		"AzIoTHub_FaultOperationCloseReason":    "boom",
 		"AzIoTHub_FaultOperationDelayInSecs":    orZero(delay),
 		"AzIoTHub_FaultOperationDurationInSecs": orZero(duration),
-	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	if bare == "" {
-		c, err := w.client(i)
-		if err != nil {
-			return err
-		}
-		return c.SendEvent(dctx, nil, props)
-	}
-	b, err := w.bareOf(i, "latest")
-	if err != nil {
-		return err
-	}
-	d, m, err := w.ids(i)
-	if err != nil {
-		return err
-	}
-	// Only the PUBACK counts: the hub may close the connection right after
-	// it, which a later step checks.
-	tok := b.pc.Publish(hub.EventsTopic(d, m, props), 1, false, []byte{})
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-dctx.Done():
-		return fmt.Errorf("%s: the hub did not acknowledge the fault request %s within %s", i, fault, waitFor)
 	}
 }
 
@@ -179,8 +169,8 @@ func failRegistryWith(ctx context.Context, count, alias, name string) error {
 // readOwnTwin reads the twin over MQTT once, as the app on the device or
 // module would; the hub's refusal is recorded.
 func readOwnTwin(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	c, err := w.client(ident{kind, alias})
+	w, s := identityIn(ctx, kind, alias)
+	c, err := s.connection()
 	if err != nil {
 		return err
 	}
@@ -192,27 +182,45 @@ func readOwnTwin(ctx context.Context, kind, alias string) error {
 	return nil
 }
 
+// retried is the captures of keepTryingUntilAccepted: what it repeats, a
+// report's key and value when it is one.
+type retried struct{ Kind, Alias, What, Key, Value string }
+
 // keepTryingUntilAccepted repeats a twin read or a report over MQTT while
 // the hub answers 429, until it accepts or waitFor has passed; any other
-// refusal ends the step at once. A report's acknowledged version is kept.
-func keepTryingUntilAccepted(ctx context.Context, kind, alias, what, key, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
+// refusal ends the step at once (see whileThrottled). A report's
+// acknowledged version is kept.
+func keepTryingUntilAccepted(ctx context.Context, r retried) error {
+	_, s := identityIn(ctx, r.Kind, r.Alias)
+	c, err := s.connection()
 	if err != nil {
 		return err
 	}
-	var final error
-	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
-		var err error
-		if key == "" {
-			_, err = c.GetTwin(ctx)
-		} else {
-			var v int64
-			if v, err = c.UpdateReported(ctx, map[string]any{key: parseValue(value)}); err == nil {
-				w.acked[i] = v
-			}
+	err = whileThrottled(ctx, func(ctx context.Context) error {
+		if r.Key == "" {
+			_, err := c.GetTwin(ctx)
+			return err
 		}
+		v, err := c.UpdateReported(ctx, map[string]any{r.Key: parseValue(r.Value)})
+		if err == nil {
+			s.acked = &v
+		}
+		return err
+	})
+	if errors.Is(err, hub.ErrThrottled) {
+		return fmt.Errorf("%s: expected the hub to accept %s within %s: %w", s.ident, r.What, waitFor, err)
+	}
+	return err
+}
+
+// whileThrottled calls fn until the hub answers anything but 429
+// ThrottlingException, for up to waitFor (see Eventually), and returns
+// that answer; when it never does, the last 429 (wrapping
+// hub.ErrThrottled).
+func whileThrottled(ctx context.Context, fn func(context.Context) error) error {
+	var final error
+	err := Eventually(ctx, waitFor, func(ctx context.Context) error {
+		err := fn(ctx)
 		if err != nil && !errors.Is(err, hub.ErrThrottled) {
 			final = err
 			return nil
@@ -220,7 +228,7 @@ func keepTryingUntilAccepted(ctx context.Context, kind, alias, what, key, value 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s: expected the hub to accept %s within %s: %w", i, what, waitFor, err)
+		return err
 	}
 	return final
 }

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -14,114 +13,81 @@ import (
 // hub read afresh and poll (see Eventually); the others check what the hub
 // last answered the service.
 
-func (w *world) currentKeys(kind, alias string) (hub.SymmetricKey, error) {
-	if kind == "device" {
-		d, err := w.device(alias)
-		if err != nil {
-			return hub.SymmetricKey{}, err
-		}
-		return keysOf(d.Authentication), nil
-	}
-	m, err := w.module(alias)
-	if err != nil {
-		return hub.SymmetricKey{}, err
-	}
-	return keysOf(m.Authentication), nil
-}
-
-// hasHubAssignedKeys checks the keys the hub generated: two different
-// base64 keys of 32 bytes each (protocol.md §3.9).
+// hasHubAssignedKeys checks the keys the hub generated (see
+// hubAssignedKeys), as the hub last answered the service.
 func hasHubAssignedKeys(ctx context.Context, kind, alias string) error {
-	keys, err := worldFrom(ctx).currentKeys(kind, alias)
+	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
 	if err != nil {
 		return err
 	}
-	for i, k := range []string{keys.PrimaryKey, keys.SecondaryKey} {
-		raw, err := base64.StdEncoding.DecodeString(k)
-		if err != nil || len(raw) != 32 {
-			return fmt.Errorf("%s %q key %d: want 32 random bytes in base64, got %d characters", kind, alias, i+1, len(k))
-		}
-	}
-	if keys.PrimaryKey == keys.SecondaryKey {
-		return fmt.Errorf("%s %q: primary and secondary keys are the same", kind, alias)
-	}
-	return nil
+	return hubAssignedKeys(ident{kind, alias}, v.keys)
 }
 
 // hasKeys reads the identity afresh until its keys are the ones it was
 // created with, or the ones the service last gave it.
 func hasKeys(ctx context.Context, kind, alias, which string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	want, ok := w.firstKeys[i]
+	w, s := identityIn(ctx, kind, alias)
+	want := s.firstKeys
 	if which == "the keys the service gave it" {
-		want, ok = w.givenKeys[i]
+		want = s.givenKeys
 	}
-	if !ok {
-		return fmt.Errorf("%s: the scenario has no record of %s", i, which)
+	if want == nil {
+		return fmt.Errorf("%s: the scenario has no record of %s", s.ident, which)
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		_, keys, _, err := w.readIdentity(ctx, i)
-		if err == nil && keys != want {
-			err = fmt.Errorf("%s: want %s, got other keys", i, which)
-		}
-		return err
+	return w.pollIdentity(ctx, s.ident, func(v view) error {
+		return errorIf(v.keys != *want, "%s: want %s, got other keys", s.ident, which)
 	})
 }
 
 // hasGenerationAndEtag checks the identity as the hub last answered it.
 func hasGenerationAndEtag(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	gen, etag := "", ""
-	if kind == "device" {
-		d, err := w.device(alias)
-		if err != nil {
-			return err
-		}
-		gen, etag = d.GenerationID, d.ETag
-	} else {
-		m, err := w.module(alias)
-		if err != nil {
-			return err
-		}
-		gen, etag = m.GenerationID, m.ETag
+	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
+	if err != nil {
+		return err
 	}
-	if gen == "" || etag == "" {
-		return fmt.Errorf("%s %q: want a generation id and an etag, got %q and %q", kind, alias, gen, etag)
-	}
-	return nil
+	return errorIf(v.generationID == "" || v.etag == "", "%s %q: want a generation id and an etag, got %q and %q", kind, alias, v.generationID, v.etag)
 }
 
 // hasEtag reads the identity afresh until its etag is the one it was
 // created with, or another one.
 func hasEtag(ctx context.Context, kind, alias, which string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	seen := w.etags[i]
-	if len(seen) == 0 {
-		return fmt.Errorf("%s: the scenario never created it", i)
+	w, s := identityIn(ctx, kind, alias)
+	if len(s.etags) == 0 {
+		return fmt.Errorf("%s: the scenario never created it", s.ident)
 	}
-	first := seen[0]
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		etag, _, _, err := w.readIdentity(ctx, i)
-		switch {
-		case err != nil:
-			return err
-		case which == "a new etag" && etag == first:
-			return fmt.Errorf("%s: still has the etag %s it was created with", i, first)
-		case which != "a new etag" && etag != first:
-			return fmt.Errorf("%s: want the etag %s it was created with, got %s", i, first, etag)
+	first, wantNew := s.etags[0], which == "a new etag"
+	return w.pollIdentity(ctx, s.ident, func(v view) error {
+		if wantNew {
+			return errorIf(v.etag == first, "%s: still has the etag %s it was created with", s.ident, first)
 		}
-		return nil
+		return errorIf(v.etag != first, "%s: want the etag %s it was created with, got %s", s.ident, first, v.etag)
 	})
 }
 
 // hubRefuses checks, and consumes, the refusal of the last action.
 func hubRefuses(ctx context.Context, status, name string) error {
-	w := worldFrom(ctx)
-	err := w.lastRefusal
-	w.lastRefusal = nil
-	return refusedAs(err, status, name)
+	return refusedAs(worldFrom(ctx).takeRefusal(), status, name)
+}
+
+// hubAssignedKeys checks keys as the hub generates them: two different
+// base64 keys of 32 random bytes each (docs/fidelity.md, "Create with
+// empty or absent keys").
+func hubAssignedKeys(i ident, keys hub.SymmetricKey) error {
+	for n, k := range []string{keys.PrimaryKey, keys.SecondaryKey} {
+		raw, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(raw) != 32 {
+			return fmt.Errorf("%s key %d: want 32 random bytes in base64, got %d characters", i, n+1, len(k))
+		}
+	}
+	return errorIf(keys.PrimaryKey == keys.SecondaryKey, "%s: primary and secondary keys are the same", i)
+}
+
+// errorIf is the error format and args make when failed, else nil.
+func errorIf(failed bool, format string, args ...any) error {
+	if failed {
+		return fmt.Errorf(format, args...)
+	}
+	return nil
 }
 
 // refusedAs returns nil when err is the hub refusing with this status and
@@ -139,18 +105,4 @@ func refusedAs(err error, status, name string) error {
 		return fmt.Errorf("expected the hub to refuse with %s %s, got %s", status, name, e.StatusText())
 	}
 	return nil
-}
-
-// randomKey is a SAS key as the hub would generate it: 32 random bytes.
-func randomKey() string {
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	return base64.StdEncoding.EncodeToString(raw)
-}
-
-func keysOf(a *hub.Authentication) hub.SymmetricKey {
-	if a == nil || a.SymmetricKey == nil {
-		return hub.SymmetricKey{}
-	}
-	return *a.SymmetricKey
 }

@@ -2,11 +2,12 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
@@ -14,7 +15,7 @@ import (
 
 // identityOpVocabulary are the registry operations beyond create: reads,
 // updates and deletes with or without etags, invalid ids, module lists.
-var identityOpVocabulary = []stepDef{
+var identityOpVocabulary = []vocab.Def{
 	step(identities, `^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep,
 		"The service reads the identity, waiting while the hub still shows it as it was before the service's last write."),
 	step(identities, `^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused,
@@ -48,17 +49,12 @@ const identityEtagDoc = "how the write is guarded: nothing or unconditionally se
 // it yet or shows it as it was before the service's last write (a stale
 // read on an eventually consistent hub).
 func readIdentityStep(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		etag, _, _, err := w.readIdentity(ctx, i)
-		if err != nil {
+	w, s := identityIn(ctx, kind, alias)
+	return w.pollIdentity(ctx, s.ident, func(v view) error {
+		if err := notOlder(s.ident.String(), s.etags, v.etag); err != nil {
 			return err
 		}
-		if seen := w.etags[i]; len(seen) > 1 && slices.Contains(seen[:len(seen)-1], etag) {
-			return fmt.Errorf("%s: the hub still shows etag %s, older than %s", i, etag, seen[len(seen)-1])
-		}
-		w.etags[i] = sawEtag(w.etags[i], etag)
+		s.etags = sawEtag(s.etags, v.etag)
 		return nil
 	})
 }
@@ -66,36 +62,19 @@ func readIdentityStep(ctx context.Context, kind, alias string) error {
 // readingIsRefused polls a read until the hub refuses it as expected: right
 // after a delete a live hub may still show the identity for a moment.
 func readingIsRefused(ctx context.Context, what, alias, status, name string) error {
-	w := worldFrom(ctx)
 	kind, twin := strings.CutPrefix(what, "the twin of ")
-	i := ident{kind, alias}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		var err error
-		if twin {
-			_, err = w.getTwin(ctx, i)
-		} else {
-			_, _, _, err = w.readIdentity(ctx, i)
-		}
-		return refusedAs(err, status, name)
-	})
+	read := worldFrom(ctx).readOnce(ident{kind, alias}, twin)
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error { return refusedAs(read(ctx), status, name) })
 }
 
 // rotateKeys replaces an identity's keys with two new random ones, sending
 // the identity as the service last saw it otherwise unchanged.
 func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	k := hub.SymmetricKey{PrimaryKey: randomKey(), SecondaryKey: randomKey()}
-	err := w.updateIdentity(ctx, i, etagPhrase, func(d *hub.Device, m *hub.Module) {
-		auth := &hub.Authentication{Type: hub.AuthSAS, SymmetricKey: &k}
-		if d != nil {
-			d.Authentication = auth
-		} else {
-			m.Authentication = auth
-		}
-	})
+	w, s := identityIn(ctx, kind, alias)
+	k := newKeys()
+	err := w.updateIdentity(ctx, s.ident, etagPhrase, withAuth(sasAuth(k)))
 	if err == nil && w.lastRefusal == nil {
-		w.givenKeys[i] = k
+		s.givenKeys = &k
 	}
 	return err
 }
@@ -106,115 +85,42 @@ func disableDevice(ctx context.Context, alias, etagPhrase string) error {
 	})
 }
 
-// updateIdentity sends the identity as the service last saw it, changed by
-// edit, with the If-Match the etag phrase asks for. A refusal is recorded.
-func (w *world) updateIdentity(ctx context.Context, i ident, etagPhrase string, edit func(*hub.Device, *hub.Module)) error {
-	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
-	if err != nil {
-		return err
-	}
-	var newEtag string
-	if i.kind == "device" {
-		d, err := w.device(i.alias)
-		if err != nil {
-			return err
-		}
-		c := *d
-		edit(&c, nil)
-		var got *hub.Device
-		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
-			got, err = w.registry.UpdateDevice(ctx, &c, etag)
-			return err
-		})
-		if err != nil {
-			return w.refused(err)
-		}
-		w.devices[i.alias], newEtag = got, got.ETag
-	} else {
-		m, err := w.module(i.alias)
-		if err != nil {
-			return err
-		}
-		c := *m
-		edit(nil, &c)
-		var got *hub.Module
-		err = w.whileSettling(ctx, i, func(ctx context.Context) (err error) {
-			got, err = w.registry.UpdateModule(ctx, &c, etag)
-			return err
-		})
-		if err != nil {
-			return w.refused(err)
-		}
-		w.modules[i.alias], newEtag = got, got.ETag
-	}
-	w.etags[i] = sawEtag(w.etags[i], newEtag)
-	return nil
-}
-
 func deviceStatusIs(ctx context.Context, alias, status string) error {
-	w := worldFrom(ctx)
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		_, _, got, err := w.readIdentity(ctx, ident{"device", alias})
-		if err == nil && got != status {
-			err = fmt.Errorf("device %q: want %s, got %s", alias, status, got)
-		}
-		return err
+	return worldFrom(ctx).pollIdentity(ctx, ident{"device", alias}, func(v view) error {
+		return errorIf(v.status != status, "device %q: want %s, got %s", alias, status, v.status)
 	})
 }
 
 // deleteIdentity deletes a device or module; without an etag phrase it
 // sends If-Match "*", as the SDKs do. A refusal is recorded.
 func deleteIdentity(ctx context.Context, kind, alias, etagPhrase string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	etag, err := chooseEtag(etagPhrase, w.etags[i], latest(w.etags[i]), i.String())
+	w, s := identityIn(ctx, kind, alias)
+	etag, err := chooseEtag(etagPhrase, s.etags, latest(s.etags), s.ident.String())
 	if err != nil {
 		return err
 	}
-	d, m, err := w.ids(i)
-	if err != nil {
-		return err
-	}
-	err = w.whileSettling(ctx, i, func(ctx context.Context) error {
-		if kind == "device" {
-			return w.registry.DeleteDevice(ctx, d, etag)
-		}
-		return w.registry.DeleteModule(ctx, d, m, etag)
-	})
-	if err != nil {
+	if err := w.deleteIdentity(ctx, s.ident, etag); err != nil {
 		return w.refused(err)
 	}
-	w.gone[i] = true
+	s.gone = true
 	return nil
 }
 
 // createWithID creates an identity under an id the scenario spells out
 // (to meet the hub's id rules), or under a run-prefixed id of exactly n
-// characters. Keys are left to the hub; a refusal is recorded. Should the
-// hub accept it, the identity is deleted after the scenario.
+// characters (idOfLength). Keys are left to the hub; a refusal is
+// recorded. Should the hub accept it, the identity is deleted after the
+// scenario.
 func createWithID(ctx context.Context, kind, literal, length, deviceAlias string) error {
+	if err := onDeviceFor(kind, deviceAlias); err != nil {
+		return err
+	}
 	w := worldFrom(ctx)
-	if (kind == "module") != (deviceAlias != "") {
-		return errors.New(`say "on device" for a module, and only for a module`)
+	id, err := idOfLength(literal, length, w.sc.Name("long"))
+	if err != nil {
+		return err
 	}
-	id := literal
-	if length != "" {
-		n, _ := strconv.Atoi(length)
-		base := w.sc.Name("long")
-		if n < len(base) {
-			return fmt.Errorf("an id of %d characters is shorter than this run's names (%d)", n, len(base))
-		}
-		id = base + strings.Repeat("x", n-len(base))
-	}
-	if kind == "device" {
-		if _, err := w.registry.CreateDevice(ctx, &hub.Device{DeviceID: id}); err != nil {
-			return w.refused(err)
-		}
-		w.sc.Defer("delete device "+id, func(ctx context.Context) error { return w.registry.DeleteDevice(ctx, id, "*") })
-		return nil
-	}
-	// The device's own cleanup deletes the module with it.
-	if _, err := w.createModuleOn(ctx, deviceAlias, id, nil); err != nil {
+	if err := w.createUnnamed(ctx, kind, id, deviceAlias); err != nil {
 		return w.refused(err)
 	}
 	return nil
@@ -223,38 +129,53 @@ func createWithID(ctx context.Context, kind, literal, length, deviceAlias string
 // createModules creates n modules on a device, known as "<device>-1" to
 // "<device>-n"; the first refusal stops it and is recorded.
 func createModules(ctx context.Context, count, deviceAlias string) error {
-	w := worldFrom(ctx)
-	n, _ := strconv.Atoi(count)
-	for k := 1; k <= n; k++ {
-		if err := createModule(ctx, fmt.Sprintf("%s-%d", deviceAlias, k), deviceAlias, ""); err != nil || w.lastRefusal != nil {
-			return err
-		}
-	}
-	return nil
+	return worldFrom(ctx).untilRefused(numbered(deviceAlias, count), func(alias string) error {
+		return createModule(ctx, alias, deviceAlias, "")
+	})
 }
 
 // modulesAre lists the device's modules until they are exactly the table's
 // aliases (one per row), in any order.
 func modulesAre(ctx context.Context, deviceAlias string, table *godog.Table) error {
 	w := worldFrom(ctx)
-	var want []string
-	for _, row := range table.Rows {
-		want = append(want, w.sc.Name(row.Cells[0].Value))
-	}
-	slices.Sort(want)
+	want := w.hubIDs(column(table))
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		mods, err := w.registry.ListModules(ctx, w.sc.Name(deviceAlias))
+		got, err := w.moduleIDs(ctx, deviceAlias)
 		if err != nil {
 			return err
 		}
-		var got []string
-		for _, m := range mods {
-			got = append(got, m.ModuleID)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			return fmt.Errorf("modules of device %q: want %v, got %v", deviceAlias, want, got)
-		}
-		return nil
+		return errorIf(!slices.Equal(got, want), "modules of device %q: want %v, got %v", deviceAlias, want, got)
 	})
+}
+
+// idOfLength is literal, or, when length is given, base made exactly
+// that long with x's.
+func idOfLength(literal, length, base string) (string, error) {
+	if length == "" {
+		return literal, nil
+	}
+	n, _ := strconv.Atoi(length)
+	if n < len(base) {
+		return "", fmt.Errorf("an id of %d characters is shorter than this run's names (%d)", n, len(base))
+	}
+	return base + strings.Repeat("x", n-len(base)), nil
+}
+
+// column is the first cell of each of the table's rows.
+func column(table *godog.Table) []string {
+	var cells []string
+	for _, row := range table.Rows {
+		cells = append(cells, row.Cells[0].Value)
+	}
+	return cells
+}
+
+// hubIDs are the hub's ids of aliases, sorted.
+func (w *world) hubIDs(aliases []string) []string {
+	ids := make([]string, len(aliases))
+	for k, a := range aliases {
+		ids[k] = w.sc.Name(a)
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -4,23 +4,17 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 
-	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// mqttSteps are the device's and the module's side: their own MQTT
-// connection with their own keys, as the apps on them would open it.
-func mqttSteps(sc *godog.ScenarioContext) {
-	register(sc, mqttVocabulary)
-	connectionSteps(sc)
-	register(sc, bareVocabulary)
-	register(sc, patchVocabulary)
-	register(sc, groupVocabulary)
-}
-
-var mqttVocabulary = []stepDef{
+// mqttVocabulary are the device's and the module's side: their own MQTT
+// connection with their own keys, as the apps on them would open it
+// (mqtt_connect.go), and what goes over it.
+var mqttVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" receives a desired patch with "([^"]+)" equal to (.+?)( on its bare connection)?$`, receivesPatch,
 		"Waits for the next desired patch to reach the identity's connection, or its latest bare connection, and checks a property in it.",
 		"", "", keyDoc),
@@ -48,11 +42,11 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 		return "", err
 	}
 	if key == "" {
-		keys, err := w.currentKeys(i.kind, i.alias)
+		v, err := w.state(i).view()
 		if err != nil {
 			return "", err
 		}
-		key = keys.PrimaryKey
+		key = v.keys.PrimaryKey
 	}
 	svc, err := hub.ParseConnectionString(w.target.ServiceConnectionString())
 	if err != nil {
@@ -71,52 +65,47 @@ func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Op
 	return device.DialModule(ctx, cs, opts...)
 }
 
-func (w *world) client(i ident) (*device.Client, error) {
-	c, ok := w.clients[i]
-	if !ok {
-		return nil, fmt.Errorf("%s is not connected", i)
-	}
-	return c, nil
-}
-
 // receivesDesiredPatch waits, with a deadline, for the next desired patch
 // and checks the property in it.
 func receivesDesiredPatch(ctx context.Context, kind, alias, key, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
+	w, s := identityIn(ctx, kind, alias)
+	p, err := w.nextPatch(ctx, s)
 	if err != nil {
 		return err
 	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	select {
-	case p, ok := <-c.DesiredPatches():
-		if !ok {
-			return fmt.Errorf("%s: connection closed before a desired patch arrived", i)
-		}
-		w.lastPatch[i] = p
-		return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), p.Properties[key], value)
-	case <-dctx.Done():
-		return fmt.Errorf("%s received no desired patch within %s", i, waitFor)
-	}
+	return sameValue(fmt.Sprintf("desired patch to %s, %q", s.ident, key), p.Properties[key], value)
 }
 
 func patchHasTwinVersion(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	p, ok := w.lastPatch[i]
-	if !ok {
-		return fmt.Errorf("%s has received no patch", i)
+	_, s := identityIn(ctx, kind, alias)
+	switch {
+	case s.lastPatch == nil:
+		return fmt.Errorf("%s has received no patch", s.ident)
+	case s.twin == nil:
+		return fmt.Errorf("the service holds no twin of %s", s.ident)
 	}
-	t, ok := w.twins[i]
-	if !ok {
-		return fmt.Errorf("the service holds no twin of %s", i)
+	return errorIf(s.lastPatch.Version != s.twin.DesiredVersion(), "patch to %s has $version %d, the twin's desired $version is %d",
+		s.ident, s.lastPatch.Version, s.twin.DesiredVersion())
+}
+
+// nextPatch is the next desired patch on the identity's connection, within
+// waitFor; it becomes the last patch it received.
+func (w *world) nextPatch(ctx context.Context, s *identityState) (device.DesiredPatch, error) {
+	c, err := s.connection()
+	if err != nil {
+		return device.DesiredPatch{}, err
 	}
-	if p.Version != t.DesiredVersion() {
-		return fmt.Errorf("patch to %s has $version %d, the twin's desired $version is %d", i, p.Version, t.DesiredVersion())
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	p, closed, err := receive(dctx, c.DesiredPatches())
+	switch {
+	case closed:
+		return p, fmt.Errorf("%s: connection closed before a desired patch arrived", s.ident)
+	case err != nil:
+		return p, fmt.Errorf("%s received no desired patch within %s", s.ident, waitFor)
 	}
-	return nil
+	s.lastPatch = &p
+	return p, nil
 }
 
 // reportProperty sends a reported patch of one property. The hub's
@@ -130,7 +119,7 @@ func reportProperty(ctx context.Context, kind, alias, key, value string) error {
 // report sends a reported patch and remembers the $version the hub's
 // answer carried; a refusal is recorded.
 func (w *world) report(ctx context.Context, i ident, send func(context.Context, *device.Client) (int64, error)) error {
-	c, err := w.client(i)
+	c, err := w.state(i).connection()
 	if err != nil {
 		return err
 	}
@@ -140,6 +129,6 @@ func (w *world) report(ctx context.Context, i ident, send func(context.Context, 
 	if err != nil {
 		return w.refused(err)
 	}
-	w.acked[i] = v
+	w.state(i).acked = &v
 	return nil
 }

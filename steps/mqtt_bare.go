@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/internal/mqtttest"
 
@@ -19,7 +22,7 @@ import (
 // (mqtttest.DialRaw): what the SDKs never send (QoS 2, foreign topics), a
 // second connection of one identity, and subscriptions the twin client
 // always holds.
-var bareVocabulary = []stepDef{
+var bareVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
 		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
 	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|every topic|another device's messages)$`, subscribeBare,
@@ -67,8 +70,8 @@ func openBare(ctx context.Context, kind, alias string) error {
 	if err = errors.Join(err, dialErr); err != nil {
 		return err
 	}
-	w.bare[i] = append(w.bare[i], b)
-	w.sc.Defer("close a bare connection of "+i.String(), func(context.Context) error { b.pc.Disconnect(0); return nil })
+	s := w.state(i)
+	s.bare = append(s.bare, b)
 	return nil
 }
 
@@ -82,7 +85,7 @@ func (b *bareConn) receive(m paho.Message) {
 
 // bareOf is the identity's first or latest bare connection.
 func (w *world) bareOf(i ident, which string) (*bareConn, error) {
-	conns := w.bare[i]
+	conns := w.state(i).bare
 	if len(conns) == 0 {
 		return nil, fmt.Errorf("%s has no bare connection", i)
 	}
@@ -268,4 +271,26 @@ func bareDesired(ctx context.Context, kind, alias, key, value string) error {
 		return fmt.Errorf("%s: expected a desired patch, got %s on %s", i, m.Payload(), m.Topic())
 	}
 	return sameValue(fmt.Sprintf("desired patch to %s, %q", i, key), patch[key], value)
+}
+
+// publishEventBare publishes a telemetry message with properties props on
+// the identity's latest bare connection and waits for its PUBACK, until
+// ctx ends. Only the PUBACK counts: the hub may close the connection right
+// after it, which a later step checks.
+func (w *world) publishEventBare(ctx context.Context, i ident, props map[string]string, what string) error {
+	b, err := w.bareOf(i, "latest")
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
+	if err != nil {
+		return err
+	}
+	tok := b.pc.Publish(hub.EventsTopic(d, m, props), 1, false, []byte{})
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return fmt.Errorf("%s: the hub did not acknowledge %s within %s", i, what, waitFor)
+	}
 }

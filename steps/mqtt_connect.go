@@ -5,24 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
+
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/internal/mqtttest"
 
-	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// connectionSteps open, refuse, close and drop MQTT connections of devices
-// and modules. The hub treats both alike (protocol.md §4.2), so every step
+// connectionVocabulary open, refuse and close MQTT connections of devices
+// and modules. IoT Hub's MQTT support treats a module as a device with a
+// longer client id and user name (devices/{d}/modules/{m}), so every step
 // takes either.
-func connectionSteps(sc *godog.ScenarioContext) {
-	register(sc, connectionVocabulary)
-}
-
-var connectionVocabulary = []stepDef{
+var connectionVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),
@@ -36,7 +33,8 @@ var connectionVocabulary = []stepDef{
 
 // transportOptions are the dial options for "over WebSockets": MQTT over
 // WebSockets on the hub's HTTPS address (HostName, on 443 unless it names
-// a port), as the SDKs use it (protocol.md §4.1).
+// a port), as the SDKs use it (docs/fidelity.md, MQTT "MQTT over
+// WebSockets").
 func (w *world) transportOptions(transport string) ([]device.Option, error) {
 	if transport != "WebSockets" {
 		return nil, nil
@@ -53,24 +51,99 @@ func (w *world) transportOptions(transport string) ([]device.Option, error) {
 }
 
 // connect connects the identity with its own key, over MQTT over TLS
-// unless WebSockets is asked for. A live hub may refuse an identity created
-// a moment ago (CONNACK 5, or 3 while the identity is unavailable) until it
-// has reached its gateway, so those refusals are retried until waitFor; any
-// other failure ends the step at once (paho reports a network error as
-// code 254, which is no refusal).
+// unless WebSockets is asked for, and keeps the connection (see
+// dialRetrying).
 func connect(ctx context.Context, kind, alias, transport, lifetime string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	cs, err := w.connectionString(i, "")
-	if err != nil {
-		return err
-	}
+	w, s := identityIn(ctx, kind, alias)
 	opts, err := w.transportOptions(transport)
 	if err != nil {
 		return err
 	}
-	if secs, _ := strconv.Atoi(lifetime); secs > 0 {
-		opts = append(opts, device.WithTokenTTL(time.Duration(secs)*time.Second))
+	if ttl := seconds(lifetime); ttl > 0 {
+		opts = append(opts, device.WithTokenTTL(ttl))
+	}
+	c, err := w.dialRetrying(ctx, s.ident, opts...)
+	if err != nil {
+		return err
+	}
+	s.keep(c)
+	return nil
+}
+
+// connectWith dials once with the credentials named (see credentials). A
+// refusal is recorded for the next step; a connection is kept.
+func connectWith(ctx context.Context, kind, alias, credentials string) error {
+	w, s := identityIn(ctx, kind, alias)
+	cs, opts, err := w.credentials(s.ident, credentials)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	c, err := w.dial(dctx, s.ident, cs, opts...)
+	if err != nil {
+		w.lastRefusal = err
+		return nil
+	}
+	s.keep(c)
+	return nil
+}
+
+// connectionRefused checks the CONNACK code of the last connection
+// attempt (see connackIs).
+func connectionRefused(ctx context.Context, why string) error {
+	return connackIs(worldFrom(ctx).takeRefusal(), why)
+}
+
+// connackIs checks that err is the hub refusing a connection with the
+// CONNACK code IoT Hub answers: 5 for bad credentials, 3 for a disabled
+// device or a module of one (docs/fidelity.md, MQTT "Refusals").
+func connackIs(err error, why string) error {
+	want := map[string]byte{"not authorized": 5, "the device is disabled": 3}[why]
+	var refused *device.ConnectRefusedError
+	if !errors.As(err, &refused) {
+		return fmt.Errorf("expected the hub to refuse the connection with CONNACK %d, got %v", want, orNone(err, "a connection"))
+	}
+	return errorIf(refused.Code != want, "expected CONNACK %d (%s), got %d", want, why, refused.Code)
+}
+
+// orNone is err, or what happened instead when there was none.
+func orNone(err error, none string) any {
+	if err == nil {
+		return none
+	}
+	return err
+}
+
+// disconnect closes the identity's connection as its app would on
+// shutdown (its latest bare one when it has no other); the hub keeps its
+// session.
+func disconnect(ctx context.Context, kind, alias string) error {
+	w, s := identityIn(ctx, kind, alias)
+	if c := s.client; c != nil {
+		s.client = nil
+		return c.Close()
+	}
+	b, err := w.bareOf(s.ident, "latest")
+	if err != nil {
+		return fmt.Errorf("%s is not connected", s.ident)
+	}
+	// paho sends DISCONNECT and waits up to 250 ms for its work in hand;
+	// when the hub has processed it is for a later step to see.
+	b.pc.Disconnect(250)
+	return nil
+}
+
+// dialRetrying dials with the identity's own key until the hub accepts.
+// A live hub may refuse an identity created a moment ago (CONNACK 5, or 3
+// while the identity is unavailable) until it has reached its gateway, so
+// those refusals are retried until waitFor; any other failure is the
+// answer at once (paho reports a network error as code 254, which is no
+// refusal).
+func (w *world) dialRetrying(ctx context.Context, i ident, opts ...device.Option) (*device.Client, error) {
+	cs, err := w.connectionString(i, "")
+	if err != nil {
+		return nil, err
 	}
 	var c *device.Client
 	var dialErr error
@@ -83,116 +156,44 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if dialErr != nil {
-		return dialErr
-	}
-	w.keepClient(i, c)
-	return nil
+	return c, dialErr
 }
 
-// keepClient makes c the identity's connection, closed in cleanup.
-func (w *world) keepClient(i ident, c *device.Client) {
-	w.clients[i] = c
-	w.sc.Defer("disconnect "+i.String(), func(context.Context) error { return c.Close() })
-}
-
-// connectWith dials once with the credentials named: its own key, a random
-// key of the right shape, a token that expired an hour ago (beyond any
-// clock skew a hub allows), or one signed with its own key for a resource
-// that is not its own (its resource URI with an "x" appended to its id). A
-// refusal is recorded for the next step; a connection is kept.
-func connectWith(ctx context.Context, kind, alias, credentials string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
+// credentials are the connection string and dial options for the
+// credentials a step names: its own key, a random key of the right shape,
+// a token that expired an hour ago (beyond any clock skew a hub allows),
+// or one signed with its own key for a resource that is not its own (its
+// resource URI with an "x" appended to its id), or its own user name and
+// token with another identity's client id (the hub must take the identity
+// from all three, agreeing).
+func (w *world) credentials(i ident, phrase string) (string, []device.Option, error) {
 	key := ""
-	if credentials == "a wrong key" {
+	if phrase == "a wrong key" {
 		key = randomKey()
 	}
 	cs, err := w.connectionString(i, key)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	var opts []device.Option
-	switch credentials {
+	switch phrase {
 	case "an expired token":
-		opts = append(opts, device.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
+		return cs, []device.Option{device.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) })}, nil
 	case "a token for another identity":
 		parsed, err := hub.ParseConnectionString(cs)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		token, err := hub.BuildSASToken(parsed.ResourceURI()+"x", parsed.SharedAccessKey, "", time.Now().Add(time.Hour))
-		if err != nil {
-			return err
-		}
-		opts = append(opts, mqtttest.WithSASToken(token))
+		return cs, []device.Option{mqtttest.WithSASToken(token)}, err
 	case "the client id of another identity":
-		// Its own user name and token, another identity's client id: the
-		// hub must take the identity from all three, agreeing (M1).
 		d, m, err := w.ids(i)
-		if err != nil {
-			return err
-		}
 		other := d + "-other"
 		if m != "" {
 			other = d + "/" + m + "-other"
 		}
-		opts = append(opts, mqtttest.WithClientID(other))
+		return cs, []device.Option{mqtttest.WithClientID(other)}, err
 	}
-	dctx, cancel := context.WithTimeout(ctx, waitFor)
-	defer cancel()
-	c, err := w.dial(dctx, i, cs, opts...)
-	if err != nil {
-		w.lastRefusal = err
-		return nil
-	}
-	w.keepClient(i, c)
-	return nil
-}
-
-// connectionRefused checks the CONNACK code of the last connection attempt:
-// 5 for bad credentials, 3 for a disabled device or a module of one
-// (protocol.md §2.5, §4.3).
-func connectionRefused(ctx context.Context, why string) error {
-	w := worldFrom(ctx)
-	err := w.lastRefusal
-	w.lastRefusal = nil
-	want := map[string]byte{"not authorized": 5, "the device is disabled": 3}[why]
-	var refused *device.ConnectRefusedError
-	if !errors.As(err, &refused) {
-		return fmt.Errorf("expected the hub to refuse the connection with CONNACK %d, got %v", want, orNone(err, "a connection"))
-	}
-	if refused.Code != want {
-		return fmt.Errorf("expected CONNACK %d (%s), got %d", want, why, refused.Code)
-	}
-	return nil
-}
-
-// orNone is err, or what happened instead when there was none.
-func orNone(err error, none string) any {
-	if err == nil {
-		return none
-	}
-	return err
-}
-
-// disconnect closes the identity's connection as its app would on
-// shutdown; the hub keeps its session.
-func disconnect(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	if c, ok := w.clients[i]; ok {
-		delete(w.clients, i)
-		return c.Close()
-	}
-	b, err := w.bareOf(i, "latest")
-	if err != nil {
-		return fmt.Errorf("%s is not connected", i)
-	}
-	// paho sends DISCONNECT and waits up to 250 ms for its work in hand;
-	// when the hub has processed it is for a later step to see.
-	b.pc.Disconnect(250)
-	return nil
+	return cs, nil, nil
 }

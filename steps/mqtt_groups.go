@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 )
 
 // groupVocabulary act on numbered identities "P-1" to "P-N" at once
 // (created by "the service creates N modules on device" or the devices
 // step here), for scale scenarios: many identities, each seeing only its
 // own traffic.
-var groupVocabulary = []stepDef{
+var groupVocabulary = []vocab.Def{
 	step(mqtt, `^the service creates devices "([^"]+)-1" to "([^"]+)-(\d+)"$`, createDeviceRange,
 		"The service creates the devices P-1 to P-N with hub-assigned keys; the first refusal stops it.",
 		rangeFirstDoc, rangeLastDoc),
@@ -39,12 +41,17 @@ func aliasRange(first, last, count string) ([]string, error) {
 	if first != last {
 		return nil, fmt.Errorf("a range runs from \"%s-1\" to \"%s-N\" with one prefix, got %q and %q", first, first, first, last)
 	}
+	return numbered(first, count), nil
+}
+
+// numbered are the aliases "P-1" to "P-count".
+func numbered(prefix, count string) []string {
 	n, _ := strconv.Atoi(count)
 	aliases := make([]string, n)
 	for k := range aliases {
-		aliases[k] = fmt.Sprintf("%s-%d", first, k+1)
+		aliases[k] = fmt.Sprintf("%s-%d", prefix, k+1)
 	}
-	return aliases, nil
+	return aliases
 }
 
 // forRange runs step for every alias of the range, in order; the first
@@ -54,8 +61,14 @@ func forRange(ctx context.Context, first, last, count string, step func(alias st
 	if err != nil {
 		return err
 	}
+	return worldFrom(ctx).untilRefused(aliases, step)
+}
+
+// untilRefused runs step for every alias, in order; the first failure (or
+// unchecked refusal) ends it.
+func (w *world) untilRefused(aliases []string, step func(alias string) error) error {
 	for _, a := range aliases {
-		if err := step(a); err != nil || worldFrom(ctx).lastRefusal != nil {
+		if err := step(a); err != nil || w.lastRefusal != nil {
 			return err
 		}
 	}
@@ -78,37 +91,37 @@ func setRangeToNames(ctx context.Context, key, kinds, first, last, count string)
 	})
 }
 
+// ownNames is the captures of rangeReceivesOwn.
+type ownNames struct{ Kinds, First, Last, Count, Key, Seconds string }
+
 // rangeReceivesOwn waits for each identity's first patch, which must carry
 // its own name, then watches all of them together for the given time: any
 // further patch is cross-talk (or a duplicate) and fails the step.
-func rangeReceivesOwn(ctx context.Context, kinds, first, last, count, key, seconds string) error {
-	kind := strings.TrimSuffix(kinds, "s")
-	if err := forRange(ctx, first, last, count, func(a string) error {
-		return receivesDesiredPatch(ctx, kind, a, key, strconv.Quote(a))
+func rangeReceivesOwn(ctx context.Context, r ownNames) error {
+	kind := strings.TrimSuffix(r.Kinds, "s")
+	if err := forRange(ctx, r.First, r.Last, r.Count, func(a string) error {
+		return receivesDesiredPatch(ctx, kind, a, r.Key, strconv.Quote(a))
 	}); err != nil {
 		return err
 	}
-	aliases, _ := aliasRange(first, last, count)
-	n, _ := strconv.Atoi(seconds)
-	dctx, cancel := context.WithTimeout(ctx, time.Duration(n)*time.Second)
-	defer cancel()
-	w := worldFrom(ctx)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(aliases))
+	return worldFrom(ctx).quietFor(ctx, kind, numbered(r.First, r.Count), seconds(r.Seconds))
+}
+
+// quietFor watches the identities' connections together for d: a desired
+// patch on any of them fails.
+func (w *world) quietFor(ctx context.Context, kind string, aliases []string, d time.Duration) error {
+	var patches []<-chan device.DesiredPatch
 	for _, a := range aliases {
-		c, err := w.client(ident{kind, a})
+		c, err := w.state(ident{kind, a}).connection()
 		if err != nil {
 			return err
 		}
-		wg.Go(func() {
-			select {
-			case p := <-c.DesiredPatches():
-				errs <- fmt.Errorf("%s %q: expected nothing after its own patch, got %v ($version %d)", kind, a, p.Properties, p.Version)
-			case <-dctx.Done():
-			}
-		})
+		patches = append(patches, c.DesiredPatches())
 	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if p, from, ok := anyOf(dctx, patches); ok {
+		return fmt.Errorf("%s %q: expected nothing after its own patch, got %v ($version %d)", kind, aliases[from], p.Properties, p.Version)
+	}
+	return nil
 }

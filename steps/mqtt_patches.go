@@ -3,9 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
-	"time"
+
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 
 	"github.com/hubspec/hubspec/hub/device"
 
@@ -15,7 +18,7 @@ import (
 // patchVocabulary check the order and the absence of desired patches,
 // the hub's answers to reports, and a device or module and the service
 // working on one twin at once.
-var patchVocabulary = []stepDef{
+var patchVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil,
 		"Reads desired patches until the properties they add up to hold the value, failing on any patch not newer than the one before.",
 		"", "", keyDoc),
@@ -34,81 +37,65 @@ var patchVocabulary = []stepDef{
 }
 
 // receivesPatchesUntil reads patches until the desired properties they add
-// up to (a Full patch replaces them all) hold the value, checking that each
-// $version is newer than the one before: a stale patch must never arrive.
+// up to hold the value (see desiredSum): a stale patch must never arrive.
 func receivesPatchesUntil(ctx context.Context, kind, alias, key, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
+	_, s := identityIn(ctx, kind, alias)
+	c, err := s.connection()
 	if err != nil {
 		return err
 	}
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
-	seen := map[string]any{}
-	var last int64
+	var sum desiredSum
 	for {
-		select {
-		case p, ok := <-c.DesiredPatches():
-			if !ok {
-				return fmt.Errorf("%s: connection closed before %q was %s", i, key, value)
-			}
-			if p.Version <= last {
-				return fmt.Errorf("%s: expected patches in version order, got $version %d after %d", i, p.Version, last)
-			}
-			if p.Full {
-				seen = map[string]any{}
-			}
-			for k, v := range p.Properties {
-				seen[k] = v
-			}
-			last, w.lastPatch[i] = p.Version, p
-			if sameValue("", seen[key], value) == nil {
-				return nil
-			}
-		case <-dctx.Done():
-			return fmt.Errorf("%s: expected desired %q to become %s within %s, got %s", i, key, value, waitFor, canonical(seen[key]))
+		p, closed, err := receive(dctx, c.DesiredPatches())
+		switch {
+		case closed:
+			return fmt.Errorf("%s: connection closed before %q was %s", s.ident, key, value)
+		case err != nil:
+			return fmt.Errorf("%s: expected desired %q to become %s within %s, got %s", s.ident, key, value, waitFor, canonical(sum.props[key]))
+		}
+		if err := sum.add(p); err != nil {
+			return fmt.Errorf("%s: %w", s.ident, err)
+		}
+		if s.lastPatch = &p; sameValue("", sum.props[key], value) == nil {
+			return nil
 		}
 	}
 }
 
 // receivesNothing is a deadline wait: for the given time no desired patch
-// may reach the identity's client, and no message its bare connections.
-func receivesNothing(ctx context.Context, kind, alias, seconds string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	n, _ := strconv.Atoi(seconds)
-	dctx, cancel := context.WithTimeout(ctx, time.Duration(n)*time.Second)
+// may reach the identity's client, and no message its latest bare
+// connection.
+func receivesNothing(ctx context.Context, kind, alias, secs string) error {
+	w, s := identityIn(ctx, kind, alias)
+	dctx, cancel := context.WithTimeout(ctx, seconds(secs))
 	defer cancel()
 	var patches <-chan device.DesiredPatch
-	if c, ok := w.clients[i]; ok {
-		patches = c.DesiredPatches()
+	if s.client != nil {
+		patches = s.client.DesiredPatches()
 	}
 	var msgs <-chan paho.Message
-	if b, err := w.bareOf(i, "latest"); err == nil {
+	if b, err := w.bareOf(s.ident, "latest"); err == nil {
 		msgs = b.msgs
 	}
 	select {
 	case p := <-patches:
-		return fmt.Errorf("%s: expected nothing within %ss, got a desired patch %v ($version %d)", i, seconds, p.Properties, p.Version)
+		return fmt.Errorf("%s: expected nothing within %ss, got a desired patch %v ($version %d)", s.ident, secs, p.Properties, p.Version)
 	case m := <-msgs:
-		return fmt.Errorf("%s: expected nothing within %ss, got %s on %s", i, seconds, m.Payload(), m.Topic())
+		return fmt.Errorf("%s: expected nothing within %ss, got %s on %s", s.ident, secs, m.Payload(), m.Topic())
 	case <-dctx.Done():
 		return nil
 	}
 }
 
 func reportAcknowledged(ctx context.Context, kind, alias, version string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	got, ok := w.acked[i]
-	if !ok {
-		return fmt.Errorf("%s: no report of it was acknowledged", i)
+	_, s := identityIn(ctx, kind, alias)
+	if s.acked == nil {
+		return fmt.Errorf("%s: no report of it was acknowledged", s.ident)
 	}
-	if want, _ := strconv.ParseInt(version, 10, 64); got != want {
-		return fmt.Errorf("%s: expected the answer to carry reported $version %d, got %d", i, want, got)
-	}
-	return nil
+	want, _ := strconv.ParseInt(version, 10, 64)
+	return errorIf(*s.acked != want, "%s: expected the answer to carry reported $version %d, got %d", s.ident, want, *s.acked)
 }
 
 // sendReportedJSON sends the bytes as written, so that a malformed patch
@@ -119,43 +106,80 @@ func sendReportedJSON(ctx context.Context, kind, alias, body string) error {
 	})
 }
 
+// overlapping is the captures of overlap.
+type overlapping struct{ Kind, Alias, Reports, Reads, Sets string }
+
 // overlap sends reported patches r1…rN (rk = k), twin reads and desired
 // patches d1…dM (dk = k) at the same time; every one must be acknowledged.
 // The final state is for later steps to check.
-func overlap(ctx context.Context, kind, alias, reports, reads, sets string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	c, err := w.client(i)
+func overlap(ctx context.Context, o overlapping) error {
+	w, s := identityIn(ctx, o.Kind, o.Alias)
+	c, err := s.connection()
 	if err != nil {
 		return err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 3*waitFor)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 1000)
-	run := func(count string, op func(k int) error) {
-		n, _ := strconv.Atoi(count)
-		for k := 1; k <= n; k++ {
-			wg.Go(func() {
-				if err := op(k); err != nil {
-					errs <- err
-				}
-			})
-		}
-	}
-	run(reports, func(k int) error {
-		_, err := c.UpdateReported(dctx, map[string]any{fmt.Sprintf("r%d", k): k})
-		return err
-	})
-	run(reads, func(int) error { _, err := c.GetTwin(dctx); return err })
-	run(sets, func(k int) error {
-		_, err := w.putTwin(dctx, i, false, desiredPatch(fmt.Sprintf("d%d", k), strconv.Itoa(k)), "*")
-		return err
-	})
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return fmt.Errorf("%s: expected every overlapping operation acknowledged, got %w", i, err)
+	err = concurrently(slices.Concat(
+		times(o.Reports, func(k int) error {
+			_, err := c.UpdateReported(dctx, map[string]any{fmt.Sprintf("r%d", k): k})
+			return err
+		}),
+		times(o.Reads, func(int) error { _, err := c.GetTwin(dctx); return err }),
+		times(o.Sets, func(k int) error {
+			_, err := w.putTwin(dctx, s.ident, false, desiredPatch(fmt.Sprintf("d%d", k), strconv.Itoa(k)), "*")
+			return err
+		}),
+	))
+	if err != nil {
+		return fmt.Errorf("%s: expected every overlapping operation acknowledged, got %w", s.ident, err)
 	}
 	return nil
+}
+
+// desiredSum adds up desired patches in the order they arrive: a Full
+// patch replaces all the properties, any other merges into them; each
+// $version must be newer than the one before.
+type desiredSum struct {
+	props map[string]any
+	last  int64
+}
+
+func (d *desiredSum) add(p device.DesiredPatch) error {
+	if p.Version <= d.last {
+		return fmt.Errorf("expected patches in version order, got $version %d after %d", p.Version, d.last)
+	}
+	if p.Full || d.props == nil {
+		d.props = map[string]any{}
+	}
+	maps.Copy(d.props, p.Properties)
+	d.last = p.Version
+	return nil
+}
+
+// times is count jobs: op(1) to op(count).
+func times(count string, op func(k int) error) []func() error {
+	n, _ := strconv.Atoi(count)
+	jobs := make([]func() error, n)
+	for k := range jobs {
+		jobs[k] = func() error { return op(k + 1) }
+	}
+	return jobs
+}
+
+// concurrently runs every job at once and returns, once all have ended,
+// the error of one that failed, or nil.
+func concurrently(jobs []func() error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(jobs))
+	for _, job := range jobs {
+		wg.Go(func() {
+			if err := job(); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub/service"
 )
 
@@ -22,7 +24,7 @@ const (
 // registryRetryVocabulary reads the registry with a retry policy of the
 // scenario's choosing, where the world's own client (which backs off with
 // hub's defaults) would hide what a throttled hub answers.
-var registryRetryVocabulary = []stepDef{
+var registryRetryVocabulary = []vocab.Def{
 	step(faults, `^the service reads (device|module|the twin of device|the twin of module) "([^"]+)" (once|backing off when throttled)$`, readWithRetryPolicy,
 		"The service reads an identity or its twin trying once, or backing off and retrying while the hub answers 429; a final refusal is left for the next step to check."),
 	step(faults, `^the hub throttled that read (\d+) times? before it answered$`, throttledBeforeAnswer,

@@ -9,7 +9,8 @@ import (
 	"github.com/hubspec/hubspec/harness"
 )
 
-// The closed tag set (design.md).
+// The closed tag set: scenarioGate fails a scenario with any other tag, and
+// docs/steps.md lists them (catalogue_doc.go).
 const (
 	tagSmoke        = "@smoke"
 	tagSlow         = "@slow"

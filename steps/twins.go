@@ -1,26 +1,21 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
 )
 
-// twinSteps are the service's side of device and module twins: reads and
-// writes here, checks in twins_check.go.
-func twinSteps(sc *godog.ScenarioContext) {
-	register(sc, twinVocabulary)
-	register(sc, twinCheckVocabulary)
-	register(sc, rememberTwinVocabulary)
-}
-
-var twinVocabulary = []stepDef{
+// twinVocabulary are the service's side of device and module twins: reads
+// and writes here, checks in twins_check.go.
+var twinVocabulary = []vocab.Def{
 	step(twins, `^the service (?:reads|has read) the twin of (device|module) "([^"]+)"$`, readTwin,
 		"The service reads the twin: later writes take their etag from it, and later checks \"since the service read it\" compare with it."),
 	step(twins, `^the service (patches|replaces|has patched|has replaced) the twin of (device|module) "([^"]+)"`+twinEtagChoice+`:$`, writeTwinDoc,
@@ -51,17 +46,17 @@ const (
 // after a create) or shows it older than the service has already seen it.
 func readTwin(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	s := w.state(ident{kind, alias})
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		t, err := w.getTwin(ctx, i)
+		t, err := w.getTwin(ctx, s.ident)
 		if err != nil {
 			return err
 		}
-		if held, ok := w.twins[i]; ok && t.Version < held.Version {
-			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
+		if held := s.twin; held != nil && t.Version < held.Version {
+			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", s.ident, t.Version, held.Version)
 		}
-		w.twins[i], w.readTwin[i] = t, t
-		w.twinEtags[i] = sawEtag(w.twinEtags[i], t.ETag)
+		s.twin, s.readTwin = t, t
+		s.twinEtags = sawEtag(s.twinEtags, t.ETag)
 		return nil
 	})
 }
@@ -84,12 +79,13 @@ func writeTwinDoc(ctx context.Context, verb, kind, alias, etagPhrase string, doc
 // "since the service read it" has something to compare with. A refusal is
 // recorded for "the hub refuses with".
 func (w *world) writeTwin(ctx context.Context, i ident, replace bool, t *hub.Twin, etagPhrase string) error {
-	if _, ok := w.readTwin[i]; !ok {
+	s := w.state(i)
+	if s.readTwin == nil {
 		if err := readTwin(ctx, i.kind, i.alias); err != nil {
 			return err
 		}
 	}
-	etag, err := chooseEtag(etagPhrase, w.twinEtags[i], w.twins[i].ETag, "the twin of "+i.String())
+	etag, err := chooseEtag(etagPhrase, s.twinEtags, s.twin.ETag, "the twin of "+i.String())
 	if err != nil {
 		return err
 	}
@@ -97,14 +93,14 @@ func (w *world) writeTwin(ctx context.Context, i ident, replace bool, t *hub.Twi
 	if err != nil {
 		return w.refused(err)
 	}
-	w.twins[i] = got
-	w.twinEtags[i] = sawEtag(w.twinEtags[i], got.ETag)
+	s.twin = got
+	s.twinEtags = sawEtag(s.twinEtags, got.ETag)
 	return nil
 }
 
 // writeTwinOfSize writes desired properties or tags whose size, as IoT Hub
-// counts it (protocol.md §3.11: key characters plus value sizes, a string
-// by its characters), is exactly size: members "p00", "p01", ... holding
+// counts it (docs/fidelity.md, Twins "Section sizes": key characters plus
+// value sizes, a string by its characters), is exactly size: members "p00", "p01", ... holding
 // strings of at most 4000 characters, under the 4 KB string limit.
 func writeTwinOfSize(ctx context.Context, verb, kind, alias, section, size string) error {
 	n, _ := strconv.Atoi(size)
@@ -147,36 +143,23 @@ func setDesired(ctx context.Context, key, kind, alias, value, etagPhrase string)
 // the service keeps holding the twin it had, whose etag is then outdated.
 func setDesiredBehindTheServicesBack(ctx context.Context, key, kind, alias, value string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	if _, ok := w.readTwin[i]; !ok {
+	s := w.state(ident{kind, alias})
+	if s.readTwin == nil {
 		if err := readTwin(ctx, kind, alias); err != nil {
 			return err
 		}
 	}
-	held := w.twins[i]
-	if err := w.writeTwin(ctx, i, false, desiredPatch(key, value), "unconditionally"); err != nil {
+	held := s.twin
+	if err := w.writeTwin(ctx, s.ident, false, desiredPatch(key, value), "unconditionally"); err != nil {
 		return err
 	}
-	if err := w.lastRefusal; err != nil {
-		w.lastRefusal = nil
+	if err := w.takeRefusal(); err != nil {
 		return err
 	}
-	w.twins[i] = held
+	s.twin = held
 	return nil
 }
 
 func desiredPatch(key, value string) *hub.Twin {
 	return &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{key: parseValue(value)}}}
-}
-
-// parseValue reads a value written in a step as JSON (122, "slow", true,
-// {"a":1}); a bare word is taken as a string. Numbers stay as written.
-func parseValue(s string) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return s
-	}
-	return v
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/hub"
@@ -17,7 +17,7 @@ import (
 // afresh, without replacing the twin whose etag the service holds, and
 // polls until the check holds or settleWithin passes (a live hub is
 // eventually consistent); then the last failure is the step's.
-var twinCheckVocabulary = []stepDef{
+var twinCheckVocabulary = []vocab.Def{
 	step(twins, `^the twin of (device|module) "([^"]+)"( as the (?:device|module) reads it)? (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: (equal to|greater than|less than) (.+)| of type (number|string|object|array|boolean|null))?$`, twinHas,
 		"Reads the twin until a member is there, or is not, with a value equal to, greater or less than the one given, or of a JSON type; \"as the device reads it\" checks the twin the device or module gets over MQTT, exactly as the hub sent it.",
 		"", "", "", "", "", pathDoc, "", "<value> a JSON value, or a number to compare with"),
@@ -35,24 +35,35 @@ var twinCheckVocabulary = []stepDef{
 		"", pathDoc),
 }
 
-// checkTwin reads the twin until check accepts it; see twinCheckVocabulary.
-func checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error {
-	w := worldFrom(ctx)
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		t, err := w.getTwin(ctx, i)
-		if err != nil {
-			return err
-		}
-		return check(t)
-	})
-}
+// twinMember is the captures of the "has" check: the twin (as the
+// service reads it, or as the device or module does when Viewer is set),
+// whether the member is there, where, and what it is compared with.
+type twinMember struct{ Kind, Alias, Viewer, Has, Section, Path, Op, Operand, Type string }
 
-// sectionPath turns "desired", "reported" or "tag" and a dotted path into
-// the path from the twin's root. Twin keys cannot contain ".", so a dotted
-// path is unambiguous.
-func sectionPath(section, path string) []string {
-	root := map[string][]string{"desired": {"properties", "desired"}, "reported": {"properties", "reported"}, "tag": {"tags"}}[section]
-	return append(root, strings.Split(path, ".")...)
+// twinHas checks one member of a twin: there or not, and, when the step
+// compares, equal to a value, greater or less than a number, or of a JSON
+// type. The twin is the service's (sections desired, reported, tag)
+// unless the step reads it as the device or module does: its own twin GET
+// over MQTT, exactly as the hub sent it (sections desired and reported;
+// tags never reach it). A path without a section starts at the root.
+func twinHas(ctx context.Context, m twinMember) error {
+	c, err := newComparison(m.Op, m.Operand, m.Type)
+	if err != nil {
+		return err
+	}
+	w, i, check := worldFrom(ctx), ident{m.Kind, m.Alias}, memberCheck{has: m.Has == "has", c: c}
+	if m.Viewer == "" {
+		check.at = sectionPath(m.Section, m.Path)
+		what := fmt.Sprintf("the twin of %s at %s", i, strings.Join(check.at, "."))
+		return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(doc any) error { return check.judge(what, doc) })
+	}
+	client, err := w.state(i).connection()
+	if err != nil {
+		return err
+	}
+	check.at = ownTwinPath(m.Section, m.Path)
+	what := fmt.Sprintf("the twin %s reads, at %s", i, strings.Join(check.at, "."))
+	return pollDoc(ctx, waitFor, ownTwin(i, client), func(doc any) error { return check.judge(what, doc) })
 }
 
 // twinMatches checks that the twin contains the document: every member it
@@ -63,139 +74,99 @@ func twinMatches(ctx context.Context, kind, alias string, doc *godog.DocString) 
 	if err := json.Unmarshal([]byte(doc.Content), &want); err != nil {
 		return fmt.Errorf("the expected twin is not JSON: %w", err)
 	}
-	return checkTwin(ctx, ident{kind, alias}, func(t *hub.Twin) error {
-		return contains(fmt.Sprintf("the twin of %s %q", kind, alias), generic(t), want)
-	})
+	w, i := worldFrom(ctx), ident{kind, alias}
+	return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(t any) error { return contains("the twin of "+i.String(), t, want) })
 }
-
-func contains(path string, got, want any) error {
-	wantObj, ok := want.(map[string]any)
-	if !ok {
-		return sameValue(path, got, canonical(want))
-	}
-	gotObj, ok := got.(map[string]any)
-	if !ok {
-		return fmt.Errorf("%s: want an object, got %s", path, canonical(got))
-	}
-	for k, v := range wantObj {
-		g, present := gotObj[k]
-		switch {
-		case v == nil && present:
-			return fmt.Errorf("%s.%s: want no member, got %s", path, k, canonical(g))
-		case v == nil:
-		case !present && isObject(v):
-			// An absent object is an empty one: {"tags": {"a": null}}
-			// holds for a twin without tags.
-			if err := contains(path+"."+k, map[string]any{}, v); err != nil {
-				return err
-			}
-		case !present:
-			return fmt.Errorf("%s.%s: want %s, got nothing", path, k, canonical(v))
-		default:
-			if err := contains(path+"."+k, g, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func isObject(v any) bool { _, ok := v.(map[string]any); return ok }
 
 func twinNames(ctx context.Context, kind, alias, moduleAlias, deviceAlias string) error {
-	w := worldFrom(ctx)
-	wantModule := ""
+	w, i := worldFrom(ctx), ident{kind, alias}
+	wantDevice, wantModule := w.sc.Name(deviceAlias), ""
 	if moduleAlias != "" {
 		wantModule = w.sc.Name(moduleAlias)
 	}
-	return checkTwin(ctx, ident{kind, alias}, func(t *hub.Twin) error {
-		if t.DeviceID != w.sc.Name(deviceAlias) || t.ModuleID != wantModule {
-			return fmt.Errorf("the twin of %s %q: want deviceId %q and moduleId %q, got %q and %q",
-				kind, alias, w.sc.Name(deviceAlias), wantModule, t.DeviceID, t.ModuleID)
+	return w.checkTwin(ctx, i, func(t *hub.Twin) error {
+		if t.DeviceID != wantDevice || t.ModuleID != wantModule {
+			return fmt.Errorf("the twin of %s: want deviceId %q and moduleId %q, got %q and %q", i, wantDevice, wantModule, t.DeviceID, t.ModuleID)
 		}
 		return nil
 	})
 }
 
-// baseline is the twin as the service last read it.
-func (w *world) baseline(i ident) (*hub.Twin, error) {
-	t, ok := w.readTwin[i]
-	if !ok {
-		return nil, fmt.Errorf("the service never read the twin of %s", i)
-	}
-	return t, nil
-}
-
-var wentUpBy = regexp.MustCompile(`by (\d+)$`)
-
 func versionSinceRead(ctx context.Context, section, kind, alias, how string) error {
-	i := ident{kind, alias}
-	before, err := worldFrom(ctx).baseline(i)
-	if err != nil {
-		return err
-	}
-	version := (*hub.Twin).DesiredVersion
-	if section == "reported" {
-		version = (*hub.Twin).ReportedVersion
-	}
-	return checkTwin(ctx, i, func(t *hub.Twin) error {
-		was, now := version(before), version(t)
-		ok := now > was
-		if m := wentUpBy.FindStringSubmatch(how); m != nil {
-			by, _ := strconv.ParseInt(m[1], 10, 64)
-			ok = now == was+by
-		} else if how == "is unchanged" {
-			ok = now == was
-		}
-		if !ok {
-			return fmt.Errorf("%s $version of %s: was %d, now %d; want: %s", section, i, was, now, how)
-		}
-		return nil
+	w, i := worldFrom(ctx), ident{kind, alias}
+	version := map[string]func(*hub.Twin) int64{"desired": (*hub.Twin).DesiredVersion, "reported": (*hub.Twin).ReportedVersion}[section]
+	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
+		return versionChange(fmt.Sprintf("%s $version of %s", section, i), version(before), version(now), how)
 	})
 }
 
 func twinEtagSinceRead(ctx context.Context, kind, alias, how string) error {
-	i := ident{kind, alias}
-	before, err := worldFrom(ctx).baseline(i)
-	if err != nil {
-		return err
-	}
-	return checkTwin(ctx, i, func(t *hub.Twin) error {
-		if (t.ETag != before.ETag) != (how == "has changed") {
-			return fmt.Errorf("twin etag of %s: was %s, now %s; want: %s", i, before.ETag, t.ETag, how)
+	w, i := worldFrom(ctx), ident{kind, alias}
+	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
+		if (now.ETag != before.ETag) != (how == "has changed") {
+			return fmt.Errorf("twin etag of %s: was %s, now %s; want: %s", i, before.ETag, now.ETag, how)
 		}
 		return nil
 	})
 }
 
 // metadataSinceRead compares the $metadata.$lastUpdated of a member with
-// the one it had when the service read the twin: a later ISO 8601 time
-// means it was updated (a member that did not exist then was, once it has
-// one), the same time means it was not.
+// the one it had when the service read the twin (see updatedSince).
 func metadataSinceRead(ctx context.Context, section, path, kind, alias, was string) error {
-	i := ident{kind, alias}
-	before, err := worldFrom(ctx).baseline(i)
-	if err != nil {
-		return err
-	}
-	steps := append(sectionPath(section, "$metadata."+path), "$lastUpdated")
-	what := fmt.Sprintf("%s of the twin of %s", strings.Join(steps, "."), i)
-	then, hadOne := lookup(generic(before), steps)
-	return checkTwin(ctx, i, func(t *hub.Twin) error {
-		now, ok := lookup(generic(t), steps)
-		nowTime, err := time.Parse(time.RFC3339Nano, fmt.Sprint(now))
-		if !ok || err != nil {
-			return fmt.Errorf("%s: want an ISO 8601 time, got %v", what, now)
-		}
-		if was == "was not" {
-			if !hadOne || now != then {
-				return fmt.Errorf("%s: want it unchanged at %v, got %v", what, then, now)
-			}
-			return nil
-		}
-		if thenTime, err := time.Parse(time.RFC3339Nano, fmt.Sprint(then)); hadOne && (err != nil || !nowTime.After(thenTime)) {
-			return fmt.Errorf("%s: want a time after %v, got %v", what, then, now)
-		}
-		return nil
+	w, i := worldFrom(ctx), ident{kind, alias}
+	at := append(sectionPath(section, "$metadata."+path), "$lastUpdated")
+	what := fmt.Sprintf("%s of the twin of %s", strings.Join(at, "."), i)
+	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
+		then, hadOne := lookup(generic(before), at)
+		got, present := lookup(generic(now), at)
+		return updatedSince(what, then, hadOne, got, present, was)
 	})
+}
+
+// checkTwin reads the twin until check accepts it; see twinCheckVocabulary.
+func (w *world) checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error {
+	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+		t, err := w.getTwin(ctx, i)
+		if err != nil {
+			return err
+		}
+		return check(t)
+	})
+}
+
+// sinceRead reads the twin until check accepts it compared with the twin
+// as the service last read it.
+func (w *world) sinceRead(ctx context.Context, i ident, check func(before, now *hub.Twin) error) error {
+	before := w.state(i).readTwin
+	if before == nil {
+		return fmt.Errorf("the service never read the twin of %s", i)
+	}
+	return w.checkTwin(ctx, i, func(now *hub.Twin) error { return check(before, now) })
+}
+
+// serviceTwin reads the twin as the service does, as generic JSON.
+func (w *world) serviceTwin(i ident) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		t, err := w.getTwin(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		return generic(t), nil
+	}
+}
+
+// ownTwin reads the twin as the device or module i does, over its MQTT
+// connection c, as generic JSON.
+func ownTwin(i ident, c *device.Client) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		raw, err := c.GetTwinJSON(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("%s: the twin it read is not JSON: %w", i, err)
+		}
+		return v, nil
+	}
 }

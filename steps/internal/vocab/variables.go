@@ -1,4 +1,4 @@
-package steps
+package vocab
 
 import (
 	"context"
@@ -24,10 +24,10 @@ import (
 // between quotes: {"mode": "${mode}"}.
 //
 // Expansion happens once, in the wrapper every catalogued handler gets
-// (expandVariables), so no step handles variables itself. The variables
-// live in the scenario's context under their own key, put there by the
-// Before hook registerCatalogue registers: per scenario, never shared,
-// and apart from the world, whose file belongs to other work.
+// (wrap), so no step handles variables itself. The variables live in the
+// scenario's context under their own key, put there by the Before hook
+// Register registers: per scenario, never shared, and apart from the
+// steps' own state.
 
 type variablesKey struct{}
 
@@ -56,7 +56,8 @@ func variablesFrom(ctx context.Context) *variables {
 
 var variableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
-func checkVariableName(name string) error {
+// CheckVariableName refuses a name ${name} could not refer to.
+func CheckVariableName(name string) error {
 	if !variableName.MatchString(name) {
 		return fmt.Errorf("variable name %q: want a letter, then letters, digits, _ or -", name)
 	}
@@ -65,7 +66,7 @@ func checkVariableName(name string) error {
 
 // set remembers a value; a name ${name} could not refer to is refused.
 func (v *variables) set(name, value string, secret bool) error {
-	if err := checkVariableName(name); err != nil {
+	if err := CheckVariableName(name); err != nil {
 		return err
 	}
 	if v.vars == nil {
@@ -120,19 +121,32 @@ func (v *variables) unknown(name string) error {
 	return fmt.Errorf("variable ${%s} is not defined; this scenario has defined %s so far", name, strings.Join(names, ", "))
 }
 
-// expandVariables wraps a handler in a function of its own type (godog
-// converts the captured arguments by the handler's parameter types, by
-// reflection): it expands variables in every string, doc string and data
-// table argument, calls the handler with them, and masks any secret it put
-// in out of the handler's error. The doc string and table are copies:
-// godog's own stay as written, so reports never show a secret.
-func expandVariables(handler any) (any, error) {
+// Remember keeps a value as the scenario's variable name, for later
+// steps to use as ${name}; a secret value is masked out of every step's
+// error. A name ${name} could not refer to is refused.
+func Remember(ctx context.Context, name, value string, secret bool) error {
+	return variablesFrom(ctx).set(name, value, secret)
+}
+
+// wrap wraps a handler in a function godog can call (godog converts the
+// captured arguments by its parameter types, by reflection): the
+// handler's own type, or the one spread makes for a handler that takes its
+// captures as a struct (bind.go). The wrapper expands variables in every
+// string, doc string and data table argument, calls the handler with
+// them, and masks any secret it put in out of the handler's error. The
+// doc string and table are copies: godog's own stay as written, so reports
+// never show a secret.
+func wrap(handler any) (any, error) {
 	t, err := handlerType(handler)
 	if err != nil {
 		return nil, err
 	}
+	godogType, fields, err := spread(t)
+	if err != nil {
+		return nil, err
+	}
 	fn := reflect.ValueOf(handler)
-	return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
+	return reflect.MakeFunc(godogType, func(args []reflect.Value) []reflect.Value {
 		ctx := args[0].Interface().(context.Context)
 		vars, secrets := variablesFrom(ctx), map[string]string{}
 		for i, a := range args[1:] {
@@ -142,7 +156,7 @@ func expandVariables(handler any) (any, error) {
 			}
 			args[i+1] = reflect.ValueOf(expanded).Convert(a.Type())
 		}
-		out := fn.Call(args)
+		out := fn.Call(gather(t, args, fields))
 		if err, _ := out[len(out)-1].Interface().(error); err != nil && len(secrets) > 0 {
 			out[len(out)-1] = reflect.ValueOf(&maskedError{err, secrets}).Convert(errorType)
 		}

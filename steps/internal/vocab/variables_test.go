@@ -1,4 +1,4 @@
-package steps
+package vocab
 
 import (
 	"context"
@@ -60,18 +60,18 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-// TestExpandVariablesWrapsHandlers: the wrapper has the handler's own type
+// TestWrapExpandsVariables: the wrapper has the handler's own type
 // (godog converts arguments by it), expands every kind of argument on
 // copies, and masks a secret it put in out of the handler's error while
 // errors.Is still sees the handler's error.
-func TestExpandVariablesWrapsHandlers(t *testing.T) {
+func TestWrapExpandsVariables(t *testing.T) {
 	var gotText, gotDoc, gotCell string
 	errBoom := errors.New("boom")
 	handler := func(_ context.Context, text string, doc *godog.DocString) error {
 		gotText, gotDoc = text, doc.Content
 		return errors.Join(errBoom, errors.New("want "+text))
 	}
-	wrapped, err := expandVariables(handler)
+	wrapped, err := wrap(handler)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +96,13 @@ func TestExpandVariablesWrapsHandlers(t *testing.T) {
 		gotCell = tb.Rows[0].Cells[0].Value
 		return ctx, nil
 	}
-	wrappedTable, _ := expandVariables(tableHandler)
+	wrappedTable, _ := wrap(tableHandler)
 	if _, err := wrappedTable.(func(context.Context, *godog.Table) (context.Context, error))(ctx, table); err != nil || gotCell != "7" || table.Rows[0].Cells[0].Value != "${n}" {
 		t.Errorf("table: %v, cell %q, godog's cell now %q", err, gotCell, table.Rows[0].Cells[0].Value)
 	}
 
 	called := false
-	unknown, _ := expandVariables(func(context.Context, string) error { called = true; return nil })
+	unknown, _ := wrap(func(context.Context, string) error { called = true; return nil })
 	if err := unknown.(func(context.Context, string) error)(ctx, "${nope}"); called || err == nil || !strings.Contains(err.Error(), "${nope}") {
 		t.Errorf("an unknown variable: called %v, error %v", called, err)
 	}

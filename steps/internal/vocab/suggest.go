@@ -1,15 +1,12 @@
-package steps
+package vocab
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/cucumber/godog"
 )
 
 // Before godog runs a step, its text is checked against the vocabulary.
@@ -21,25 +18,18 @@ import (
 // only under Strict, and otherwise runs whichever step was registered
 // first. Both fail with or without Strict.
 
-// stepCheck returns the before-step hook that checks a step's text against
-// the catalogue defs: it must read as exactly one of them.
-func stepCheck(defs []stepDef) godog.BeforeStepHook {
-	return func(ctx context.Context, st *godog.Step) (context.Context, error) {
-		return ctx, stepTextError(st.Text, defs)
-	}
-}
-
-// stepTextError says what is wrong with a step's text, or nil.
-func stepTextError(text string, defs []stepDef) error {
+// Check says what is wrong with a step's text, or nil: it must read as
+// exactly one step of the catalogue.
+func (c *Catalogue) Check(text string) error {
 	var matched []string
-	for _, d := range defs {
-		if d.expr.MatchString(text) {
-			matched = append(matched, d.template)
+	for _, d := range c.Defs {
+		if d.Expr.MatchString(text) {
+			matched = append(matched, d.Template)
 		}
 	}
 	switch len(matched) {
 	case 0:
-		return undefinedStep(text, defs)
+		return c.undefinedStep(text)
 	case 1:
 		return nil
 	}
@@ -49,39 +39,39 @@ func stepTextError(text string, defs []stepDef) error {
 
 // undefinedStep is the error for a text no step matches: the closest
 // steps, each with an example from the features.
-func undefinedStep(text string, defs []stepDef) error {
+func (c *Catalogue) undefinedStep(text string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "undefined step (no step reads like it): %s", text)
-	near := closest(text, defs, 3)
+	near := c.Closest(text, 3)
 	if len(near) > 0 {
 		b.WriteString("\nthe closest steps:")
 	}
-	ex, _ := examples() // without examples, the suggestions still help
+	ex, _ := c.Examples() // without examples, the suggestions still help
 	for _, d := range near {
-		fmt.Fprintf(&b, "\n  %s", d.template)
-		if e, ok := ex[d.expr.String()]; ok {
-			fmt.Fprintf(&b, "\n    e.g. %s", e.text)
+		fmt.Fprintf(&b, "\n  %s", d.Template)
+		if e, ok := ex[d.Expr.String()]; ok {
+			fmt.Fprintf(&b, "\n    e.g. %s", e.Text)
 		}
 	}
 	b.WriteString("\n`hubspec steps` lists every step.")
 	return errors.New(b.String())
 }
 
-// closest ranks steps by how much of the text's wording they share, a
+// Closest ranks steps by how much of the text's wording they share, a
 // typo or another form of a word counting for part: first by the share of
 // the text's words a step has, then, between equals, by the share of the
 // words any text of the step has (its core: choices and optional parts
 // make a step long without making it less alike); ties keep catalogue
 // order.
-func closest(text string, defs []stepDef, n int) []stepDef {
+func (c *Catalogue) Closest(text string, n int) []Def {
 	tw := words(text)
 	type scored struct {
-		d                 stepDef
+		d                 Def
 		recall, precision float64
 	}
 	var all []scored
-	for _, d := range defs {
-		shared := likeness(tw, words(d.template))
+	for _, d := range c.Defs {
+		shared := likeness(tw, words(d.Template))
 		if shared > 0 {
 			cw := words(d.core)
 			all = append(all, scored{d, shared / float64(len(tw)), likeness(cw, tw) / float64(len(cw))})
@@ -90,7 +80,7 @@ func closest(text string, defs []stepDef, n int) []stepDef {
 	slices.SortStableFunc(all, func(a, b scored) int {
 		return cmp.Or(cmp.Compare(b.recall, a.recall), cmp.Compare(b.precision, a.precision))
 	})
-	var best []stepDef
+	var best []Def
 	for _, s := range all[:min(n, len(all))] {
 		best = append(best, s.d)
 	}

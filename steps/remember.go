@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hubspec/hubspec/steps/internal/vocab"
+
 	"github.com/hubspec/hubspec/hub"
 )
 
-// The steps that remember values as variables (variables.go), and the
+// The steps that remember values as variables (internal/vocab/variables.go), and the
 // check that compares an identity's value with one.
 
-var rememberIdentityVocabulary = []stepDef{
+var rememberIdentityVocabulary = []vocab.Def{
 	step(identities, `^the service remembers the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" as "([^"]+)"$`, rememberIdentityValue,
 		"The service reads the identity and remembers one of its values for later steps to use as ${name}; a key is kept secret, out of every message.",
 		"", "", "", variableNameDoc),
@@ -20,7 +22,7 @@ var rememberIdentityVocabulary = []stepDef{
 		"", "", "", "", "<value> the value, e.g. ${before}; a key is never shown in a message"),
 }
 
-var rememberTwinVocabulary = []stepDef{
+var rememberTwinVocabulary = []vocab.Def{
 	step(twins, `^the service remembers (?:(desired|reported|tag) )?"([^"]+)" of the twin of (device|module) "([^"]+)" as "([^"]+)"$`, rememberTwinValue,
 		"The service reads the twin and remembers a member's value for later steps to use as ${name}: a string as its text, anything else as JSON.",
 		"", pathDoc, "", "", variableNameDoc),
@@ -35,36 +37,25 @@ const (
 // identityValue is one value of the identity as the hub last answered it,
 // and whether it is a secret.
 func (w *world) identityValue(i ident, which string) (string, bool, error) {
-	var etag, gen string
-	var auth *hub.Authentication
-	if i.kind == "device" {
-		d, err := w.device(i.alias)
-		if err != nil {
-			return "", false, err
-		}
-		etag, gen, auth = d.ETag, d.GenerationID, d.Authentication
-	} else {
-		m, err := w.module(i.alias)
-		if err != nil {
-			return "", false, err
-		}
-		etag, gen, auth = m.ETag, m.GenerationID, m.Authentication
+	v, err := w.state(i).view()
+	if err != nil {
+		return "", false, err
 	}
 	switch which {
 	case "etag":
-		return etag, false, nil
+		return v.etag, false, nil
 	case "generation id":
-		return gen, false, nil
+		return v.generationID, false, nil
 	case "primary key":
-		return keysOf(auth).PrimaryKey, true, nil
+		return v.keys.PrimaryKey, true, nil
 	}
-	return keysOf(auth).SecondaryKey, true, nil
+	return v.keys.SecondaryKey, true, nil
 }
 
 // rememberIdentityValue reads the identity afresh (as "the service reads"
 // does, waiting out a stale answer) and remembers the value.
 func rememberIdentityValue(ctx context.Context, which, kind, alias, name string) error {
-	if err := checkVariableName(name); err != nil {
+	if err := vocab.CheckVariableName(name); err != nil {
 		return err
 	}
 	if err := readIdentityStep(ctx, kind, alias); err != nil {
@@ -74,7 +65,7 @@ func rememberIdentityValue(ctx context.Context, which, kind, alias, name string)
 	if err != nil {
 		return err
 	}
-	return variablesFrom(ctx).set(name, v, secret)
+	return vocab.Remember(ctx, name, v, secret)
 }
 
 // identityValueIs reads the identity until the value is (or is not) the
@@ -84,7 +75,7 @@ func identityValueIs(ctx context.Context, which, kind, alias, is, value string) 
 	i := ident{kind, alias}
 	want := textOf(parseValue(value))
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
-		if _, _, _, err := w.readIdentity(ctx, i); err != nil {
+		if _, err := w.readIdentity(ctx, i); err != nil {
 			return err
 		}
 		got, secret, err := w.identityValue(i, which)
@@ -109,21 +100,21 @@ func identityValueIs(ctx context.Context, which, kind, alias, is, value string) 
 // read is a check's: the twin the service holds, and what "since the
 // service read it" compares with, stay as they were.
 func rememberTwinValue(ctx context.Context, section, path, kind, alias, name string) error {
-	if err := checkVariableName(name); err != nil {
+	if err := vocab.CheckVariableName(name); err != nil {
 		return err
 	}
 	w := worldFrom(ctx)
 	i := ident{kind, alias}
 	at := sectionPath(section, path)
-	return checkTwin(ctx, i, func(t *hub.Twin) error {
-		if held, ok := w.twins[i]; ok && t.Version < held.Version {
+	return w.checkTwin(ctx, i, func(t *hub.Twin) error {
+		if held := w.state(i).twin; held != nil && t.Version < held.Version {
 			return fmt.Errorf("twin of %s: the hub still shows version %d, older than %d", i, t.Version, held.Version)
 		}
 		v, ok := lookup(generic(t), at)
 		if !ok {
 			return fmt.Errorf("the twin of %s has nothing at %s to remember", i, strings.Join(at, "."))
 		}
-		return variablesFrom(ctx).set(name, textOf(v), false)
+		return vocab.Remember(ctx, name, textOf(v), false)
 	})
 }
 

@@ -1,4 +1,4 @@
-package steps
+package vocab
 
 import (
 	"context"
@@ -10,35 +10,11 @@ import (
 	"github.com/cucumber/godog"
 )
 
-// TestClosest: a typo, another form of a word or a word left out still
-// finds the step meant, first.
-func TestClosest(t *testing.T) {
-	for text, want := range map[string]string{
-		`the service create device "lamp"`:                        `the service creates device|module "<alias>"`,
-		`module "m" recieves a desired patch with "k" equal to 1`: `device|module "<alias>" receives a desired patch with`,
-		`the twin of module "m" has desired "k" equal 1`:          `the twin of device|module "<alias>"[ as the device|module reads it] has|does not have`,
-		`device "d" conected`:                                     `device|module "<alias>" is connected`,
-		`the hub refused with 404 DeviceNotFound`:                 `the hub refuses with <status> <error>`,
-	} {
-		near := closest(text, catalogue, 3)
-		if len(near) == 0 || !strings.HasPrefix(near[0].template, want) {
-			var got []string
-			for _, d := range near {
-				got = append(got, d.template)
-			}
-			t.Errorf("closest(%q) = %q, want first %q...", text, got, want)
-		}
-	}
-	if near := closest("zzz qqq", catalogue, 3); len(near) != 0 {
-		t.Errorf("closest to nothing alike: %d steps", len(near))
-	}
-}
-
 // lampSteps overlap: "the lamp is on" reads as both.
-var lampSteps = []stepDef{
-	step(mqtt, `^the lamp (is|turns) on$`, func(context.Context, string) error { return nil }, "One."),
-	step(mqtt, `^the lamp is (on|off)$`, func(context.Context, string) error { return nil }, "Two."),
-}
+var lampSteps = NewCatalogue([]string{"lamp"}, nil, []Def{
+	New("lamp", `^the lamp (is|turns) on$`, func(context.Context, string) error { return nil }, "One."),
+	New("lamp", `^the lamp is (on|off)$`, func(context.Context, string) error { return nil }, "Two."),
+})
 
 // runLamp runs a feature over lampSteps, with or without the step check,
 // and returns godog's status and output.
@@ -51,9 +27,12 @@ func runLamp(t *testing.T, feature string, strict, check bool) (int, string) {
 	var out strings.Builder
 	status := godog.TestSuite{
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
-			register(sc, lampSteps)
 			if check {
-				sc.StepContext().Before(stepCheck(lampSteps))
+				lampSteps.Register(sc)
+				return
+			}
+			for _, d := range lampSteps.Defs {
+				sc.Step(d.Expr, d.run)
 			}
 		},
 		Options: &godog.Options{Format: "pretty", Paths: []string{path}, Strict: strict, Output: &out, NoColors: true},
