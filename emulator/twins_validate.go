@@ -33,11 +33,17 @@ const (
 // and trailing data are 400 IotHubFormatError (400006: "JSON that cannot be
 // parsed", CS ErrorCode.cs); valid JSON of the wrong shape (not an object, a
 // field of the wrong type) is 400 ArgumentInvalid (400004). Numbers decode as
-// json.Number so they round-trip exactly.
+// json.Number so they round-trip exactly. Bytes that are not UTF-8 make the
+// body not JSON (RFC 8259 §8.1): 400 IotHubFormatError, rather than
+// encoding/json's silent U+FFFD, which would store something the client
+// never sent (docs/fidelity.md, "Invalid UTF-8").
 func decodeObject(data []byte, v any) error {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
 		return hub.ErrIotHubFormatError.WithMessage("The request body is empty; a JSON object is required.")
+	}
+	if !utf8.Valid(data) {
+		return hub.ErrIotHubFormatError.WithMessage("The body is not valid JSON: it is not UTF-8.")
 	}
 	if trimmed[0] != '{' {
 		if json.Valid(data) {

@@ -189,3 +189,38 @@ func FuzzPatchTwin(f *testing.F) {
 		}
 	})
 }
+
+// TestInvalidUTF8IsRefused: a body that is not UTF-8 is not JSON (RFC 8259
+// §8.1), so a twin write or a device body carrying invalid bytes is 400
+// IotHubFormatError and changes nothing, instead of being stored with
+// U+FFFD in place of the bytes the client sent.
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	reg, _, _ := newTwinRegistry(t)
+	before := getTwinView(t, reg, "myFirstDevice", "")
+	bad := "caf\xe9" // Latin-1 é
+	for what, err := range map[string]error{
+		"desired value": func() error {
+			_, err := reg.patchTwin("myFirstDevice", "", []byte(`{"properties":{"desired":{"k":"`+bad+`"}}}`), precondition{})
+			return err
+		}(),
+		"tag key": func() error {
+			_, err := reg.patchTwin("myFirstDevice", "", []byte(`{"tags":{"`+bad+`":1}}`), precondition{})
+			return err
+		}(),
+		"reported value": func() error {
+			_, err := reg.patchReported("myFirstDevice", "", []byte(`{"k":"`+bad+`"}`))
+			return err
+		}(),
+		"device status reason": func() error {
+			_, err := reg.putDevice("other", []byte(`{"deviceId":"other","statusReason":"`+bad+`"}`), precondition{})
+			return err
+		}(),
+	} {
+		if !errIs(err, hub.ErrIotHubFormatError) {
+			t.Errorf("%s with invalid UTF-8: got %v, want 400 IotHubFormatError", what, err)
+		}
+	}
+	if after := getTwinView(t, reg, "myFirstDevice", ""); after.Version != before.Version || after.ETag != before.ETag {
+		t.Error("a refused write changed the twin")
+	}
+}
