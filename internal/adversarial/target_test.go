@@ -305,6 +305,12 @@ func (b *binaryTarget) start() error {
 	b.cs = cs
 	b.tls = &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 	b.mu.Unlock()
+	clientsMu.Lock() // a restarted binary may have a new CA
+	if c, ok := clients[b]; ok {
+		c.CloseIdleConnections()
+		delete(clients, b)
+	}
+	clientsMu.Unlock()
 	return nil
 }
 
