@@ -82,6 +82,9 @@ type target interface {
 	Host() string
 	// DropConnection closes the identity's live MQTT connection.
 	DropConnection(ctx context.Context, deviceID, moduleID string) (bool, error)
+	// AwaitConnections waits until the identity has had at least n
+	// accepted MQTT connections.
+	AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error
 	// PID is the emulator process's id, 0 for the embedded emulator.
 	PID() int
 }
@@ -136,6 +139,9 @@ func (e *embedded) BaseURL() string          { return e.s.URL() }
 func (e *embedded) Host() string             { return e.s.HostName() }
 func (e *embedded) PID() int                 { return 0 }
 func (e *embedded) Server() *emulator.Server { return e.s }
+func (e *embedded) AwaitConnections(ctx context.Context, d, m string, n int) error {
+	return e.s.AwaitConnections(ctx, d, m, n)
+}
 func (e *embedded) DropConnection(_ context.Context, d, m string) (bool, error) {
 	return e.s.DropConnection(d, m), nil
 }
@@ -378,6 +384,28 @@ func (b *binaryTarget) DropConnection(ctx context.Context, d, m string) (bool, e
 		return false, err
 	}
 	return out.Dropped, nil
+}
+
+// AwaitConnections long-polls the control plane until n is reached or ctx
+// ends.
+func (b *binaryTarget) AwaitConnections(ctx context.Context, d, m string, n int) error {
+	for {
+		body, _ := json.Marshal(map[string]any{"deviceId": d, "moduleId": m, "atLeast": n, "waitSeconds": 10})
+		status, _, answer, err := doREST(ctx, b, http.MethodPost, "/$hubspec/connections/await", policyToken(b, "iothubowner"), body, nil)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("await: %d %s", status, answer)
+		}
+		var out struct{ Connections int }
+		if err := json.Unmarshal(answer, &out); err != nil {
+			return err
+		}
+		if out.Connections >= n {
+			return nil
+		}
+	}
 }
 
 // lockedBuffer collects the process's stderr.

@@ -127,9 +127,9 @@ func TestConcurrentWritesOneEtag(t *testing.T) {
 // churnCounts are the sizes of the reconnect churn.
 func churnCounts() (patches, dropEvery int) {
 	if *soak {
-		return 3000, 10
+		return 1500, 15
 	}
-	return 60, 6
+	return 24, 8
 }
 
 type churnFigures struct {
@@ -199,13 +199,19 @@ func churnScenario(t *testing.T, tg target, patches, dropEvery int) churnFigures
 			t.Fatalf("patch %d: %d %q %v %s", i, status, code, err, answer)
 		}
 		if i%dropEvery == 0 {
+			if fig.drops > 0 {
+				if err := tg.AwaitConnections(ctx, "d1", "churn", fig.drops+1); err != nil {
+					t.Fatalf("reconnect %d: %v", fig.drops, err)
+				}
+			}
 			dropped, err := tg.DropConnection(ctx, "d1", "churn")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dropped {
-				fig.drops++
+			if !dropped {
+				t.Fatalf("patch %d: no live connection to drop", i)
 			}
+			fig.drops++ // the next patches go out while the client reconnects
 		}
 	}
 	tw, err := getTwin(ctx, tg, path)
