@@ -42,6 +42,14 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// Most of the suite waits on the hub's deadlines, not on the CPU: unless
+	// -parallel is given, run more parallel tests than there are cores, so
+	// the package stays fast on a two-core machine.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "16")
+	}
 	dir, err := os.MkdirTemp("", "hubspec-adversarial-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
