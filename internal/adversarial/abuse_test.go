@@ -159,7 +159,6 @@ func heldSocketsScenario(t *testing.T, tg target, n int) heldFigures {
 	newDevice(t, tg, "d1")
 	mod := newModule(t, tg, "d1", "m1")
 	fig := heldFigures{rssBefore: rss(t, tg)}
-	opened := time.Now()
 
 	var mu sync.Mutex
 	var mqttConns, httpsConns []*tls.Conn
@@ -194,6 +193,7 @@ func heldSocketsScenario(t *testing.T, tg target, n int) heldFigures {
 		}()
 	}
 	wg.Wait()
+	opened := time.Now() // the hub's deadlines count from the last socket opened
 	t.Cleanup(func() {
 		for _, c := range append(mqttConns, httpsConns...) {
 			c.Close()
@@ -233,11 +233,11 @@ func heldSocketsScenario(t *testing.T, tg target, n int) heldFigures {
 	mqttOpen := stillOpen(mqttConns, time.Until(opened.Add(mqttConnectDeadline+closeSlack)))
 	httpsOpen := stillOpen(httpsConns, time.Until(opened.Add(httpIdleTimeout+closeSlack)))
 	if mqttOpen > 0 {
-		t.Errorf("%d of %d never-CONNECT MQTT sockets still open %v after they were opened (CONNECT deadline %v)",
+		t.Errorf("%d of %d never-CONNECT MQTT sockets still open %v after the last was opened (CONNECT deadline %v)",
 			mqttOpen, len(mqttConns), mqttConnectDeadline+closeSlack, mqttConnectDeadline)
 	}
 	if httpsOpen > 0 {
-		t.Errorf("%d of %d idle keep-alive HTTPS sockets still open %v after they were opened (idle timeout %v)",
+		t.Errorf("%d of %d idle keep-alive HTTPS sockets still open %v after the last was opened (idle timeout %v)",
 			httpsOpen, len(httpsConns), httpIdleTimeout+closeSlack, httpIdleTimeout)
 	}
 	return fig
