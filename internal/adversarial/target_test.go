@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -88,11 +87,9 @@ type target interface {
 	BaseURL() string
 	// Host is the hub's host name as connection strings carry it (with port).
 	Host() string
-	// DropConnection closes the identity's live MQTT connection.
-	DropConnection(ctx context.Context, deviceID, moduleID string) (bool, error)
-	// AwaitConnections waits until the identity has had at least n
-	// accepted MQTT connections.
-	AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error
+	// Controls are the emulator's test powers (DropConnection,
+	// AwaitConnections, ...): the Server itself, or its control plane.
+	emulator.Controls
 	// PID is the emulator process's id, 0 for the embedded emulator.
 	PID() int
 }
@@ -118,7 +115,8 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 }
 
 type embedded struct {
-	s *emulator.Server
+	emulator.Controls // the Server's own
+	s                 *emulator.Server
 }
 
 func startEmbedded(t testing.TB) *embedded {
@@ -130,7 +128,7 @@ func startEmbedded(t testing.TB) *embedded {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &embedded{s: s}
+	return &embedded{Controls: s, s: s}
 }
 
 func (e *embedded) Name() string { return "embedded" }
@@ -147,12 +145,6 @@ func (e *embedded) BaseURL() string          { return e.s.URL() }
 func (e *embedded) Host() string             { return e.s.HostName() }
 func (e *embedded) PID() int                 { return 0 }
 func (e *embedded) Server() *emulator.Server { return e.s }
-func (e *embedded) AwaitConnections(ctx context.Context, d, m string, n int) error {
-	return e.s.AwaitConnections(ctx, d, m, n)
-}
-func (e *embedded) DropConnection(_ context.Context, d, m string) (bool, error) {
-	return e.s.DropConnection(d, m), nil
-}
 
 // policyEnv maps the binary's printed variables to policy names.
 var policyEnv = map[string]string{
@@ -369,51 +361,35 @@ func (b *binaryTarget) TLS() *tls.Config {
 	return b.tls.Clone()
 }
 func (b *binaryTarget) MQTTAddr() string { return "127.0.0.1:" + b.mqttPort }
-func (b *binaryTarget) BaseURL() string  { return "https://localhost:" + b.httpsPort }
-func (b *binaryTarget) Host() string     { return "localhost:" + b.httpsPort }
+
+// control is the running process's control plane, authorized by
+// iothubowner: the Controls of the binary.
+func (b *binaryTarget) control() emulator.Controls {
+	c, err := emulator.NewControlClient(b.PolicyCS("iothubowner"), b.TLS())
+	if err != nil {
+		b.t.Fatalf("control plane client: %v", err)
+	}
+	return c
+}
+
+func (b *binaryTarget) FailRegistryCalls(ctx context.Context, deviceID string, n int, errorName string) error {
+	return b.control().FailRegistryCalls(ctx, deviceID, n, errorName)
+}
+func (b *binaryTarget) AwaitConnections(ctx context.Context, deviceID, moduleID string, n int) error {
+	return b.control().AwaitConnections(ctx, deviceID, moduleID, n)
+}
+func (b *binaryTarget) DropConnection(ctx context.Context, deviceID, moduleID string) (bool, error) {
+	return b.control().DropConnection(ctx, deviceID, moduleID)
+}
+func (b *binaryTarget) DropDesiredPushes(ctx context.Context, n int) error {
+	return b.control().DropDesiredPushes(ctx, n)
+}
+func (b *binaryTarget) BaseURL() string { return "https://localhost:" + b.httpsPort }
+func (b *binaryTarget) Host() string    { return "localhost:" + b.httpsPort }
 func (b *binaryTarget) PID() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.cmd.Process.Pid
-}
-
-// DropConnection uses the control plane, authorized by iothubowner.
-func (b *binaryTarget) DropConnection(ctx context.Context, d, m string) (bool, error) {
-	body, _ := json.Marshal(map[string]string{"deviceId": d, "moduleId": m})
-	status, _, answer, err := doREST(ctx, b, http.MethodPost, "/$hubspec/connections/drop", policyToken(b, "iothubowner"), body, nil)
-	if err != nil {
-		return false, err
-	}
-	if status != http.StatusOK {
-		return false, fmt.Errorf("drop: %d %s", status, answer)
-	}
-	var out struct{ Dropped bool }
-	if err := json.Unmarshal(answer, &out); err != nil {
-		return false, err
-	}
-	return out.Dropped, nil
-}
-
-// AwaitConnections long-polls the control plane until n is reached or ctx
-// ends.
-func (b *binaryTarget) AwaitConnections(ctx context.Context, d, m string, n int) error {
-	for {
-		body, _ := json.Marshal(map[string]any{"deviceId": d, "moduleId": m, "atLeast": n, "waitSeconds": 10})
-		status, _, answer, err := doREST(ctx, b, http.MethodPost, "/$hubspec/connections/await", policyToken(b, "iothubowner"), body, nil)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK {
-			return fmt.Errorf("await: %d %s", status, answer)
-		}
-		var out struct{ Connections int }
-		if err := json.Unmarshal(answer, &out); err != nil {
-			return err
-		}
-		if out.Connections >= n {
-			return nil
-		}
-	}
 }
 
 // lockedBuffer collects the process's stderr.
