@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -65,9 +66,10 @@ func PolicyNames() []string {
 }
 
 // newPolicies creates the built-in policies. primary maps a policy name to
-// its primary key (base64), so scripts can know it in advance; the keys it
-// does not name are generated, as are all secondary keys.
-func newPolicies(primary map[string]string) (*policies, error) {
+// its primary key (base64), so scripts can know it in advance; kept are the
+// keys a data dir holds from an earlier run. A key neither names is
+// generated.
+func newPolicies(primary map[string]string, kept map[string]storedKeys) (*policies, error) {
 	for name, key := range primary {
 		if !slices.Contains(PolicyNames(), name) {
 			return nil, fmt.Errorf("policy key for %q: no such policy (have %v)", name, PolicyNames())
@@ -78,13 +80,26 @@ func newPolicies(primary map[string]string) (*policies, error) {
 	}
 	p := &policies{}
 	for _, b := range builtinPolicies {
-		key := primary[b.name]
-		if key == "" {
-			key = newKey()
+		k := kept[b.name]
+		pol := &policy{name: b.name, primaryKey: cmp.Or(primary[b.name], k.Primary), secondaryKey: k.Secondary, perms: b.perms}
+		if pol.primaryKey == "" {
+			pol.primaryKey = newKey()
 		}
-		p.list = append(p.list, &policy{name: b.name, primaryKey: key, secondaryKey: newKey(), perms: b.perms})
+		if pol.secondaryKey == "" {
+			pol.secondaryKey = newKey()
+		}
+		p.list = append(p.list, pol)
 	}
 	return p, nil
+}
+
+// keys are every policy's keys, as a data dir keeps them.
+func (p *policies) keys() map[string]storedKeys {
+	out := make(map[string]storedKeys, len(p.list))
+	for _, pol := range p.list {
+		out[pol.name] = storedKeys{Primary: pol.primaryKey, Secondary: pol.secondaryKey}
+	}
+	return out
 }
 
 // names lists the policy names, iothubowner first.

@@ -32,6 +32,20 @@ type registry struct {
 	etagSeq uint64
 	now     func() time.Time
 	events  registryEvents
+	// store is where writes are committed (store.go); nil keeps the state
+	// in memory only.
+	store deviceStore
+	// pending are the events of the write in progress: they fire once the
+	// write is committed, so a client never hears of a change the hub then
+	// fails to keep.
+	pending []func()
+}
+
+// deviceStore is where the registry commits a device's state (store.go).
+// The registry restores a device from it when a commit fails.
+type deviceStore interface {
+	saveDevice(id string, d *deviceEntry, etagSeq uint64) error
+	loadDevice(id string) (*deviceEntry, error)
 }
 
 // registryEvents are the registry's side effects on live MQTT connections.
@@ -104,21 +118,35 @@ func newRegistry(now func() time.Time) *registry {
 	}
 }
 
+// restore takes the state a data dir kept and commits every later write to
+// st. A zero etagSeq (a new file) keeps the random start.
+func (r *registry) restore(devices map[string]*deviceEntry, etagSeq uint64, st deviceStore) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.devices = devices
+	if etagSeq != 0 {
+		r.etagSeq = etagSeq
+	}
+	r.store = st
+}
+
 func (r *registry) setEvents(e registryEvents) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = e
 }
 
+// fireDesired and fireGone queue an event of the write in progress (see
+// write). Caller holds r.mu.
 func (r *registry) fireDesired(deviceID, moduleID string, patch []byte, version int64) {
 	if f := r.events.DesiredChanged; f != nil {
-		f(deviceID, moduleID, patch, version)
+		r.pending = append(r.pending, func() { f(deviceID, moduleID, patch, version) })
 	}
 }
 
 func (r *registry) fireGone(deviceID, moduleID string) {
 	if f := r.events.IdentityGone; f != nil {
-		f(deviceID, moduleID)
+		r.pending = append(r.pending, func() { f(deviceID, moduleID) })
 	}
 }
 
@@ -143,11 +171,74 @@ func (r *registry) newIdentityState(creds credentials) identityState {
 	}
 }
 
-// locked runs fn under the registry lock.
+// locked runs fn, which only reads, under the registry lock.
 func (r *registry) locked(fn func() error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return fn()
+}
+
+// write runs one change to one device's state (the device, its modules
+// and their twins) under the registry lock. fn either changes the state or
+// returns an error having changed nothing. The change is then committed to
+// the store before anything is answered, and only then do its events fire,
+// in order, still under the lock (so pushes keep version order). A change
+// the store refuses is undone and answered 500 ServerError: nothing
+// acknowledged is ever lost, and nothing lost is ever acknowledged.
+func (r *registry) write(deviceID string, fn func() error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = r.pending[:0]
+	err := fn()
+	if err == nil {
+		err = r.commit(deviceID)
+	}
+	if err == nil {
+		for _, ev := range r.pending {
+			ev()
+		}
+	}
+	r.pending = r.pending[:0]
+	return err
+}
+
+// commit stores the device's state as it now is (nil: deleted). When the
+// store fails, the device is put back as the store last kept it, with its
+// live connection state. Caller holds r.mu.
+func (r *registry) commit(deviceID string) error {
+	if r.store == nil {
+		return nil
+	}
+	now := r.devices[deviceID]
+	err := r.store.saveDevice(deviceID, now, r.etagSeq)
+	if err == nil {
+		return nil
+	}
+	before, lerr := r.store.loadDevice(deviceID)
+	if lerr != nil {
+		return hub.ErrServerError.WithMessage("The change could not be stored (%v), nor the state before it read back (%v).", err, lerr)
+	}
+	if before == nil {
+		delete(r.devices, deviceID)
+	} else {
+		keepConnectionState(now, before)
+		r.devices[deviceID] = before
+	}
+	return hub.ErrServerError.WithMessage("The change could not be stored: %v", err)
+}
+
+// keepConnectionState copies the live connection state of a device and its
+// modules onto their restored state, which the store keeps without it.
+func keepConnectionState(from, to *deviceEntry) {
+	if from == nil {
+		return
+	}
+	to.connected, to.connStateUpdated, to.lastActivity = from.connected, from.connStateUpdated, from.lastActivity
+	for id, m := range to.modules {
+		if fm, ok := from.modules[id]; ok {
+			m.connected, m.connStateUpdated, m.lastActivity = fm.connected, fm.connStateUpdated, fm.lastActivity
+		}
+	}
 }
 
 // snapshot copies the device's own state, sharing nothing with the

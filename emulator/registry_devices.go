@@ -31,7 +31,7 @@ func (r *registry) putDevice(id string, body []byte, cond precondition) (deviceJ
 	}
 
 	var snap deviceEntry
-	err = r.locked(func() error {
+	err = r.write(id, func() error {
 		d, err := r.storeDevice(id, b, status, cond)
 		if err == nil {
 			snap = d.snapshot()
@@ -137,18 +137,18 @@ func (r *registry) getDevice(id string) (deviceJSON, error) {
 // absent If-Match deletes unconditionally, like "*": every SDK sends one, so
 // the choice only matters to hand-written clients.
 func (r *registry) deleteDevice(id string, cond precondition) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(id)
-	if err != nil {
-		return err
-	}
-	if cond.stale(d.etag) {
-		return errStaleIdentity("Device", d.etag, cond.etag)
-	}
-	delete(r.devices, id)
-	r.fireGoneDevice(d)
-	return nil
+	return r.write(id, func() error {
+		d, err := r.findDevice(id)
+		if err != nil {
+			return err
+		}
+		if cond.stale(d.etag) {
+			return errStaleIdentity("Device", d.etag, cond.etag)
+		}
+		delete(r.devices, id)
+		r.fireGoneDevice(d)
+		return nil
+	})
 }
 
 // listDevices answers GET /devices?top=n, ordered by id so that results

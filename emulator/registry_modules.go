@@ -26,7 +26,7 @@ func (r *registry) putModule(hubName, deviceID, moduleID string, body []byte, co
 	}
 
 	var snap moduleEntry
-	err := r.locked(func() error {
+	err := r.write(deviceID, func() error {
 		m, err := r.storeModule(hubName, deviceID, moduleID, b, cond)
 		if err == nil {
 			snap = m.snapshot()
@@ -123,20 +123,20 @@ func (r *registry) listModules(deviceID string) ([]moduleJSON, error) {
 
 // deleteModule deletes a module and its twin; an absent If-Match counts as "*".
 func (r *registry) deleteModule(deviceID, moduleID string, cond precondition) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d, err := r.findDevice(deviceID)
-	if err != nil {
-		return err
-	}
-	m, ok := d.modules[moduleID]
-	if !ok {
-		return errModuleNotFound(deviceID, moduleID)
-	}
-	if cond.stale(m.etag) {
-		return errStaleIdentity("Module", m.etag, cond.etag)
-	}
-	delete(d.modules, moduleID)
-	r.fireGone(deviceID, moduleID)
-	return nil
+	return r.write(deviceID, func() error {
+		d, err := r.findDevice(deviceID)
+		if err != nil {
+			return err
+		}
+		m, ok := d.modules[moduleID]
+		if !ok {
+			return errModuleNotFound(deviceID, moduleID)
+		}
+		if cond.stale(m.etag) {
+			return errStaleIdentity("Module", m.etag, cond.etag)
+		}
+		delete(d.modules, moduleID)
+		r.fireGone(deviceID, moduleID)
+		return nil
+	})
 }

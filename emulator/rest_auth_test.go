@@ -82,7 +82,7 @@ func FuzzREST(f *testing.F) {
 		reg := newRegistry(func() time.Time { return t0 })
 		mustPutDevice(t, reg, "d", `{}`)
 		mustPutModule(t, reg, "d", "m", `{}`)
-		pol, _ := newPolicies(nil)
+		pol, _ := newPolicies(nil, nil)
 		key, _ := pol.primaryKey("iothubowner")
 		req.Header.Set("Authorization", signToken(key, "testhub", t0.Unix()+60, "iothubowner", true))
 		req.Header.Set("If-Match", ifMatch)

@@ -32,7 +32,7 @@ func newTestHub(t *testing.T) *testHub {
 	h.reg = newRegistry(h.clock.Now)
 	h.reg.setEvents(h.log.events())
 	var err error
-	if h.pol, err = newPolicies(nil); err != nil {
+	if h.pol, err = newPolicies(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(newRESTHandler(h.reg, h.pol, h.host, h.clock.Now, nil, nil))

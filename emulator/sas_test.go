@@ -203,7 +203,7 @@ func TestAuthenticateIdentity(t *testing.T) {
 	const host = "hub.azure-devices.net:8883"
 	now := time.Unix(1_700_000_000, 0)
 	reg := newRegistry(func() time.Time { return now })
-	pol, err := newPolicies(nil)
+	pol, err := newPolicies(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,8 +61,14 @@ type Options struct {
 	CACertPEM   []byte
 	// PolicyKeys sets shared access policies' primary keys (base64) by
 	// policy name (PolicyNames), so scripts can know them in advance. The
-	// keys it does not name are generated.
+	// keys it does not name are generated, or kept from DataDir.
 	PolicyKeys map[string]string
+	// DataDir, when set, keeps the hub's state across restarts in one file
+	// under it (store.go): identities, keys, twins, versions, etags and the
+	// policies' keys. Every acknowledged write is on disk before it is
+	// acknowledged. A corrupt file, or a directory another emulator holds,
+	// fails Start. Empty: the state lives in memory only.
+	DataDir string
 	// MaxHTTPSConnections and MaxMQTTConnections cap the connections open
 	// at once on each listener (MQTT over WebSockets counts as HTTPS); a
 	// connection beyond the cap waits in the kernel's backlog until one
@@ -81,6 +87,7 @@ type Server struct {
 	trust    *trust
 	policies *policies
 	registry *registry
+	store    *store // nil without Options.DataDir
 	events   *eventQueue
 	broker   *mqtt.Server
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
@@ -110,18 +117,30 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	if s.policies, err = newPolicies(opts.PolicyKeys); err != nil {
+	var kept keptState
+	if opts.DataDir != "" {
+		if s.store, kept, err = openAndLoad(opts.DataDir); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	if s.policies, err = newPolicies(opts.PolicyKeys, kept.policyKeys); err == nil && s.store != nil {
+		err = s.store.savePolicies(s.policies.keys())
+	}
+	if err != nil {
+		s.closeStore()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 
 	var lc net.ListenConfig
 	httpsLn, err := lc.Listen(ctx, "tcp", opts.HTTPSAddr)
 	if err != nil {
+		s.closeStore()
 		return nil, fmt.Errorf("emulator: listen https: %w", err)
 	}
 	mqttLn, err := lc.Listen(ctx, "tcp", opts.MQTTAddr)
 	if err != nil {
 		httpsLn.Close()
+		s.closeStore()
 		return nil, fmt.Errorf("emulator: listen mqtt: %w", err)
 	}
 	s.httpsLn = newGuardedListener(httpsLn, "https", opts.MaxHTTPSConnections, 0, false, s.log)
@@ -129,6 +148,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.hostName = hostWithPort(opts.HostName, s.httpsLn.Addr())
 
 	s.registry = newRegistry(opts.Now)
+	if s.store != nil {
+		s.registry.restore(kept.devices, kept.etagSeq, s.store)
+	}
 	s.events = newEventQueue()
 	s.faults = newFaults()
 	s.broker = newBroker(s.log)
@@ -295,12 +317,22 @@ func (s *Server) Close() error {
 	<-s.served
 	s.broker.Close()
 	s.events.close()
+	s.closeStore()
 	return err
 }
 
 func (s *Server) closeListeners() {
 	s.httpsLn.Close()
 	s.mqttLn.Close()
+	s.closeStore()
+}
+
+func (s *Server) closeStore() {
+	if s.store != nil {
+		if err := s.store.close(); err != nil {
+			s.log.Error("close data dir", "error", err)
+		}
+	}
 }
 
 // HostName is the hub host name clients use, with the HTTPS port unless it is 443.

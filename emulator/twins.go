@@ -141,7 +141,7 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 		return twinDoc{}, err
 	}
 	var snap twinSnapshot
-	err = r.locked(func() error {
+	err = r.write(deviceID, func() error {
 		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 		if err != nil {
 			return err
@@ -207,7 +207,7 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 		return twinDoc{}, err
 	}
 	var snap twinSnapshot
-	err = r.locked(func() error {
+	err = r.write(deviceID, func() error {
 		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 		if err != nil {
 			return err
@@ -259,20 +259,23 @@ func (r *registry) patchReported(deviceID, moduleID string, body []byte) (int64,
 	if err := validateSection(patch, "reported"); err != nil {
 		return 0, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, st, err := r.findIdentity(deviceID, moduleID)
-	if err != nil {
-		return 0, err
-	}
-	rep := &st.twin.reported
-	if err := trialMerge(rep.values, patch, "reported", maxReportedSize); err != nil {
-		return 0, err
-	}
-	rep.version++
-	mergePatch(rep.values, patch, rep.meta, stamp{at: r.timestamp()})
-	st.twin.version++
-	return rep.version, nil
+	var version int64
+	err := r.write(deviceID, func() error {
+		_, st, err := r.findIdentity(deviceID, moduleID)
+		if err != nil {
+			return err
+		}
+		rep := &st.twin.reported
+		if err := trialMerge(rep.values, patch, "reported", maxReportedSize); err != nil {
+			return err
+		}
+		rep.version++
+		mergePatch(rep.values, patch, rep.meta, stamp{at: r.timestamp()})
+		st.twin.version++
+		version = rep.version
+		return nil
+	})
+	return version, err
 }
 
 // twinSections returns the MQTT GET body:

@@ -26,6 +26,7 @@ type config struct {
 	keyFile     string
 	caCertFile  string
 	caOut       string
+	dataDir     string
 	policyKeys  map[string]string // policy name → primary key (base64), as the -*-key flags give them
 	logLevel    slog.Level
 	logJSON     bool
@@ -69,6 +70,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of -cert")
 	fs.StringVar(&c.caCertFile, "ca-cert", "", "PEM of the CA clients must trust for -cert (default: the chain's last certificate)")
 	fs.StringVar(&c.caOut, "ca-out", "", "write the PEM of the CA clients must trust to this file")
+	fs.StringVar(&c.dataDir, "data-dir", "", "keep identities, keys, twins and versions in this directory across restarts (default: in memory only)")
 	c.policyKeys = map[string]string{}
 	for _, p := range policyFlags {
 		fs.Func(p.flag, "the "+p.policy+" policy's primary key, base64 (default: generated)", func(v string) error {

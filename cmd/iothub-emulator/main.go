@@ -137,6 +137,7 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		HTTPSAddr:  c.httpsAddr,
 		MQTTAddr:   c.mqttAddr,
 		PolicyKeys: c.policyKeys,
+		DataDir:    c.dataDir,
 		Logger:     log,
 	}
 	if c.certFile == "" {

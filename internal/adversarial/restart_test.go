@@ -3,11 +3,9 @@ package adversarial
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,15 +19,10 @@ func restartCycles() int {
 	return 3
 }
 
-// startPersistent starts the binary with -data-dir, or skips the test when
-// the binary does not know the flag yet.
+// startPersistent starts the binary with -data-dir.
 func startPersistent(t *testing.T) *binaryTarget {
 	t.Helper()
 	b, err := newBinary(t, binaryOptions{extra: []string{"-data-dir", t.TempDir()}})
-	var se *startError
-	if errors.As(err, &se) && se.code == 2 && strings.Contains(se.stderr, "flag provided but not defined") {
-		t.Skip("the binary has no -data-dir flag yet: persistence is not implemented")
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
