@@ -6,27 +6,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/service"
 
 	"github.com/hubspec/hubspec/hub"
 )
 
+// storage runs a benchmark on an emulator in memory and on one with a data
+// dir, where every write is committed to disk before it is answered.
+func storage(b *testing.B, fn func(b *testing.B, opts emulator.Options)) {
+	b.Run("memory", func(b *testing.B) { fn(b, emulator.Options{}) })
+	b.Run("data-dir", func(b *testing.B) { fn(b, emulator.Options{DataDir: b.TempDir()}) })
+}
+
 // BenchmarkCreateDevice: one registry PUT over HTTPS, SAS checked, keys
 // generated.
 func BenchmarkCreateDevice(b *testing.B) {
-	_, reg := startHub(b)
-	ctx := context.Background()
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: fmt.Sprintf("dev-%d", i)}); err != nil {
-			b.Fatal(err)
+	storage(b, func(b *testing.B, opts emulator.Options) {
+		_, reg := startHubWith(b, opts)
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: fmt.Sprintf("dev-%d", i)}); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
 }
 
-func benchModule(b *testing.B) (*service.RegistryClient, *device.Client) {
-	s, reg := startHub(b)
+func benchModule(b *testing.B, opts emulator.Options) (*service.RegistryClient, *device.Client) {
+	s, reg := startHubWith(b, opts)
 	m := createModule(b, reg, "dev1", "mod1")
 	cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", ModuleID: "mod1", SharedAccessKey: m.Authentication.SymmetricKey.PrimaryKey}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -42,7 +52,7 @@ func benchModule(b *testing.B) (*service.RegistryClient, *device.Client) {
 // BenchmarkDesiredPatchToModule: the tutorial's core loop, from the
 // service's PATCH to the connected module holding the patch.
 func BenchmarkDesiredPatchToModule(b *testing.B) {
-	reg, c := benchModule(b)
+	reg, c := benchModule(b, emulator.Options{})
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
@@ -64,12 +74,14 @@ func BenchmarkDesiredPatchToModule(b *testing.B) {
 
 // BenchmarkReportedPatch: a module's reported PATCH and the hub's 204.
 func BenchmarkReportedPatch(b *testing.B) {
-	_, c := benchModule(b)
-	ctx := context.Background()
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := c.UpdateReported(ctx, map[string]any{"telemetryInterval": i}); err != nil {
-			b.Fatal(err)
+	storage(b, func(b *testing.B, opts emulator.Options) {
+		_, c := benchModule(b, opts)
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := c.UpdateReported(ctx, map[string]any{"telemetryInterval": i}); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
 }

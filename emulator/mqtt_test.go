@@ -20,7 +20,12 @@ const wait = 10 * time.Second
 
 func startHub(t testing.TB) (*emulator.Server, *service.RegistryClient) {
 	t.Helper()
-	s, err := emulator.Start(context.Background(), emulator.Options{})
+	return startHubWith(t, emulator.Options{})
+}
+
+func startHubWith(t testing.TB, opts emulator.Options) (*emulator.Server, *service.RegistryClient) {
+	t.Helper()
+	s, err := emulator.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
