@@ -9,7 +9,9 @@
 #   cp Dockerfile build/image/ && docker build -t hubspec/iothub-emulator:dev build/image
 #
 # Run:  docker run --rm -p 443:443 -p 8883:8883 hubspec/iothub-emulator:dev
-# The first stdout line (docker logs) is IOTHUB_CONNECTION_STRING=...; the CA
+# (add -v hubdata:/data -e IOTHUB_EMULATOR_DATA_DIR=/data to keep the hub's
+# state across restarts). The first stdout line (docker logs) is
+# IOTHUB_CONNECTION_STRING=...; the other policies' follow it. The CA
 # clients must trust is /ca.pem in the container (docker cp CONTAINER:/ca.pem .).
 # Its HostName is the container's view (port 443 is left out); a client that
 # reaches the container through another host port puts that port in HostName:

@@ -85,7 +85,7 @@ func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // OnConnect authenticates the CONNECT and answers refusals itself, because
 // the hub distinguishes "not authorized" (CONNACK 5) from a disabled device
 // (CONNACK 3) and mochi's own refusal path knows only the first (the
-// fidelity table's "Refusals" row and decision 9.11).
+// fidelity table's "Refusals" row and its question Q11).
 func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	var code packets.Code
 	err := h.authenticate(cl, pk)

@@ -3,12 +3,16 @@
 // registry and twin REST API and MQTT (over TLS, and over WebSockets on the
 // HTTPS port at /$iothub/websocket), with real SAS authentication.
 //
-// Once both listeners serve it prints exactly one line on stdout,
+// Once both listeners serve it prints, in one write, the connection string
+// of every shared access policy on stdout, iothubowner's first:
 //
 //	IOTHUB_CONNECTION_STRING=HostName=...;SharedAccessKeyName=iothubowner;SharedAccessKey=...
+//	IOTHUB_POLICY_SERVICE_CONNECTION_STRING=HostName=...;SharedAccessKeyName=service;...
+//	...
 //
-// so a script or a container runner can wait for that line and use it. Logs
-// go to stderr. SIGTERM or SIGINT stop it cleanly (in-flight requests finish,
+// so a script or a container runner can wait for the first line and use
+// them all. With -data-dir the hub's state survives restarts. Logs go to
+// stderr. SIGTERM or SIGINT stop it cleanly (in-flight requests finish,
 // MQTT sessions are closed) with exit status 0; a second signal kills it.
 // A wrong command line exits 2.
 //
