@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // store keeps the hub's state on disk under Options.DataDir, in one bbolt
@@ -67,7 +68,7 @@ func openStore(dir string) (s *store, err error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%s is in use by another process (an emulator already runs on this data dir)", path)
 	case err != nil:
 		return nil, fmt.Errorf("%s cannot be opened (torn or corrupt?): %w", path, err)
