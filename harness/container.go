@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hubspec/hubspec/emulator"
@@ -32,6 +34,7 @@ type Container struct {
 	emulator.Controls
 	emu      *EmulatorContainer
 	connStr  string
+	policies map[string]string // every policy's connection string, by name
 	mqttAddr string
 	tls      *tls.Config
 }
@@ -86,7 +89,7 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 		"took", time.Since(start).Round(time.Millisecond))
 
 	t := &Container{emu: emu}
-	if t.connStr, err = emu.ConnectionString(ctx); err != nil {
+	if t.connStr, t.policies, err = emu.connectionStrings(ctx); err != nil {
 		return nil, err
 	}
 	if t.mqttAddr, err = emu.MQTTAddress(ctx); err != nil {
@@ -109,6 +112,18 @@ func (t *Container) Emulated() bool { return true }
 // ServiceConnectionString is the emulator's iothubowner connection string,
 // its HostName carrying the published HTTPS port.
 func (t *Container) ServiceConnectionString() string { return t.connStr }
+
+// PolicyConnectionString is the connection string of one of the shared
+// access policies the emulator printed (see emulator.PolicyNames), its
+// HostName carrying the published HTTPS port.
+func (t *Container) PolicyConnectionString(policy string) (string, error) {
+	cs, ok := t.policies[policy]
+	if !ok {
+		return "", fmt.Errorf("container target: the emulator printed no connection string for policy %q (it printed %v)",
+			policy, slices.Sorted(maps.Keys(t.policies)))
+	}
+	return cs, nil
+}
 
 // RegistryOptions trust the container's CA.
 func (t *Container) RegistryOptions() []service.Option {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -132,34 +133,89 @@ func RunEmulator(ctx context.Context, image string, opts ...testcontainers.Conta
 // HTTPS port, so host-side clients reach it (the emulator's SAS scope check
 // ignores the port).
 func (c *EmulatorContainer) ConnectionString(ctx context.Context) (string, error) {
+	owner, _, err := c.connectionStrings(ctx)
+	return owner, err
+}
+
+// PolicyConnectionStrings are the connection strings of every shared
+// access policy the emulator printed, by policy name, each with HostName
+// rewritten as ConnectionString's. The emulator prints them all in the one
+// write that the readiness wait sees the first of.
+func (c *EmulatorContainer) PolicyConnectionStrings(ctx context.Context) (map[string]string, error) {
+	_, policies, err := c.connectionStrings(ctx)
+	return policies, err
+}
+
+// connectionStrings reads the emulator's logs once: the iothubowner
+// connection string and every policy's, with the published HTTPS port.
+func (c *EmulatorContainer) connectionStrings(ctx context.Context) (string, map[string]string, error) {
 	logs, err := c.Logs(ctx)
 	if err != nil {
-		return "", fmt.Errorf("emulator logs: %w", err)
+		return "", nil, fmt.Errorf("emulator logs: %w", err)
 	}
 	defer logs.Close()
-	var printed string
-	sc := bufio.NewScanner(logs)
-	for sc.Scan() {
-		if s, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), connectionStringTag); ok {
-			printed = s
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("emulator logs: %w", err)
-	}
-	if printed == "" {
-		return "", fmt.Errorf("emulator printed no %s line", connectionStringTag)
-	}
-	cs, err := hub.ParseConnectionString(printed)
+	printed, err := parsePrinted(logs)
 	if err != nil {
-		return "", fmt.Errorf("emulator's connection string: %w", err)
+		return "", nil, err
 	}
 	port, err := c.MappedPort(ctx, EmulatorHTTPSPort)
 	if err != nil {
-		return "", fmt.Errorf("mapped HTTPS port: %w", err)
+		return "", nil, fmt.Errorf("mapped HTTPS port: %w", err)
 	}
-	cs.HostName = net.JoinHostPort(c.hubHost, port.Port())
-	return cs.String(), nil
+	host := net.JoinHostPort(c.hubHost, port.Port())
+	at := func(cs hub.ConnectionString) string { cs.HostName = host; return cs.String() }
+	policies := make(map[string]string, len(printed.byPolicy))
+	for name, cs := range printed.byPolicy {
+		policies[name] = at(cs)
+	}
+	return at(printed.owner), policies, nil
+}
+
+// printedLine is a line the emulator prints on stdout once it serves, one
+// per shared access policy: IOTHUB_CONNECTION_STRING=... (iothubowner's,
+// connectionStringTag) or IOTHUB_POLICY_<NAME>_CONNECTION_STRING=...
+var printedLine = regexp.MustCompile(`^(IOTHUB_(?:[A-Z0-9]+_)*CONNECTION_STRING)=(.*)$`)
+
+// printed is what the emulator printed: the IOTHUB_CONNECTION_STRING line,
+// and every line by the policy its connection string names.
+type printed struct {
+	owner    hub.ConnectionString
+	byPolicy map[string]hub.ConnectionString
+}
+
+// parsePrinted reads the emulator's output (its stdout and stderr, as the
+// container's logs mix them) for the connection strings it printed. A
+// later line of a variable wins, as the later start of a restarted
+// container does. A line that is not a policy's connection string is an
+// error naming its variable, never its value, which holds a key.
+func parsePrinted(r io.Reader) (printed, error) {
+	p := printed{byPolicy: map[string]hub.ConnectionString{}}
+	var sawOwner bool
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		m := printedLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if m == nil {
+			continue
+		}
+		cs, err := hub.ParseConnectionString(m[2])
+		if err == nil && (cs.SharedAccessKeyName == "" || cs.DeviceID != "") {
+			err = errors.New("not a shared access policy's connection string")
+		}
+		if err != nil {
+			return printed{}, fmt.Errorf("emulator's %s: %w", m[1], err)
+		}
+		if m[1]+"=" == connectionStringTag {
+			p.owner, sawOwner = cs, true
+		}
+		p.byPolicy[cs.SharedAccessKeyName] = cs
+	}
+	if err := sc.Err(); err != nil {
+		return printed{}, fmt.Errorf("emulator logs: %w", err)
+	}
+	if !sawOwner {
+		return printed{}, fmt.Errorf("emulator printed no %s line", connectionStringTag)
+	}
+	return p, nil
 }
 
 // MQTTAddress is host:port where MQTT over TLS is published.

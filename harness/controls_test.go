@@ -105,10 +105,12 @@ func TestEmbeddedPowers(t *testing.T) {
 	}
 	t.Cleanup(func() { emb.Close() })
 	checkPowers(t, emb)
+	checkPolicies(t, emb)
 }
 
 // TestContainerTargetPowers: the image serves the control plane, and the
-// container target reaches it over the published port and the container's CA.
+// container target reaches it over the published port and the container's
+// CA; it gives every policy's connection string from what the image printed.
 func TestContainerTargetPowers(t *testing.T) {
 	image := containertest.Image(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -123,4 +125,5 @@ func TestContainerTargetPowers(t *testing.T) {
 		}
 	})
 	checkPowers(t, tg)
+	checkPolicies(t, tg)
 }

@@ -35,6 +35,12 @@ func (e *Embedded) Name() string { return "embedded" }
 
 func (e *Embedded) ServiceConnectionString() string { return e.srv.ConnectionString() }
 
+// PolicyConnectionString is the connection string of one of the
+// emulator's shared access policies (see emulator.PolicyNames).
+func (e *Embedded) PolicyConnectionString(policy string) (string, error) {
+	return e.srv.PolicyConnectionString(policy)
+}
+
 func (e *Embedded) RegistryOptions() []service.Option {
 	reg, _ := tlsOptions(e.srv.TLSConfig())
 	return reg

@@ -44,6 +44,9 @@ func TestLiveTargetReachesTheHub(t *testing.T) {
 	if _, ok := tg.(ConnectionAwaiter); ok {
 		t.Fatal("the live target claims an emulator-only power")
 	}
+	if _, ok := tg.(PolicyConnectionStrings); ok {
+		t.Fatal("the live target claims every policy's connection string; it is given one")
+	}
 	reg, err := service.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
 	if err != nil {
 		t.Fatal(err)

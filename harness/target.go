@@ -87,15 +87,32 @@ type RegistryFaulter interface {
 	FailRegistryCalls(ctx context.Context, deviceID string, n int, errorName string) error
 }
 
-// Every power a step can discover is one of emulator.Controls, so an
-// emulator target has it whichever way it reaches the emulator; and both
-// emulator targets have all of emulator.Controls.
+// PolicyConnectionStrings is a target that gives the connection string of
+// each of the hub's shared access policies by name (emulator.PolicyNames:
+// "iothubowner", "service", "device", "registryRead",
+// "registryReadWrite"), so a scenario can show what each may and may not
+// do. The emulator targets have it: the embedded one from the emulator,
+// the container one from what the emulator printed. A live target does
+// not: it is given one connection string.
+type PolicyConnectionStrings interface {
+	// PolicyConnectionString errs for a policy the hub does not have.
+	PolicyConnectionString(policy string) (string, error)
+}
+
+// Every power a step can discover, but the policies' connection strings
+// (which are no control), is one of emulator.Controls, so an emulator
+// target has it whichever way it reaches the emulator; and both emulator
+// targets have all of emulator.Controls and every policy's connection
+// string.
 var (
 	_ ConnectionAwaiter = emulator.Controls(nil)
 	_ ConnectionDropper = emulator.Controls(nil)
 	_ RegistryFaulter   = emulator.Controls(nil)
 	_ emulator.Controls = (*Embedded)(nil)
 	_ emulator.Controls = (*Container)(nil)
+
+	_ PolicyConnectionStrings = (*Embedded)(nil)
+	_ PolicyConnectionStrings = (*Container)(nil)
 )
 
 // tlsOptions turns a trust configuration into both clients' options.

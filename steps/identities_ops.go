@@ -39,6 +39,8 @@ var identityOpVocabulary = []vocab.Def{
 		`The service creates N modules on the device, known as "<alias>-1" to "<alias>-N"; the first refusal stops it.`),
 	step(identities, `^the modules of device "([^"]+)" are:$`, modulesAre,
 		"Lists the device's modules until they are exactly the aliases of the table below the step, one per row, in any order."),
+	step(identities, `^the service lists the devices$`, listDevices,
+		"The service lists the hub's devices once (as many as the hub gives at a time); a refusal is left for the next step to check."),
 }
 
 // identityEtagDoc describes the etag phrase of an identity write.
@@ -178,4 +180,15 @@ func (w *world) hubIDs(aliases []string) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// listDevices lists the hub's devices once; a refusal is recorded. It
+// looks for no device in the list: on a live hub the list holds every
+// client's devices, and may be cut short.
+func listDevices(ctx context.Context) error {
+	w := worldFrom(ctx)
+	if _, err := w.registry.ListDevices(ctx, 0); err != nil {
+		return w.refused(err)
+	}
+	return nil
 }

@@ -147,7 +147,8 @@ func (s *identityState) closeConnections() error {
 // cleanup undoes what the scenario did to its identities, after every
 // other cleanup (such as registry faults): first every connection is
 // closed, then every device it created is deleted, with its modules and
-// their twins, latest first. A device already gone is no failure.
+// their twins, latest first, whatever policy the service last used. A
+// device already gone is no failure.
 func (w *world) cleanup(ctx context.Context) error {
 	var errs []error
 	for _, i := range slices.Backward(w.named) {
@@ -158,7 +159,7 @@ func (w *world) cleanup(ctx context.Context) error {
 	for _, i := range slices.Backward(w.named) {
 		if s := w.identities[i]; i.kind == "device" && s.created {
 			id := w.sc.Name(i.alias)
-			if err := w.registry.DeleteDevice(ctx, id, "*"); err != nil && !errors.Is(err, hub.ErrDeviceNotFound) {
+			if err := w.admin.DeleteDevice(ctx, id, "*"); err != nil && !errors.Is(err, hub.ErrDeviceNotFound) {
 				errs = append(errs, fmt.Errorf("delete device %s: %w", id, err))
 			}
 		}

@@ -78,6 +78,12 @@ func connectWith(ctx context.Context, kind, alias, credentials string) error {
 	if err != nil {
 		return err
 	}
+	return w.connectOnce(ctx, s, cs, opts...)
+}
+
+// connectOnce dials once; a refusal is recorded for the next step, a
+// connection kept.
+func (w *world) connectOnce(ctx context.Context, s *identityState, cs string, opts ...device.Option) error {
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
 	c, err := w.dial(dctx, s.ident, cs, opts...)

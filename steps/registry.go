@@ -166,7 +166,7 @@ func (w *world) createUnnamed(ctx context.Context, kind, id, deviceAlias string)
 	if _, err := w.registry.CreateDevice(ctx, &hub.Device{DeviceID: id}); err != nil {
 		return err
 	}
-	w.sc.Defer("delete device "+id, func(ctx context.Context) error { return w.registry.DeleteDevice(ctx, id, "*") })
+	w.sc.Defer("delete device "+id, func(ctx context.Context) error { return w.admin.DeleteDevice(ctx, id, "*") })
 	return nil
 }
 

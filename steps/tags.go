@@ -28,12 +28,13 @@ var tagSet = []tagDoc{
 	{tagSmoke, "a few quick scenarios that show the hub works at all: run them first"},
 	{tagSlow, "a scenario that takes long (many identities, many operations): leave it out with `~@slow`"},
 	{tagWIP, "work in progress: left out of every run unless asked for (`--tags @wip`)"},
-	{tagEmulatorOnly, "needs an emulator's powers (dropping a connection, counting connections): skipped elsewhere, saying why"},
+	{tagEmulatorOnly, "needs an emulator's powers (dropping a connection, counting connections, acting with each shared access policy): skipped elsewhere, saying why"},
 	{tagLiveOnly, "needs a live IoT Hub: skipped on an emulator, saying why"},
 	{"@" + identities, "about device and module identities in the registry"},
 	{"@" + twins, "about device and module twins: desired and reported properties, tags, versions, etags"},
 	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
+	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

@@ -102,7 +102,7 @@ func TestUnknownTagsFailTheirScenario(t *testing.T) {
     When the service creates device "n" with hub-assigned keys
 `)
 	for _, want := range []string{
-		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only, @live-only, @identities, @twins, @mqtt, @faults and @limits",
+		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only, @live-only, @identities, @twins, @mqtt, @faults, @policies and @limits",
 		"tags @emulator-only and @live-only together: the scenario could run nowhere",
 		"2 scenarios (2 failed)",
 	} {
@@ -134,7 +134,7 @@ func TestDomainTagsSelectASubset(t *testing.T) {
 		return n
 	}
 	all := selected("")
-	for tag, file := range map[string]string{"@identities": "identities.feature", "@twins": "twins.feature", "@mqtt": "mqtt.feature"} {
+	for tag, file := range map[string]string{"@identities": "identities.feature", "@twins": "twins.feature", "@mqtt": "mqtt.feature", "@policies": "policies.feature"} {
 		if got := selected(tag); got[file] != all[file] || sum(got) == sum(all) {
 			t.Errorf("--tags %s selects %v, want all %d scenarios of %s and not all of %v", tag, got, all[file], file, all)
 		}

@@ -39,8 +39,11 @@ const settleWithin = 10 * time.Second
 type world struct {
 	sc       *harness.Scenario
 	target   harness.Target
-	registry *service.RegistryClient
 	evidence *evidenceLog // what the current step sent and received
+	// registry is the service's client: the target's service connection
+	// string's, or a policy's the scenario chose (policies.go); admin is
+	// always the target's, for cleanup.
+	registry, admin *service.RegistryClient
 
 	// identities are the identities the scenario named, by kind and
 	// alias; named keeps them in the order it first named them.
@@ -103,17 +106,27 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 
 func newWorld(run *harness.Run) (*world, error) {
 	sc := run.NewScenario()
-	ev := &evidenceLog{sc: sc}
-	opts := append(slices.Clone(run.Target.RegistryOptions()), service.WithObserver(ev.http))
-	reg, err := service.NewRegistryClient(run.Target.ServiceConnectionString(), opts...)
+	w := &world{sc: sc, target: run.Target, evidence: &evidenceLog{sc: sc}, identities: map[ident]*identityState{}}
+	reg, err := w.registryClient(run.Target.ServiceConnectionString())
 	if err != nil {
-		return nil, fmt.Errorf("registry client: %w", err)
+		return nil, err
 	}
-	w := &world{sc: sc, target: run.Target, registry: reg, evidence: ev, identities: map[ident]*identityState{}}
+	w.registry, w.admin = reg, reg
 	// Pushed first, so run last: after the other cleanups, such as
 	// clearing a device's registry faults before the device is deleted.
 	sc.Defer("the scenario's identities", w.cleanup)
 	return w, nil
+}
+
+// registryClient is a registry client for the target with a service
+// connection string, its traffic in the step's evidence.
+func (w *world) registryClient(cs string) (*service.RegistryClient, error) {
+	opts := append(slices.Clone(w.target.RegistryOptions()), service.WithObserver(w.evidence.http))
+	reg, err := service.NewRegistryClient(cs, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry client: %w", err)
+	}
+	return reg, nil
 }
 
 // refused records a refusal from the hub for a later "the hub refuses"

@@ -61,9 +61,12 @@ func (c *Catalogue) WriteMarkdown(w io.Writer, intro string) error {
 		}
 		fmt.Fprintf(b, "\n## %s%s\n", strings.ToUpper(dom[:1]), dom[1:])
 		for _, d := range defs {
-			fmt.Fprintf(b, "\n### `%s`\n\n%s\n\n", d.Template, d.Doc)
-			for _, p := range documented(d.params) {
-				fmt.Fprintf(b, "- `%s`: %s\n", p.label(), paramDoc(p))
+			fmt.Fprintf(b, "\n### `%s`\n\n%s\n", d.Template, d.Doc)
+			if params := documented(d.params); len(params) > 0 {
+				b.WriteString("\n") // a step without parameters has no list
+				for _, p := range params {
+					fmt.Fprintf(b, "- `%s`: %s\n", p.label(), paramDoc(p))
+				}
 			}
 			e := ex[d.Expr.String()]
 			fmt.Fprintf(b, "\n```gherkin\n%s\n", e.Text)
