@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // connectTimeout is how long a new MQTT connection may take to finish its
@@ -39,10 +41,14 @@ type guardedListener struct {
 	net.Listener
 	name     string
 	deadline time.Duration // set on each new connection; 0: none
-	ownConns bool          // Close closes the connections still open
-	slots    chan struct{} // one per open connection: the cap
-	log      *slog.Logger
-	sleep    func(time.Duration, <-chan struct{}) // waits out a back-off; tests make it instant
+	// ownConns marks the MQTT listener: Close closes the connections still
+	// open, and handedOut counts the connections mochi-mqtt has not finished
+	// with (see mqttNetListener), so Server.Close can wait for them.
+	ownConns  bool
+	handedOut sync.WaitGroup
+	slots     chan struct{} // one per open connection: the cap
+	log       *slog.Logger
+	sleep     func(time.Duration, <-chan struct{}) // waits out a back-off; tests make it instant
 
 	mu        sync.Mutex
 	closed    bool
@@ -109,6 +115,9 @@ func (l *guardedListener) admit(c net.Conn) (net.Conn, error) {
 		return nil, net.ErrClosed
 	}
 	l.conns[gc] = struct{}{}
+	if l.ownConns {
+		l.handedOut.Add(1) // under l.mu, so never after Close has returned
+	}
 	return gc, nil
 }
 
@@ -184,4 +193,22 @@ func (c *guardedConn) Close() error {
 		<-c.l.slots
 	})
 	return c.err
+}
+
+// mqttNetListener is mochi-mqtt's TCP listener over a guardedListener, with
+// mochi's handling of each connection counted: a connection is handed out
+// by Accept (which counts it, synchronously) and done once mochi's
+// EstablishConnection has returned, client removed and all. mochi counts its
+// own in the goroutine it starts for the connection, too late for a Close
+// that must know nothing is in flight (Server.disconnectMQTT).
+type mqttNetListener struct {
+	*listeners.Net
+	guard *guardedListener
+}
+
+func (l mqttNetListener) Serve(establish listeners.EstablishFn) {
+	l.Net.Serve(func(id string, c net.Conn) error {
+		defer l.guard.handedOut.Done()
+		return establish(id, c)
+	})
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/hubspec/hubspec/hub"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Options configure an emulator. The zero value listens on loopback on random
@@ -95,8 +96,12 @@ type Server struct {
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
+	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
 	served   chan struct{} // closed when the HTTPS server has stopped serving
 	fresh    freshConns    // HTTPS connections that have not sent a request yet
+
+	closeOnce sync.Once // Close may be called more than once, as httptest's may
+	closeErr  error
 }
 
 // Start starts an emulator and returns once both listeners accept
@@ -179,7 +184,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
-	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), ws} {
+	s.ws = ws
+	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), guard: s.mqttLn}, ws} {
 		if err := s.broker.AddListener(l); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)
@@ -301,10 +307,15 @@ func hostWithPort(host string, addr net.Addr) string {
 
 // Close stops the emulator: in-flight HTTPS requests finish, MQTT sessions
 // (over TLS and over WebSockets) are disconnected, and Close returns once
-// everything has stopped. WebSocket connections are hijacked from the HTTPS
-// server, so its Shutdown does not wait for them; the broker's Close ends
-// them through the WebSocket listener.
+// everything has stopped; later calls return what the first did. WebSocket
+// connections are hijacked from the HTTPS server, so its Shutdown does not
+// wait for them; disconnectMQTT ends them.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.faults.stop() // pending fault delays and control long polls end first
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -315,10 +326,30 @@ func (s *Server) Close() error {
 	s.fresh.closeAll()
 	err := <-shut
 	<-s.served
+	s.disconnectMQTT()
 	s.broker.Close()
 	s.events.close()
 	s.closeStore()
 	return err
+}
+
+// disconnectMQTT ends every MQTT connection, and waits until mochi-mqtt has
+// finished with each, before the broker's own Close runs. That Close lists
+// a listener's clients under a read lock it takes twice (mochi-mqtt v2.7.9
+// Clients.GetByListener calls Len while holding it), which deadlocks when a
+// client ending at that moment asks for the write lock in between; the
+// adversarial suite hit it. With no connection left in mochi's hands, no
+// client can end during the broker's Close.
+func (s *Server) disconnectMQTT() {
+	disconnectAll := func(string) {
+		for _, cl := range s.broker.Clients.GetAll() {
+			_ = s.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+	s.mqttLn.Close() // no new connection; every open one is closed
+	disconnectAll("")
+	s.mqttLn.handedOut.Wait()
+	s.ws.Close(disconnectAll) // the same for MQTT over WebSockets; waits for its handlers
 }
 
 func (s *Server) closeListeners() {
