@@ -74,6 +74,13 @@ type Options struct {
 	// connection beyond the cap waits in the kernel's backlog until one
 	// closes. Defaults: 1024 and 10000.
 	MaxHTTPSConnections, MaxMQTTConnections int
+	// DeviceCAPEM holds the PEM of the CA certificates registered with the
+	// hub, as verified CAs are on a real hub: the certificate of a
+	// certificateAuthority device or module must chain to one of them.
+	// More can be registered while the emulator runs (RegisterDeviceCA).
+	// They are not kept in DataDir. A block that is not a CA certificate
+	// fails Start.
+	DeviceCAPEM []byte
 	// Logger receives the emulator's logs. Default: discarded.
 	Logger *slog.Logger
 	// Now is the clock used for SAS expiry and timestamps. Default time.Now.
@@ -92,6 +99,7 @@ type Server struct {
 	broker   *mqtt.Server
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
+	cas      *deviceCAs
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -116,6 +124,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	s.cas = newDeviceCAs()
+	if len(opts.DeviceCAPEM) > 0 {
+		if _, err := s.cas.add(opts.DeviceCAPEM); err != nil {
+			return nil, fmt.Errorf("emulator: device CA: %w", err)
+		}
 	}
 	var kept keptState
 	if opts.DataDir != "" {
@@ -160,7 +174,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
 	if err := addHooks(s.broker,
-		newAuthHook(s.broker, s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults),
+		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, opts.Now, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
@@ -179,7 +193,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
-	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), ws} {
+	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), ws} {
 		if err := s.broker.AddListener(l); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)
