@@ -34,6 +34,7 @@ var tagSet = []tagDoc{
 	{"@" + twins, "about device and module twins: desired and reported properties, tags, versions, etags"},
 	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
+	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

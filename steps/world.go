@@ -25,6 +25,7 @@ import (
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/certtest"
 )
 
 // waitFor bounds every wait on the hub (a patch arriving, a connection).
@@ -46,6 +47,9 @@ type world struct {
 	// alias; named keeps them in the order it first named them.
 	identities map[ident]*identityState
 	named      []ident
+	// cas are the certificate authorities the scenario made, by alias
+	// (x509.go).
+	cas map[string]*certtest.Cert
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
@@ -109,7 +113,7 @@ func newWorld(run *harness.Run) (*world, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
-	w := &world{sc: sc, target: run.Target, registry: reg, evidence: ev, identities: map[ident]*identityState{}}
+	w := &world{sc: sc, target: run.Target, registry: reg, evidence: ev, identities: map[ident]*identityState{}, cas: map[string]*certtest.Cert{}}
 	// Pushed first, so run last: after the other cleanups, such as
 	// clearing a device's registry faults before the device is deleted.
 	sc.Defer("the scenario's identities", w.cleanup)
