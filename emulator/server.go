@@ -9,8 +9,9 @@
 //
 // It serves the registry and twin REST API over HTTPS and the device/module
 // MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
-// on the HTTPS port, as the real hub), with real SAS authentication, etags,
-// versions and the error codes a real hub answers. Every known difference
+// on the HTTPS port, as the real hub), with real SAS authentication and, over
+// MQTT over TLS, X.509 certificates (x509.go), etags, versions and the error
+// codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.
 //
 // Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,

@@ -23,7 +23,7 @@ type x509Hub struct {
 	ca  *certtest.Cert
 }
 
-func startX509Hub(t *testing.T, now func() time.Time) *x509Hub {
+func startX509Hub(t testing.TB, now func() time.Time) *x509Hub {
 	t.Helper()
 	// The CA is valid for a day each way, so that only the device
 	// certificates' validity matters on a clock that is off.
@@ -41,7 +41,7 @@ func startX509Hub(t *testing.T, now func() time.Time) *x509Hub {
 }
 
 // mint fails the test when minting fails.
-func mint(t *testing.T) func(*certtest.Cert, error) *certtest.Cert {
+func mint(t testing.TB) func(*certtest.Cert, error) *certtest.Cert {
 	return func(c *certtest.Cert, err error) *certtest.Cert {
 		t.Helper()
 		if err != nil {
@@ -63,7 +63,7 @@ var caAuth = &hub.Authentication{Type: hub.AuthCertificateAuthority}
 
 // create registers a device, and a module on it when moduleID is set,
 // with auth for the last of them (the device is a SAS one under a module).
-func (h *x509Hub) create(t *testing.T, deviceID, moduleID string, auth *hub.Authentication) {
+func (h *x509Hub) create(t testing.TB, deviceID, moduleID string, auth *hub.Authentication) {
 	t.Helper()
 	ctx := context.Background()
 	devAuth := auth
@@ -82,7 +82,7 @@ func (h *x509Hub) create(t *testing.T, deviceID, moduleID string, auth *hub.Auth
 
 // connect connects the identity with cert (and opts) and reports the
 // CONNACK refusal code, 0 when the hub accepted.
-func (h *x509Hub) connect(t *testing.T, deviceID, moduleID string, cert *certtest.Cert, opts ...device.Option) byte {
+func (h *x509Hub) connect(t testing.TB, deviceID, moduleID string, cert *certtest.Cert, opts ...device.Option) byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
