@@ -11,6 +11,8 @@ import (
 	"github.com/hubspec/hubspec/hub/service"
 
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/certtest"
+	"github.com/hubspec/hubspec/internal/mqtttest"
 )
 
 // storage runs a benchmark on an emulator in memory and on one with a data
@@ -84,4 +86,39 @@ func BenchmarkReportedPatch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkConnect: one MQTT over TLS connection from dial to CONNACK 0,
+// authenticated by a SAS token, a self-signed certificate's thumbprint, or
+// a certificate's chain to a registered CA. Each opens a new TLS session.
+func BenchmarkConnect(b *testing.B) {
+	h := startX509Hub(b, nil)
+	sas, err := h.reg.CreateDevice(context.Background(), &hub.Device{DeviceID: "sas"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	token, err := hub.BuildSASToken(h.s.HostName()+"/devices/sas", sas.Authentication.SymmetricKey.PrimaryKey, "", time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	self := mint(b)(certtest.SelfSigned("self"))
+	h.create(b, "self", "", selfSignedAuth(self.Thumbprint()))
+	h.create(b, "ca", "", caAuth)
+	for _, bc := range []struct {
+		name, id string
+		cert     *certtest.Cert
+		opts     []device.Option
+	}{
+		{"sas", "sas", nil, []device.Option{mqtttest.WithSASToken(token)}},
+		{"selfSigned", "self", self, nil},
+		{"certificateAuthority", "ca", mint(b)(h.ca.Sign("ca")), nil},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				if code := h.connect(b, bc.id, "", bc.cert, bc.opts...); code != 0 {
+					b.Fatalf("CONNACK %d", code)
+				}
+			}
+		})
+	}
 }

@@ -32,6 +32,9 @@ import (
 //	    Server.DropConnection; answers {"deviceId","moduleId","dropped"}.
 //	POST /$hubspec/desired-pushes/drop  {"count"}
 //	    Server.DropDesiredPushes; answers what it set.
+//	POST /$hubspec/device-cas           {"pem"}
+//	    Server.RegisterDeviceCA; answers {"registered"}, the number of CAs
+//	    the hub now has.
 const controlPrefix = ControlPrefix
 
 // maxControlWait bounds one long poll, so a client that went away holds
@@ -43,6 +46,7 @@ var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (a
 	ControlAwaitConnectionsPath:  (*Server).controlAwaitConnections,
 	ControlDropConnectionPath:    (*Server).controlDropConnection,
 	ControlDropDesiredPushesPath: (*Server).controlDropDesiredPushes,
+	ControlDeviceCAsPath:         (*Server).controlDeviceCAs,
 }
 
 // serveControl routes, authorizes and answers a control request.
@@ -164,4 +168,16 @@ func (s *Server) controlDropDesiredPushes(ctx context.Context, body []byte) (any
 		return nil, hub.ErrArgumentInvalid.WithMessage("%v", err)
 	}
 	return req, nil
+}
+
+func (s *Server) controlDeviceCAs(_ context.Context, body []byte) (any, error) {
+	var req deviceCARequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	n, err := s.cas.add([]byte(req.PEM))
+	if err != nil {
+		return nil, err
+	}
+	return deviceCAAnswer{Registered: n}, nil
 }

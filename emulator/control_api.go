@@ -31,6 +31,13 @@ type Controls interface {
 	// desired-property changes, every one when n < 0; 0 restores delivery.
 	// See Server.DropDesiredPushes.
 	DropDesiredPushes(ctx context.Context, n int) error
+	// RegisterDeviceCA registers the CA certificates of a PEM bundle with
+	// the hub, as a verified CA is registered on a real hub (there, through
+	// the portal or ARM with proof of possession): the certificates of
+	// certificateAuthority devices and modules may then chain to them.
+	// A block that is not a CA certificate refuses the whole bundle. See
+	// Server.RegisterDeviceCA.
+	RegisterDeviceCA(ctx context.Context, pem []byte) error
 }
 
 // Both implementations have every power.
@@ -63,6 +70,9 @@ const (
 	// ControlDropDesiredPushesPath takes dropDesiredPushesRequest and
 	// answers it.
 	ControlDropDesiredPushesPath = ControlPrefix + "desired-pushes/drop"
+	// ControlDeviceCAsPath takes deviceCARequest and answers
+	// deviceCAAnswer.
+	ControlDeviceCAsPath = ControlPrefix + "device-cas"
 )
 
 // The requests and answers of the control plane, shared by its handlers
@@ -95,5 +105,11 @@ type (
 	}
 	dropDesiredPushesRequest struct {
 		Count int `json:"count"`
+	}
+	deviceCARequest struct {
+		PEM string `json:"pem"`
+	}
+	deviceCAAnswer struct {
+		Registered int `json:"registered"` // how many CAs the hub now has
 	}
 )

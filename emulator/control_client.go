@@ -137,3 +137,12 @@ func (c *ControlClient) DropDesiredPushes(ctx context.Context, n int) error {
 	}
 	return nil
 }
+
+// RegisterDeviceCA is Server.RegisterDeviceCA on the remote emulator.
+func (c *ControlClient) RegisterDeviceCA(ctx context.Context, pem []byte) error {
+	var ans deviceCAAnswer
+	if err := c.call(ctx, ControlDeviceCAsPath, deviceCARequest{PEM: string(pem)}, &ans); err != nil {
+		return fmt.Errorf("register a device CA: %w", err)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/certtest"
 )
 
 // TestControlsConformance runs one body against both implementations of
@@ -38,6 +39,7 @@ func TestControlsConformance(t *testing.T) {
 			t.Run("FailRegistryCalls", func(t *testing.T) { conformRegistryFaults(t, s, c) })
 			t.Run("AwaitAndDropConnections", func(t *testing.T) { conformConnections(t, s, c) })
 			t.Run("DropDesiredPushes", func(t *testing.T) { conformDesiredDrops(t, s, c) })
+			t.Run("RegisterDeviceCA", func(t *testing.T) { conformDeviceCAs(t, s, c) })
 		})
 	}
 }
@@ -179,6 +181,34 @@ func conformDesiredDrops(t *testing.T, s *emulator.Server, c emulator.Controls) 
 	v = set("third", 3)
 	if p := ctlPatch(t, ctx, dev); !p.Full || p.Version != v || p.Properties["second"] != float64(2) || p.Properties["third"] != float64(3) {
 		t.Fatalf("after one dropped push got %+v, want one Full patch at version %d with both changes", p, v)
+	}
+}
+
+// conformDeviceCAs: a registered CA authenticates the certificates it
+// signs from then on; a bundle with a certificate that is no CA is refused
+// whole, with 400 ArgumentInvalid, and registers nothing.
+func conformDeviceCAs(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx := context.Background()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &x509Hub{s: s, reg: reg}
+	h.create(t, "ca-device", "", caAuth)
+	ca := mint(t)(certtest.NewCA("conformance CA"))
+	cert := mint(t)(ca.Sign("ca-device"))
+	leaf := mint(t)(certtest.SelfSigned("leaf"))
+	if err := c.RegisterDeviceCA(ctx, append(ca.CertPEM(), leaf.CertPEM()...)); !errors.Is(err, hub.ErrArgumentInvalid) {
+		t.Fatalf("RegisterDeviceCA with a leaf in the bundle: %v, want 400 ArgumentInvalid", err)
+	}
+	if got := h.connect(t, "ca-device", "", cert); got != 5 {
+		t.Fatalf("after a refused bundle: CONNACK %d, want 5", got)
+	}
+	if err := c.RegisterDeviceCA(ctx, ca.CertPEM()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.connect(t, "ca-device", "", cert); got != 0 {
+		t.Fatalf("after RegisterDeviceCA: CONNACK %d, want 0", got)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 )
 
 // authHook authenticates MQTT connections: the CONNECT's protocol level,
-// user name, client id and SAS token on the way in, and the token's expiry
-// while the connection lasts. It is added first, so no other hook ever sees
+// user name, client id and SAS token or client certificate (x509.go) on the
+// way in, and the token's expiry while the connection lasts. It is added first, so no other hook ever sees
 // a client it refused.
 type authHook struct {
 	mqtt.HookBase
@@ -25,15 +25,16 @@ type authHook struct {
 	hostName string
 	now      func() time.Time
 	log      *slog.Logger
-	faults   *faults // InvokeAuthError windows refuse CONNECTs
+	faults   *faults    // InvokeAuthError windows refuse CONNECTs
+	cas      *deviceCAs // what certificateAuthority identities' certificates chain to
 
 	mu       sync.Mutex
 	expiries map[*mqtt.Client]*time.Timer // closes a connection when its token expires
 }
 
-func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults) *authHook {
+func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, cas *deviceCAs, hostName string, now func() time.Time, log *slog.Logger, flt *faults) *authHook {
 	return &authHook{
-		broker: broker, registry: reg, policies: pol, hostName: hostName, now: now, log: log, faults: flt,
+		broker: broker, registry: reg, policies: pol, cas: cas, hostName: hostName, now: now, log: log, faults: flt,
 		expiries: map[*mqtt.Client]*time.Timer{},
 	}
 }
@@ -126,7 +127,7 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.Connect.ClientIdentifier != u.id.clientID() {
 		return fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
 	}
-	if err := h.registry.authenticateIdentity(h.policies, h.hostName, u.id.deviceID, u.id.moduleID, string(pk.Connect.Password), h.now()); err != nil {
+	if err := h.credentialsValid(cl, pk, u.id); err != nil {
 		return err
 	}
 	// The hub takes a will only on the identity's own telemetry topic
@@ -136,6 +137,22 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 		return fmt.Errorf("will topic %q is not the identity's telemetry topic", pk.Connect.WillTopic)
 	}
 	return h.faults.refusedConnect(u.id)
+}
+
+// credentialsValid authenticates the identity by what the client
+// presented: a password is a SAS token, and decides alone even when a
+// certificate came with it (the SDKs send one or the other); without one,
+// the certificate of the TLS handshake authenticates (x509.go). The user
+// name names the identity either way (the SDKs send the same one).
+func (h *authHook) credentialsValid(cl *mqtt.Client, pk packets.Packet, id identity) error {
+	if len(pk.Connect.Password) > 0 {
+		return h.registry.authenticateIdentity(h.policies, h.hostName, id.deviceID, id.moduleID, string(pk.Connect.Password), h.now())
+	}
+	chain := peerCertificates(cl.Net.Conn)
+	if len(chain) == 0 {
+		return errUnauthorized("no password and no client certificate")
+	}
+	return h.registry.authenticateCertificate(id.deviceID, id.moduleID, chain, h.cas, h.now())
 }
 
 // OnConnectAuthenticate accepts: OnConnect has already refused what it must.

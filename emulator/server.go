@@ -9,8 +9,9 @@
 //
 // It serves the registry and twin REST API over HTTPS and the device/module
 // MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
-// on the HTTPS port, as the real hub), with real SAS authentication, etags,
-// versions and the error codes a real hub answers. Every known difference
+// on the HTTPS port, as the real hub), with real SAS authentication and, over
+// MQTT over TLS, X.509 certificates (x509.go), etags, versions and the error
+// codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.
 //
 // Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,
@@ -75,6 +76,13 @@ type Options struct {
 	// connection beyond the cap waits in the kernel's backlog until one
 	// closes. Defaults: 1024 and 10000.
 	MaxHTTPSConnections, MaxMQTTConnections int
+	// DeviceCAPEM holds the PEM of the CA certificates registered with the
+	// hub, as verified CAs are on a real hub: the certificate of a
+	// certificateAuthority device or module must chain to one of them.
+	// More can be registered while the emulator runs (RegisterDeviceCA).
+	// They are not kept in DataDir. A block that is not a CA certificate
+	// fails Start.
+	DeviceCAPEM []byte
 	// Logger receives the emulator's logs. Default: discarded.
 	Logger *slog.Logger
 	// Now is the clock used for SAS expiry and timestamps. Default time.Now.
@@ -93,6 +101,7 @@ type Server struct {
 	broker   *mqtt.Server
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
+	cas      *deviceCAs
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -121,6 +130,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	s.cas = newDeviceCAs()
+	if len(opts.DeviceCAPEM) > 0 {
+		if _, err := s.cas.add(opts.DeviceCAPEM); err != nil {
+			return nil, fmt.Errorf("emulator: device CA: %w", err)
+		}
 	}
 	var kept keptState
 	if opts.DataDir != "" {
@@ -165,7 +180,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
 	if err := addHooks(s.broker,
-		newAuthHook(s.broker, s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults),
+		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, opts.Now, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
@@ -185,7 +200,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
-	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), guard: s.mqttLn}, ws} {
+	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
 		if err := s.broker.AddListener(l); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)

@@ -108,6 +108,18 @@ func (t *trust) serverConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{t.cert}, MinVersion: tls.VersionTLS12}
 }
 
+// mqttServerConfig is the MQTT listener's: serverConfig, and it asks the
+// client for a certificate without verifying it, because a self-signed
+// device certificate chains to no CA. The auth hook verifies it at
+// CONNECT, against the identity the CONNECT names (x509.go); Go's server
+// has already checked the client's proof of possession of its key. The
+// HTTPS listener asks for none: no REST client needs one.
+func (t *trust) mqttServerConfig() *tls.Config {
+	cfg := t.serverConfig()
+	cfg.ClientAuth = tls.RequestClientCert
+	return cfg
+}
+
 // clientConfig trusts this emulator's CA and nothing else.
 func (t *trust) clientConfig() *tls.Config {
 	return &tls.Config{RootCAs: t.pool, MinVersion: tls.VersionTLS12}

@@ -20,7 +20,8 @@ import (
 // Target is a hub the scenarios run against. Everything a step needs to
 // reach it goes through this interface, so the same steps run against an
 // emulator and a live hub; emulator-only powers are optional interfaces
-// (Emulated, ConnectionAwaiter, ConnectionDropper, RegistryFaulter)
+// (Emulated, ConnectionAwaiter, ConnectionDropper, RegistryFaulter,
+// DeviceCARegistrar)
 // discovered by type assertion.
 type Target interface {
 	// Name is the target kind, e.g. "embedded".
@@ -99,6 +100,15 @@ type PolicyConnectionStrings interface {
 	PolicyConnectionString(policy string) (string, error)
 }
 
+// DeviceCARegistrar is a target that can register a CA certificate with
+// the hub, so that certificateAuthority devices and modules whose
+// certificates it signs can connect. A live hub registers a CA through
+// Azure Resource Manager with proof of possession, which a scenario cannot
+// arrange; the emulator targets have it (emulator.Controls).
+type DeviceCARegistrar interface {
+	RegisterDeviceCA(ctx context.Context, pem []byte) error
+}
+
 // Every power a step can discover, but the policies' connection strings
 // (which are no control), is one of emulator.Controls, so an emulator
 // target has it whichever way it reaches the emulator; and both emulator
@@ -108,6 +118,7 @@ var (
 	_ ConnectionAwaiter = emulator.Controls(nil)
 	_ ConnectionDropper = emulator.Controls(nil)
 	_ RegistryFaulter   = emulator.Controls(nil)
+	_ DeviceCARegistrar = emulator.Controls(nil)
 	_ emulator.Controls = (*Embedded)(nil)
 	_ emulator.Controls = (*Container)(nil)
 

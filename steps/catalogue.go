@@ -24,9 +24,10 @@ const (
 	mqtt       = "mqtt"
 	faults     = "faults"
 	policies   = "policies"
+	x509       = "x509"
 )
 
-var domains = []string{identities, twins, mqtt, faults, policies}
+var domains = []string{identities, twins, mqtt, faults, policies, x509}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -41,4 +42,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, groupVocabulary,
 	faultVocabulary, registryRetryVocabulary,
 	policyVocabulary,
+	x509Vocabulary,
 )

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubspec/hubspec/hub"
 	"github.com/hubspec/hubspec/hub/device"
+	"github.com/hubspec/hubspec/internal/certtest"
 )
 
 // ident names an identity as a feature does: its kind ("device" or
@@ -32,6 +33,7 @@ type identityState struct {
 	gone     bool        // the scenario deleted it since
 
 	firstKeys *hub.SymmetricKey // its keys when first created
+	certs     []*certtest.Cert  // its self-signed certificates, primary first, when created with them (x509.go)
 	givenKeys *hub.SymmetricKey // the keys the service last chose for it
 	etags     []string          // identity etags seen, oldest first
 

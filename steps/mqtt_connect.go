@@ -151,9 +151,14 @@ func (w *world) dialRetrying(ctx context.Context, i ident, opts ...device.Option
 	if err != nil {
 		return nil, err
 	}
+	return w.dialRetryingWith(ctx, i, cs, opts...)
+}
+
+// dialRetryingWith is dialRetrying with the connection string given.
+func (w *world) dialRetryingWith(ctx context.Context, i ident, cs string, opts ...device.Option) (*device.Client, error) {
 	var c *device.Client
 	var dialErr error
-	err = Eventually(ctx, waitFor, func(ctx context.Context) error {
+	err := Eventually(ctx, waitFor, func(ctx context.Context) error {
 		c, dialErr = w.dial(ctx, i, cs, opts...)
 		var refused *device.ConnectRefusedError
 		if errors.As(dialErr, &refused) && (refused.Code == 5 || refused.Code == 3) {

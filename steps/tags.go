@@ -35,6 +35,7 @@ var tagSet = []tagDoc{
 	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
 	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
+	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/certtest"
 )
 
 // waitFor bounds every wait on the hub (a patch arriving, a connection).
@@ -49,6 +50,9 @@ type world struct {
 	// alias; named keeps them in the order it first named them.
 	identities map[ident]*identityState
 	named      []ident
+	// cas are the certificate authorities the scenario made, by alias
+	// (x509.go).
+	cas map[string]*certtest.Cert
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
@@ -106,7 +110,7 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 
 func newWorld(run *harness.Run) (*world, error) {
 	sc := run.NewScenario()
-	w := &world{sc: sc, target: run.Target, evidence: &evidenceLog{sc: sc}, identities: map[ident]*identityState{}}
+	w := &world{sc: sc, target: run.Target, evidence: &evidenceLog{sc: sc}, identities: map[ident]*identityState{}, cas: map[string]*certtest.Cert{}}
 	reg, err := w.registryClient(run.Target.ServiceConnectionString())
 	if err != nil {
 		return nil, err

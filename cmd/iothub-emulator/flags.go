@@ -27,6 +27,7 @@ type config struct {
 	caCertFile  string
 	caOut       string
 	dataDir     string
+	deviceCAs   []string          // -device-ca files, in the order given
 	policyKeys  map[string]string // policy name → primary key (base64), as the -*-key flags give them
 	logLevel    slog.Level
 	logJSON     bool
@@ -70,6 +71,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of -cert")
 	fs.StringVar(&c.caCertFile, "ca-cert", "", "PEM of the CA clients must trust for -cert (default: the chain's last certificate)")
 	fs.StringVar(&c.caOut, "ca-out", "", "write the PEM of the CA clients must trust to this file")
+	// -device-ca repeats; given on the command line, it replaces the
+	// environment's file, as every other flag does.
+	parsingArgs, deviceCAFlag := false, false
+	fs.Func("device-ca", "PEM file of CA certificates registered with the hub: certificateAuthority devices' certificates chain to them (repeatable; a file may hold several)", func(v string) error {
+		if v == "" {
+			return errors.New("empty file name")
+		}
+		if parsingArgs && !deviceCAFlag {
+			c.deviceCAs, deviceCAFlag = nil, true
+		}
+		c.deviceCAs = append(c.deviceCAs, v)
+		return nil
+	})
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep identities, keys, twins and versions in this directory across restarts (default: in memory only)")
 	c.policyKeys = map[string]string{}
 	for _, p := range policyFlags {
@@ -109,6 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if len(args) > 0 && args[0] == "healthcheck" {
 		c.healthcheck, args = true, args[1:]
 	}
+	parsingArgs = true
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err

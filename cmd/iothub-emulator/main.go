@@ -134,7 +134,7 @@ func policyLines(s *emulator.Server) (string, error) {
 }
 
 // emulatorOptions turns the command line into emulator.Options, loading the
-// supplied certificate when there is one.
+// device CAs and the supplied certificate when there are any.
 func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 	opts := emulator.Options{
 		HostName:   c.hostName,
@@ -143,6 +143,13 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		PolicyKeys: c.policyKeys,
 		DataDir:    c.dataDir,
 		Logger:     log,
+	}
+	for _, f := range c.deviceCAs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return opts, fmt.Errorf("-device-ca: %w", err)
+		}
+		opts.DeviceCAPEM = append(append(opts.DeviceCAPEM, b...), '\n')
 	}
 	if c.certFile == "" {
 		return opts, nil

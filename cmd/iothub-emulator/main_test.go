@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -306,6 +307,13 @@ func TestParseFlags(t *testing.T) {
 	if c.httpsAddr != ":9443" || c.mqttAddr != ":1883" || !c.healthcheck {
 		t.Fatalf("got %+v: want the flag over the environment, the environment over the default, healthcheck from the subcommand", c)
 	}
+	env["IOTHUB_EMULATOR_DEVICE_CA"] = "env.pem"
+	if c, _ := parseFlags([]string{"-device-ca", "a.pem", "-device-ca", "b.pem"}, func(k string) string { return env[k] }, io.Discard); !slices.Equal(c.deviceCAs, []string{"a.pem", "b.pem"}) {
+		t.Fatalf("-device-ca files %q, want each flag's in order, instead of the environment's", c.deviceCAs)
+	}
+	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); !slices.Equal(c.deviceCAs, []string{"env.pem"}) {
+		t.Fatalf("-device-ca files %q, want the environment's", c.deviceCAs)
+	}
 	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); c.healthcheck {
 		t.Fatal("IOTHUB_EMULATOR_HEALTHCHECK honoured: a container exporting it would never serve")
 	}
@@ -322,6 +330,7 @@ func TestParseFlags(t *testing.T) {
 		{nil, "IOTHUB_EMULATOR_OWNER_KEY=not base64!", "-owner-key"},
 		{[]string{"-registry-read-write-key", ""}, "", "-registry-read-write-key"},
 		{nil, "IOTHUB_EMULATOR_DEVICE_KEY=%%%", "-device-key"},
+		{[]string{"-device-ca", ""}, "", "-device-ca"},
 	} {
 		name, value, _ := strings.Cut(tc.env, "=")
 		var stderr bytes.Buffer

@@ -105,6 +105,9 @@ func DialDevice(ctx context.Context, connectionString string, opts ...Option) (*
 
 func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client, error) {
 	cfg, tlsCfg := mqttconn.Resolve(cs, apply(opts))
+	if cs.X509 && cfg.ClientCert == nil {
+		return nil, errors.New("dial: an x509=true connection string needs device.WithClientCertificate")
+	}
 	c := &Client{
 		cs: cs, cfg: cfg, log: cfg.Log,
 		pending: map[string]chan twinResponse{},

@@ -328,7 +328,7 @@ func (c *Client) onConnect(pc paho.Client) {
 	default:
 		close(c.up)
 	}
-	if !c.closed {
+	if !c.closed && c.cfg.UsesSAS() {
 		if c.renew != nil {
 			c.renew.Stop()
 		}

@@ -384,6 +384,9 @@ func (b *binaryTarget) DropConnection(ctx context.Context, deviceID, moduleID st
 func (b *binaryTarget) DropDesiredPushes(ctx context.Context, n int) error {
 	return b.control().DropDesiredPushes(ctx, n)
 }
+func (b *binaryTarget) RegisterDeviceCA(ctx context.Context, pem []byte) error {
+	return b.control().RegisterDeviceCA(ctx, pem)
+}
 func (b *binaryTarget) BaseURL() string { return "https://localhost:" + b.httpsPort }
 func (b *binaryTarget) Host() string    { return "localhost:" + b.httpsPort }
 func (b *binaryTarget) PID() int {

@@ -31,6 +31,7 @@ type Settings struct {
 	Now        func() time.Time
 	Log        *slog.Logger
 	Token      string             // a given SAS token, used instead of signing one
+	ClientCert *tls.Certificate   // an X.509 client certificate, presented instead of a SAS token (device.WithClientCertificate)
 	ClientID   string             // a client identifier sent instead of the identity's own (mqtttest.WithClientID)
 	OnMessage  func(paho.Message) // mqtttest.DialRaw's handler of unrouted messages (mqtttest.WithOnMessage)
 	Observe    func(Event)        // nil: nobody observes (see device.WithObserver)
@@ -62,8 +63,15 @@ func Resolve(cs hub.ConnectionString, apply func(*Settings)) (Settings, *tls.Con
 	if tlsCfg.ServerName == "" {
 		tlsCfg.ServerName, _, _ = net.SplitHostPort(cfg.Addr)
 	}
+	if cfg.ClientCert != nil {
+		tlsCfg.Certificates = []tls.Certificate{*cfg.ClientCert}
+	}
 	return cfg, tlsCfg
 }
+
+// UsesSAS says whether the client presents a SAS token, which it renews by
+// reconnecting before it expires; a certificate alone needs no renewal.
+func (cfg Settings) UsesSAS() bool { return cfg.Token != "" || cfg.ClientCert == nil }
 
 // ClientIDFor is the client identifier to send for cs: its own, unless
 // mqtttest.WithClientID chose another.
@@ -82,13 +90,18 @@ func (cfg Settings) BrokerURL() string {
 	return "tls://" + cfg.Addr
 }
 
-// Credentials are the MQTT user name and password for cs: a given token,
-// or one signed with the connection string's key.
+// Credentials are the MQTT user name and password for cs: a given token;
+// no password when the client presents a certificate, as the SDKs send
+// none with X.509 (azure-iot-sdk-python pipeline_stages_mqtt.py); or a
+// token signed with the connection string's key.
 func Credentials(cs hub.ConnectionString, cfg Settings) (string, string) {
 	user := cs.HostName + "/" + IdentityClientID(cs) + "/?api-version=" + APIVersion +
 		"&DeviceClientType=" + url.QueryEscape("hubspec/0.1")
 	if cfg.Token != "" {
 		return user, cfg.Token
+	}
+	if cfg.ClientCert != nil {
+		return user, ""
 	}
 	token, err := cs.SASToken(cfg.TTL, cfg.Now())
 	if err != nil {

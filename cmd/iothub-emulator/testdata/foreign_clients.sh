@@ -14,7 +14,13 @@
 # a module with hub-assigned keys, connects the module with mosquitto_sub,
 # patches the module twin's desired telemetryInterval with curl and checks
 # that mosquitto_sub got the push, reports it back with mosquitto_pub, reads
-# it back with curl, and checks that a wrong module key is refused.
+# it back with curl, and checks that a wrong module key is refused. Then
+# X.509: openssl makes a self-signed device certificate and a CA (given to
+# BINARY with -device-ca) that signs another device's certificate; curl
+# registers the first device by its SHA-1 thumbprint and the second as
+# certificateAuthority; mosquitto_pub reports a property of each with
+# --cert/--key and no password, and is refused with a certificate that is
+# not the device's, and for a SAS device.
 # Every wait is bounded: read -t, curl --max-time, mosquitto -W.
 set -euo pipefail
 
@@ -89,10 +95,21 @@ hub() {
 	[ "$status" = "$3" ] || fail "$1 $2 answered $status, want $3: $(cat "$work/body")"
 }
 
+# newcert NAME SUBJECT [openssl req options]: an EC P-256 key and a
+# self-signed certificate valid for a day, $work/NAME.key and $work/NAME.pem.
+newcert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-keyout "$work/$1.key" -out "$work/$1.pem" -subj "$2" "${@:3}" 2>>"$work/openssl.log" ||
+		fail "openssl: certificate $1"
+}
+
+step "openssl: a CA for -device-ca"
+newcert deviceca /CN=ForeignDeviceCA -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+
 step "start $bin on 127.0.0.1:$https_port (HTTPS) and :$mqtt_port (MQTT)"
 ca=$work/ca.pem
 mkfifo "$work/stdout"
-"$bin" -https-addr "127.0.0.1:$https_port" -mqtt-addr "127.0.0.1:$mqtt_port" \
+"$bin" -https-addr "127.0.0.1:$https_port" -mqtt-addr "127.0.0.1:$mqtt_port" -device-ca "$work/deviceca.pem" \
 	-owner-key "$owner_key" -ca-out "$ca" -log-level debug >"$work/stdout" 2>"$work/emulator.log" &
 emu_pid=$!
 exec 3<"$work/stdout"
@@ -178,5 +195,44 @@ if mosquitto_pub "${mqtt_args[@]}" -P "$wrong_sas" -q 1 -t "devices/$device/modu
 fi
 grep -q 'not authorised\|Connection Refused' "$work/mosquitto_pub.log" ||
 	fail "mosquitto_pub with a wrong key failed, but not as refused"
+
+# report DEVICE CERT WANT_PUBACKS: mosquitto_pub reports a property of
+# DEVICE over a connection authenticated by $work/CERT.pem and its key alone.
+report() {
+	mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$ca" -V mqttv311 -i "$1" -u "$host/$1/?$api" \
+		--cert "$work/$2.pem" --key "$work/$2.key" -q 1 -d -m '{"auth":"x509"}' \
+		-t '$iothub/twin/PATCH/properties/reported/?$rid=1' >"$work/mosquitto_x509.log" 2>&1
+}
+
+step "openssl: a self-signed device certificate, and a device certificate the CA signs"
+self=x509SelfSigned
+signed=x509CASigned
+newcert "$self" "/CN=$self"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/$signed.key" \
+	-out "$work/$signed.csr" -subj "/CN=$signed" 2>>"$work/openssl.log" || fail "openssl: CSR of $signed"
+openssl x509 -req -in "$work/$signed.csr" -CA "$work/deviceca.pem" -CAkey "$work/deviceca.key" \
+	-CAcreateserial -days 1 -out "$work/$signed.pem" 2>>"$work/openssl.log" || fail "openssl: sign $signed"
+thumbprint=$(openssl x509 -in "$work/$self.pem" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
+[ ${#thumbprint} -eq 40 ] || fail "SHA-1 thumbprint is '$thumbprint'"
+
+step "curl: create $self (selfSigned, thumbprint $thumbprint) and $signed (certificateAuthority)"
+hub PUT "/devices/$self" 200 "{\"deviceId\":\"$self\",\"authentication\":{\"type\":\"selfSigned\",\"x509Thumbprint\":{\"primaryThumbprint\":\"$thumbprint\"}}}"
+hub PUT "/devices/$signed" 200 "{\"deviceId\":\"$signed\",\"authentication\":{\"type\":\"certificateAuthority\"}}"
+
+for who in "$self" "$signed"; do
+	step "mosquitto_pub --cert: $who reports with its certificate and no password"
+	report "$who" "$who" || fail "mosquitto_pub with the certificate of $who exited $?: $(cat "$work/mosquitto_x509.log")"
+	grep -q 'received PUBACK' "$work/mosquitto_x509.log" || fail "mosquitto_pub as $who saw no PUBACK"
+	hub GET "/twins/$who" 200
+	case $(cat "$work/body") in *'"auth":"x509"'*) ;; *) fail "the twin of $who lacks the report: $(cat "$work/body")" ;; esac
+done
+
+for pair in "$self $signed" "$signed $self" "$device $self"; do
+	read -r who cert <<<"$pair"
+	step "mosquitto_pub --cert: $who with the certificate of $cert is refused"
+	if report "$who" "$cert"; then fail "$who connected with the certificate of $cert"; fi
+	grep -q 'not authorised\|Connection Refused' "$work/mosquitto_x509.log" ||
+		fail "$who with the certificate of $cert failed, but not as refused: $(cat "$work/mosquitto_x509.log")"
+done
 
 echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"
