@@ -170,12 +170,12 @@ func (c *RegistryClient) HostName() string { return c.cs.HostName }
 // restCall describes one REST operation.
 type restCall struct {
 	method  string
-	path    string     // already escaped
-	query   url.Values // api-version is added
-	body    any        // JSON-encoded when non-nil
-	ifMatch string     // header value; "" sends none
-	ok      []int      // accepted statuses
-	out     any        // decoded from a successful body when non-nil
+	path    string      // already escaped
+	query   url.Values  // api-version is added
+	body    any         // JSON-encoded when non-nil
+	ifMatch string      // header value; "" sends none
+	ok      []int       // accepted statuses
+	out     any         // decoded from a successful body when non-nil
 	headers http.Header // more request headers (a query's paging)
 	// gotHeader, when non-nil, receives the successful answer's headers.
 	gotHeader *http.Header
