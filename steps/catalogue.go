@@ -23,9 +23,10 @@ const (
 	twins      = "twins"
 	mqtt       = "mqtt"
 	faults     = "faults"
+	queries    = "queries"
 )
 
-var domains = []string{identities, twins, mqtt, faults}
+var domains = []string{identities, twins, mqtt, faults, queries}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -39,4 +40,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	twinVocabulary, twinCheckVocabulary, rememberTwinVocabulary,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, groupVocabulary,
 	faultVocabulary, registryRetryVocabulary,
+	queryVocabulary,
 )

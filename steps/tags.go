@@ -34,6 +34,7 @@ var tagSet = []tagDoc{
 	{"@" + twins, "about device and module twins: desired and reported properties, tags, versions, etags"},
 	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
+	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

@@ -46,6 +46,8 @@ type world struct {
 	// alias; named keeps them in the order it first named them.
 	identities map[ident]*identityState
 	named      []ident
+	// query is the last twin query the service ran (queries.go).
+	query *queryRun
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error
