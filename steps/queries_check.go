@@ -23,7 +23,11 @@ func queryAnswersCount(ctx context.Context, count, pages string) error {
 	}
 	return worldFrom(ctx).settleQuery(ctx, func(a *queryAnswer) error {
 		if len(a.rows) != want {
-			return fmt.Errorf("the query answered %d rows, want %d: %s", len(a.rows), want, canonical(a.rows))
+			var rows []string
+			for _, r := range a.rows {
+				rows = append(rows, brief(r, nil))
+			}
+			return fmt.Errorf("the query answered %d rows, want %d: %s", len(a.rows), want, listOrNone(rows))
 		}
 		if pages != "" && strconv.Itoa(a.pages) != pages {
 			return fmt.Errorf("the query answered in %d pages, want %s", a.pages, pages)
@@ -167,17 +171,45 @@ func sameRows(got []any, want []expectedRow) error {
 			missing = append(missing, w.String())
 		}
 	}
-	var extra []string
+	var cols []string
+	if len(want) > 0 {
+		for _, c := range want[0] {
+			cols = append(cols, c.column)
+		}
+	}
+	var extra, all []string
 	for i, g := range got {
+		all = append(all, brief(g, cols))
 		if !used[i] {
-			extra = append(extra, canonical(g))
+			extra = append(extra, brief(g, cols))
 		}
 	}
 	if len(missing) == 0 && len(extra) == 0 {
 		return nil
 	}
 	return fmt.Errorf("the query's rows are not the table's: missing %s; not in the table %s (all rows: %s)",
-		listOrNone(missing), listOrNone(extra), canonical(got))
+		listOrNone(missing), listOrNone(extra), listOrNone(all))
+}
+
+// brief shows a row by the table's columns, or a twin by its ids, so that
+// a message about whole twins stays readable.
+func brief(row any, cols []string) string {
+	if len(cols) == 0 {
+		if _, ok := lookup(row, []string{"deviceId"}); !ok {
+			return canonical(row)
+		}
+		cols = []string{"deviceId", "moduleId"}
+	}
+	var parts []string
+	for _, c := range cols {
+		v, ok := lookup(row, strings.Split(c, "."))
+		if ok {
+			parts = append(parts, c+"="+canonical(v))
+		} else if c != "moduleId" {
+			parts = append(parts, c+"=undefined")
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func (e expectedRow) String() string {
