@@ -213,3 +213,14 @@ func TestQueryNeedsServiceConnect(t *testing.T) {
 	h.createDevice("query")
 	h.wantStatus(h.do("GET", "/devices/query", ""), 200, nil)
 }
+
+// TestQueryRouteSharesItsPathWithADevice: /devices/query is the query for
+// POST and the device "query" for the device methods; 405 lists both.
+func TestQueryRouteSharesItsPathWithADevice(t *testing.T) {
+	h := newTestHub(t)
+	r := h.do("PATCH", "/devices/query", "{}")
+	h.wantStatus(r, 405, nil)
+	if got := r.header.Get("Allow"); got != "DELETE, GET, POST, PUT" {
+		t.Fatalf("Allow %q", got)
+	}
+}

@@ -88,7 +88,7 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	op, ok := rt.ops[r.Method]
 	if !ok {
-		w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(rt.ops)), ", "))
+		w.Header().Set("Allow", strings.Join(h.allowed(segs), ", "))
 		writeError(w, errMethodNotAllowed.WithMessage("The requested resource does not support http method '%s'.", r.Method), h.now())
 		return
 	}
@@ -163,6 +163,20 @@ func (h *restHandler) match(segs []string, method string) (*route, []string) {
 		}
 	}
 	return first, firstIDs
+}
+
+// allowed lists the methods of every route the path matches (POST for
+// /devices/query, GET, PUT and DELETE for the device whose id is "query").
+func (h *restHandler) allowed(segs []string) []string {
+	set := map[string]bool{}
+	for _, rt := range h.routes {
+		if _, ok := matchPattern(rt.pattern, segs); ok {
+			for m := range rt.ops {
+				set[m] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 func matchPattern(pattern, segs []string) ([]string, bool) {

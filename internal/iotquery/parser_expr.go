@@ -194,11 +194,8 @@ func (p *parser) call() (Expr, error) {
 	}
 	p.next() // (
 	c := &Call{Name: name}
-	for !p.is(")") || len(c.Args) > 0 {
+	for !p.is(")") {
 		if len(c.Args) > 0 {
-			if p.is(")") {
-				break
-			}
 			if err := p.expect(","); err != nil {
 				return nil, err
 			}
