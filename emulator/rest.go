@@ -54,6 +54,7 @@ type restResult struct {
 	status int
 	body   []byte
 	etag   string
+	header http.Header // more headers (a query's x-ms-item-type and x-ms-continuation)
 }
 
 func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults) http.Handler {
@@ -80,14 +81,14 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, hub.ErrArgumentInvalid.WithMessage("The request path is not valid: %v", err), h.now())
 		return
 	}
-	rt, ids := h.match(segs)
+	rt, ids := h.match(segs, r.Method)
 	if rt == nil {
 		writeError(w, errNoRoute.WithMessage("No resource matches %s %s.", r.Method, r.URL.Path), h.now())
 		return
 	}
 	op, ok := rt.ops[r.Method]
 	if !ok {
-		w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(rt.ops)), ", "))
+		w.Header().Set("Allow", strings.Join(h.allowed(segs), ", "))
 		writeError(w, errMethodNotAllowed.WithMessage("The requested resource does not support http method '%s'.", r.Method), h.now())
 		return
 	}
@@ -116,6 +117,9 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 	if res.etag != "" {
 		w.Header().Set("ETag", `"`+res.etag+`"`)
 	}
+	for k, v := range res.header {
+		w.Header()[k] = v
+	}
 	if res.body != nil {
 		w.Header().Set("Content-Type", jsonContentType)
 		w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
@@ -139,14 +143,40 @@ func splitEscapedPath(p string) ([]string, error) {
 }
 
 // match finds the route for path segments; literals compare
-// case-insensitively, as ASP.NET routes do.
-func (h *restHandler) match(segs []string) (*route, []string) {
+// case-insensitively, as ASP.NET routes do. The first route that matches
+// and accepts the method wins, else the first that matches (for its 405):
+// so POST /devices/query is the query while GET /devices/query is still
+// the device whose id is "query".
+func (h *restHandler) match(segs []string, method string) (*route, []string) {
+	var first *route
+	var firstIDs []string
 	for i := range h.routes {
-		if ids, ok := matchPattern(h.routes[i].pattern, segs); ok {
+		ids, ok := matchPattern(h.routes[i].pattern, segs)
+		if !ok {
+			continue
+		}
+		if _, has := h.routes[i].ops[method]; has {
 			return &h.routes[i], ids
 		}
+		if first == nil {
+			first, firstIDs = &h.routes[i], ids
+		}
 	}
-	return nil, nil
+	return first, firstIDs
+}
+
+// allowed lists the methods of every route the path matches (POST for
+// /devices/query, GET, PUT and DELETE for the device whose id is "query").
+func (h *restHandler) allowed(segs []string) []string {
+	set := map[string]bool{}
+	for _, rt := range h.routes {
+		if _, ok := matchPattern(rt.pattern, segs); ok {
+			for m := range rt.ops {
+				set[m] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 func matchPattern(pattern, segs []string) ([]string, bool) {

@@ -12,13 +12,18 @@ import (
 // the permission each operation needs (DOC-SAS, Microsoft's IoT Hub access
 // control doc; the fidelity table's "REST permissions" row): registry reads
 // RegistryRead, registry writes RegistryWrite, everything under /twins
-// ServiceConnect. Any api-version is
+// ServiceConnect, as are twin queries. Any api-version is
 // accepted: the SDKs send 2020-09-30 or 2021-04-12 and the shapes agree.
 func (h *restHandler) buildRoutes() []route {
 	read, write, service := permRegistryRead, permRegistryWrite, permServiceConnect
 	return []route{
 		{[]string{"devices"}, map[string]operation{
 			http.MethodGet: {read, h.listDevices},
+		}},
+		// Twin queries need ServiceConnect: DOC-SAS lists "run queries"
+		// among what ServiceConnect grants, beside reading twins.
+		{[]string{"devices", "query"}, map[string]operation{
+			http.MethodPost: {service, h.queryTwins},
 		}},
 		{[]string{"devices", "*"}, map[string]operation{
 			http.MethodGet:    {read, h.getDevice},

@@ -25,9 +25,10 @@ const (
 	faults     = "faults"
 	policies   = "policies"
 	x509       = "x509"
+	queries    = "queries"
 )
 
-var domains = []string{identities, twins, mqtt, faults, policies, x509}
+var domains = []string{identities, twins, mqtt, faults, policies, x509, queries}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -43,4 +44,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	faultVocabulary, registryRetryVocabulary,
 	policyVocabulary,
 	x509Vocabulary,
+	queryVocabulary,
 )

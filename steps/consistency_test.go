@@ -31,7 +31,7 @@ func TestFeaturesOnAnEventuallyConsistentHub(t *testing.T) {
 	// Before the emulator closes: an idle connection that never carried a
 	// request would hold its shutdown for 5 s (net/http treats it as active).
 	t.Cleanup(tr.CloseIdleConnections)
-	lag := &laggyTransport{next: tr, lag: 300 * time.Millisecond, written: map[string]time.Time{}, seen: map[string][]byte{}}
+	lag := &laggyTransport{next: tr, lag: 300 * time.Millisecond, written: map[string]time.Time{}, seen: map[string][]byte{}, queried: map[string]*http.Response{}}
 	opts := godogOptions
 	opts.TestingT = t
 	status := godog.TestSuite{
@@ -60,17 +60,23 @@ func (l laggyHub) RegistryOptions() []service.Option {
 // laggyTransport makes a hub eventually consistent: for lag after a write
 // under a device (identity, modules, twins), reads under that device answer
 // what they last answered before, or 404 if they never did, as a live hub
-// may for a moment after a write.
+// may for a moment after a write; and a query naming the device answers
+// as the same query last did (the query-twins doc: "Query results are
+// eventually consistent").
 type laggyTransport struct {
 	next    http.RoundTripper
 	lag     time.Duration
 	mu      sync.Mutex
 	written map[string]time.Time // device id → its last write
 	seen    map[string][]byte    // path → body of its last fresh 200 GET
+	queried map[string]*http.Response
 	stale   int
 }
 
 func (l *laggyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.URL.Path == "/devices/query" {
+		return l.query(r)
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if len(parts) < 2 || parts[0] != "devices" && parts[0] != "twins" {
 		return l.next.RoundTrip(r)
@@ -105,6 +111,44 @@ func (l *laggyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	l.mu.Lock()
 	l.seen[r.URL.Path] = body
+	l.mu.Unlock()
+	return resp, err
+}
+
+// query answers a query as it last answered while a device the query
+// names (the steps limit every query to the scenario's devices by id) was
+// written less than lag ago; otherwise it asks the hub and keeps the
+// answer.
+func (l *laggyTransport) query(r *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	key := string(body) + "\x00" + r.Header.Get("x-ms-continuation") + "\x00" + r.Header.Get("x-ms-max-item-count")
+	l.mu.Lock()
+	old, seen := l.queried[key]
+	lagging := false
+	for id, at := range l.written {
+		lagging = lagging || time.Since(at) < l.lag && strings.Contains(string(body), "'"+id+"'")
+	}
+	if lagging && seen {
+		l.stale++
+		l.mu.Unlock()
+		b, _ := io.ReadAll(old.Body)
+		old.Body = io.NopCloser(bytes.NewReader(b))
+		return &http.Response{StatusCode: old.StatusCode, Header: old.Header.Clone(), Request: r, Body: io.NopCloser(bytes.NewReader(b))}, nil
+	}
+	l.mu.Unlock()
+	resp, err := l.next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	l.mu.Lock()
+	l.queried[key] = &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone(), Body: io.NopCloser(bytes.NewReader(b))}
 	l.mu.Unlock()
 	return resp, err
 }

@@ -36,6 +36,7 @@ var tagSet = []tagDoc{
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
 	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
 	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},
+	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

@@ -53,6 +53,8 @@ type world struct {
 	// cas are the certificate authorities the scenario made, by alias
 	// (x509.go).
 	cas map[string]*certtest.Cert
+	// query is the last twin query the service ran (queries.go).
+	query *queryRun
 	// lastRefusal is the hub's refusal of the last action, until a step
 	// checks it; one left unchecked fails the scenario (see Initialize).
 	lastRefusal error

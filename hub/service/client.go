@@ -170,12 +170,15 @@ func (c *RegistryClient) HostName() string { return c.cs.HostName }
 // restCall describes one REST operation.
 type restCall struct {
 	method  string
-	path    string     // already escaped
-	query   url.Values // api-version is added
-	body    any        // JSON-encoded when non-nil
-	ifMatch string     // header value; "" sends none
-	ok      []int      // accepted statuses
-	out     any        // decoded from a successful body when non-nil
+	path    string      // already escaped
+	query   url.Values  // api-version is added
+	body    any         // JSON-encoded when non-nil
+	ifMatch string      // header value; "" sends none
+	ok      []int       // accepted statuses
+	out     any         // decoded from a successful body when non-nil
+	headers http.Header // more request headers (a query's paging)
+	// gotHeader, when non-nil, receives the successful answer's headers.
+	gotHeader *http.Header
 }
 
 // do runs k, retrying 429 and 503 answers. Errors are *Error for hub
@@ -200,6 +203,9 @@ func (c *RegistryClient) do(ctx context.Context, k restCall) error {
 			return err
 		}
 		if slices.Contains(k.ok, status) {
+			if k.gotHeader != nil {
+				*k.gotHeader = hdr
+			}
 			if k.out == nil || len(bytes.TrimSpace(body)) == 0 {
 				return nil
 			}
@@ -246,6 +252,9 @@ func (c *RegistryClient) roundTrip(ctx context.Context, k restCall, u string, pa
 	}
 	if k.ifMatch != "" {
 		req.Header.Set("If-Match", k.ifMatch)
+	}
+	for name, v := range k.headers {
+		req.Header[name] = v
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)

@@ -21,6 +21,10 @@
 # certificateAuthority; mosquitto_pub reports a property of each with
 # --cert/--key and no password, and is refused with a certificate that is
 # not the device's, and for a SAS device.
+# Then it queries the twins as the Python service SDK's query_iot_hub does (POST
+# /devices/query, {"query": ...}, x-ms-max-item-count, x-ms-continuation)
+# and reads the headers that SDK reads back (x-ms-item-type,
+# x-ms-continuation).
 # Every wait is bounded: read -t, curl --max-time, mosquitto -W.
 set -euo pipefail
 
@@ -234,5 +238,41 @@ for pair in "$self $signed" "$signed $self" "$device $self"; do
 	grep -q 'not authorised\|Connection Refused' "$work/mosquitto_x509.log" ||
 		fail "$who with the certificate of $cert failed, but not as refused: $(cat "$work/mosquitto_x509.log")"
 done
+
+# query WANT_STATUS BODY [CONTINUATION]: POST /devices/query as PYHUB's
+# query_iot_hub sends it (azure-iot-hub, protocol/operations/
+# query_operations.py): Accept and Content-Type JSON, x-ms-max-item-count
+# 1, x-ms-continuation when given. The answer's headers land in
+# $work/headers, its body in $work/body.
+query() {
+	local status
+	status=$(curl -sS --max-time 10 --cacert "$ca" -X POST -D "$work/headers" -o "$work/body" -w '%{http_code}' \
+		-H "Authorization: $(sas "$host" "$owner_key" iothubowner)" \
+		-H 'Accept: application/json' -H 'Content-Type: application/json; charset=utf-8' \
+		-H 'x-ms-max-item-count: 1' ${3:+-H "x-ms-continuation: $3"} --data "$2" \
+		"https://$host/devices/query?$api") || fail "curl POST /devices/query"
+	[ "$status" = "$1" ] || fail "POST /devices/query $2 answered $status, want $1: $(cat "$work/body")"
+}
+# header NAME: the value of a header of the last answer, "" when absent.
+header() { grep -i "^$1:" "$work/headers" | head -n 1 | cut -d' ' -f2- | tr -d '\r'; }
+
+step "curl: query the device twins one page at a time, as query_iot_hub does"
+hub PUT "/devices/${device}2" 200 "{\"deviceId\":\"${device}2\",$empty}"
+query 200 '{"query":"SELECT * FROM devices"}'
+[ "$(header x-ms-item-type)" = twin ] || fail "x-ms-item-type '$(header x-ms-item-type)', want twin"
+token=$(header x-ms-continuation)
+[ -n "$token" ] || fail "the first of two pages has no x-ms-continuation"
+grep -q "^\[{\"deviceId\":\"$device\"," "$work/body" || fail "first page: $(cat "$work/body")"
+query 200 '{"query":"SELECT * FROM devices"}' "$token"
+grep -q "^\[{\"deviceId\":\"${device}2\"," "$work/body" || fail "second page: $(cat "$work/body")"
+[ -z "$(header x-ms-continuation)" ] || fail "the last page has an x-ms-continuation"
+
+step "curl: a count, and a query the language does not accept"
+query 200 '{"query":"SELECT COUNT() AS n FROM devices.modules"}'
+[ "$(cat "$work/body")" = '[{"n":1}]' ] || fail "count: $(cat "$work/body")"
+[ "$(header x-ms-item-type)" = raw ] || fail "count: x-ms-item-type '$(header x-ms-item-type)', want raw"
+query 400 '{"query":"SELECT * FROM devices WHERE"}'
+[ "$(header iothub-errorcode)" = ArgumentInvalid ] || fail "bad query: iothub-errorcode '$(header iothub-errorcode)'"
+grep -q 'Line 1:28' "$work/body" || fail "bad query: the message does not name the position: $(cat "$work/body")"
 
 echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"
