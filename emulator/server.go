@@ -92,6 +92,7 @@ type Server struct {
 	broker   *mqtt.Server
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
+	methods  *methods // direct method calls waiting for their answer
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -159,11 +160,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	})
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
+	s.methods = newMethods(s.registry, conns, s.log)
 	if err := addHooks(s.broker,
 		newAuthHook(s.broker, s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
+		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
 	); err != nil {
 		s.closeListeners()
@@ -177,7 +180,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	for _, l := range []listeners.Listener{listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.serverConfig())), ws} {
 		if err := s.broker.AddListener(l); err != nil {
@@ -305,7 +308,8 @@ func hostWithPort(host string, addr net.Addr) string {
 // server, so its Shutdown does not wait for them; the broker's Close ends
 // them through the WebSocket listener.
 func (s *Server) Close() error {
-	s.faults.stop() // pending fault delays and control long polls end first
+	s.faults.stop()   // pending fault delays and control long polls end first
+	s.methods.close() // and direct method calls waiting for an answer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
