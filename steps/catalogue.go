@@ -22,10 +22,11 @@ const (
 	identities = "identities"
 	twins      = "twins"
 	mqtt       = "mqtt"
+	methods    = "methods"
 	faults     = "faults"
 )
 
-var domains = []string{identities, twins, mqtt, faults}
+var domains = []string{identities, twins, mqtt, methods, faults}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -38,5 +39,6 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	identityVocabulary, identityOpVocabulary, rememberIdentityVocabulary,
 	twinVocabulary, twinCheckVocabulary, rememberTwinVocabulary,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, groupVocabulary,
+	methodVocabulary, methodDeviceVocabulary,
 	faultVocabulary, registryRetryVocabulary,
 )
