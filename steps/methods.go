@@ -121,7 +121,13 @@ func invokeMethod(ctx context.Context, verb, name, kind, alias, size, payload, r
 	if err != nil {
 		return err
 	}
-	wait := max(req.ResponseTimeout, 30*time.Second) + max(req.ConnectTimeout, 0) + waitFor
+	// The hub answers within its timeouts (a response timeout of 30 s
+	// unless given): a call still running waitFor after them has failed.
+	answerIn := req.ResponseTimeout
+	if answerIn <= 0 {
+		answerIn = 30 * time.Second
+	}
+	wait := answerIn + max(req.ConnectTimeout, 0) + waitFor
 	call := &methodCall{done: make(chan struct{}), until: wait}
 	s.methodsOf().calls[name] = call
 	run := func(ctx context.Context) {

@@ -27,7 +27,7 @@ var methodDeviceVocabulary = []vocab.Def{
 	step(methods, `^(device|module) "([^"]+)" received no method call$`, receivedNoMethod,
 		"Checks that no call reached the identity's app: the hub sends a call to the identity called and to no other."),
 	step(methods, `^(device|module) "([^"]+)" receives method "([^"]*)"(?: with (no payload)| with a payload of (\d+) bytes| with payload (.+?))? on its bare connection$`, bareReceivesMethod,
-		"Waits for a call of the method on the identity's latest bare connection, checks its payload if one is given and keeps its request id for the answer.",
+		"Waits for a call of the method on the identity's latest bare connection (sent at QoS 0, as the hub sends calls), checks its payload if one is given and keeps its request id for the answer.",
 		"", "", methodNameDoc, "", "<N> the payload's size in bytes"),
 	step(methods, `^(device|module) "([^"]+)" answers method "([^"]*)" on its bare connection with status (\d+)(?: and a payload of (\d+) bytes| and payload (.+?))?(?: under (an unknown request id)| under the request id (device|module) "([^"]+)" got)?$`, bareAnswersMethod,
 		"The identity answers the last call of the method its bare connection received, or sends an answer under a request id it was never given, or under the one another identity got.",
@@ -173,6 +173,11 @@ func bareReceivesMethod(ctx context.Context, kind, alias, name, none, size, payl
 	_, rid, _ := methodTopic(m.Topic())
 	ms.bareRIDs[name] = rid
 	what := fmt.Sprintf("the call of method %q on the bare connection of %s", name, s.ident)
+	if m.Qos() != 0 {
+		// The subscription asked for QoS 1; the hub sends calls at QoS 0
+		// (Microsoft's direct methods doc: "Method requests are QoS 0").
+		return fmt.Errorf("%s: sent at QoS %d, want 0", what, m.Qos())
+	}
 	if none != "" {
 		return errorIf(len(m.Payload()) > 0, "%s: want no payload, got %s", what, m.Payload())
 	}
