@@ -7,8 +7,8 @@
 //	defer s.Close()
 //	cs := s.ConnectionString() // iothubowner
 //
-// It serves the registry and twin REST API over HTTPS and the device/module
-// MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
+// It serves the registry, twin and direct method REST API over HTTPS and the
+// device/module MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
 // on the HTTPS port, as the real hub), with real SAS authentication, etags,
 // versions and the error codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.

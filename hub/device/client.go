@@ -1,7 +1,8 @@
 // Package device is a device's or module's MQTT client of an IoT hub, on
 // paho: the twin protocol (get, reported patches, desired patches on a
-// channel) and telemetry, over TLS or WebSockets, with SAS tokens it renews
-// itself. It works against a real hub and the emulator alike.
+// channel), direct methods (HandleMethod) and telemetry, over TLS or
+// WebSockets, with SAS tokens it renews itself. It works against a real
+// hub and the emulator alike.
 package device
 
 import (
