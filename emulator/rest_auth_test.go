@@ -74,6 +74,7 @@ func FuzzREST(f *testing.F) {
 	f.Add("GET", "/devices/%2F/modules", ``, "")
 	f.Add("DELETE", "/devices/d", ``, `"MQ=="`)
 	f.Add("GET", "/devices?top=-1", ``, "")
+	f.Add("POST", "/twins/d/modules/m/methods", `{"methodName":"m","payload":{},"connectTimeoutInSeconds":300}`, "")
 	f.Fuzz(func(t *testing.T, method, path, body, ifMatch string) {
 		req, err := http.NewRequest(method, "http://testhub"+path, strings.NewReader(body))
 		if err != nil || !strings.HasPrefix(path, "/") {
