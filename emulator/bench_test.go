@@ -122,3 +122,38 @@ func BenchmarkConnect(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMethodRoundTrip: a direct method from the service's POST to
+// the module's answer and back: REST call, MQTT request to the module,
+// the module's answer, REST reply. "parallel" keeps many calls in flight on
+// the one connection.
+func BenchmarkMethodRoundTrip(b *testing.B) {
+	reg, c := benchModule(b, emulator.Options{})
+	c.HandleMethod("echo", func(_ context.Context, req device.MethodRequest) (int, any) { return 200, req.Payload })
+	call := func(ctx context.Context, i int) error {
+		res, err := reg.InvokeModuleMethod(ctx, "dev1", "mod1", service.MethodRequest{MethodName: "echo", Payload: []byte(fmt.Sprint(i))})
+		if err == nil && (res.Status != 200 || string(res.Payload) != fmt.Sprint(i)) {
+			err = fmt.Errorf("answer %d %s to call %d", res.Status, res.Payload, i)
+		}
+		return err
+	}
+	b.Run("sequential", func(b *testing.B) {
+		ctx := context.Background()
+		for i := range b.N {
+			if err := call(ctx, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			for i := 0; pb.Next(); i++ {
+				if err := call(ctx, i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -14,9 +14,10 @@ import (
 // connections is the one record of who is connected over MQTT: each
 // identity's live connection, each connection's outbox, and how many
 // connections each identity has had accepted. It is the mochi hook for the
-// three events that change that record. Whatever must reach a connected
-// identity (twin answers and desired pushes; direct methods and
-// cloud-to-device messages next) goes through deliver or reply, and every
+// events that change that record, and for subscriptions, which waiters on
+// an identity's readiness watch. Whatever must reach a connected identity
+// (twin answers, desired pushes and direct method calls; cloud-to-device
+// messages next) goes through deliver, deliverRequest or reply, and every
 // close forced from outside the connection (fault injection, the
 // DropConnection control, a deleted identity) through drop, dropIfCurrent
 // or forget.
@@ -38,7 +39,9 @@ type connections struct {
 	live     map[identity]*mqtt.Client    // the live connection of each identity
 	outboxes map[*mqtt.Client]*eventQueue // each live connection's writer
 	accepted map[identity]int             // accepted CONNECTs per identity
-	changed  chan struct{}                // closed and replaced whenever accepted changes
+	// changed is closed and replaced whenever accepted changes or a
+	// connection subscribes, so waiters re-check what they wait for.
+	changed chan struct{}
 }
 
 var (
@@ -50,9 +53,12 @@ var (
 	errNotConnected = errors.New("not connected")
 	// errUndelivered: the connection matched none of its subscriptions
 	// against the topic, or closed before the write.
-	errUndelivered  = errors.New("not delivered: no matching subscription, or the connection closed")
-	errSlowConsumer = errors.New("too many messages waiting: the client does not read")
-	errIdentityGone = errors.New("the identity was deleted or disabled")
+	errUndelivered = errors.New("not delivered: no matching subscription, or the connection closed")
+	// errNotSubscribed: the identity's live connection holds no
+	// subscription matching the topic, so the request would be dropped.
+	errNotSubscribed = errors.New("not subscribed")
+	errSlowConsumer  = errors.New("too many messages waiting: the client does not read")
+	errIdentityGone  = errors.New("the identity was deleted or disabled")
 )
 
 // maxPendingPushes bounds what waits in one connection's outbox; past it the
@@ -72,7 +78,11 @@ func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identit
 func (c *connections) ID() string { return "iothub-connections" }
 
 func (c *connections) Provides(b byte) bool {
-	return b == mqtt.OnSessionEstablish || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+	switch b {
+	case mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnSubscribed, mqtt.OnDisconnect:
+		return true
+	}
+	return false
 }
 
 // OnSessionEstablish records the live connection and opens its outbox. It
@@ -93,11 +103,25 @@ func (c *connections) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.accepted[id]++
-	close(c.changed)
-	c.changed = make(chan struct{})
+	c.signal()
 	if c.live[id] == cl {
 		c.presence(id, true)
 	}
+}
+
+// OnSubscribed wakes those waiting for an identity to subscribe
+// (deliverWhenSubscribed). mochi calls it once the filters are in the
+// connection's state, just before the SUBACK is written.
+func (c *connections) OnSubscribed(*mqtt.Client, packets.Packet, []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signal()
+}
+
+// signal wakes every waiter on changed. c.mu is held.
+func (c *connections) signal() {
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // OnDisconnect closes the connection's outbox and marks the identity
@@ -136,7 +160,51 @@ func (c *connections) deliver(id identity, topic string, payload []byte) error {
 	if cl == nil || out == nil {
 		return fmt.Errorf("%s: %w", id, errNotConnected)
 	}
-	waiting, queued := out.push(func() { publishTo(cl, topic, payload) })
+	return c.queue(id, cl, out, func() { publishTo(cl, topic, payload, 1) })
+}
+
+// deliverRequest queues a hub-to-device request (a direct method call) for
+// id's live connection, at QoS 0 as IoT Hub sends method requests
+// (Microsoft's direct methods doc): errNotConnected when id has no live
+// connection, errNotSubscribed when that connection holds no subscription
+// matching topic. The hub counts either as the identity not being online
+// (the fidelity table's direct methods rows).
+func (c *connections) deliverRequest(id identity, topic string, payload []byte) error {
+	cl, out := c.current(id)
+	if cl == nil || out == nil || cl.Closed() {
+		return fmt.Errorf("%s: %w", id, errNotConnected)
+	}
+	if _, ok := subscribedQoS(cl, topic); !ok {
+		return fmt.Errorf("%s: %w", id, errNotSubscribed)
+	}
+	return c.queue(id, cl, out, func() { publishTo(cl, topic, payload, 0) })
+}
+
+// deliverWhenSubscribed is deliverRequest, retried whenever an identity
+// connects or a connection subscribes, until it succeeds or ctx ends: the
+// hub waits up to a direct method's connectTimeoutInSeconds for the device
+// to come online. It returns deliverRequest's last error when ctx ends.
+func (c *connections) deliverWhenSubscribed(ctx context.Context, id identity, topic string, payload []byte) error {
+	for {
+		c.mu.Lock()
+		changed := c.changed // taken before trying, so no wake-up is missed
+		c.mu.Unlock()
+		err := c.deliverRequest(id, topic, payload)
+		if !errors.Is(err, errNotConnected) && !errors.Is(err, errNotSubscribed) {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// queue pushes a write to cl's outbox, closing cl as a slow consumer when
+// too much waits there.
+func (c *connections) queue(id identity, cl *mqtt.Client, out *eventQueue, write func()) error {
+	waiting, queued := out.push(write)
 	if !queued {
 		return fmt.Errorf("%s: %w", id, errNotConnected)
 	}
@@ -162,7 +230,7 @@ func (c *connections) reply(cl *mqtt.Client, topic string, payload []byte) error
 		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
 	}
 	sent := make(chan bool, 1)
-	if _, queued := out.push(func() { sent <- publishTo(cl, topic, payload) }); !queued {
+	if _, queued := out.push(func() { sent <- publishTo(cl, topic, payload, 1) }); !queued {
 		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
 	}
 	if !<-sent {

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"time"
@@ -14,7 +15,8 @@ import (
 
 // The README's snippet, compiled and run: an emulator on loopback, a device
 // and a module with hub-assigned keys, the module connected over MQTT, and a
-// desired change made by the service arriving on the module's channel.
+// desired change made by the service arriving on the module's channel, and
+// a direct method the service calls and the module answers.
 func ExampleStart() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,5 +62,18 @@ func ExampleStart() {
 	case <-ctx.Done():
 		log.Fatal("no desired patch")
 	}
-	// Output: telemetryInterval: 5 version: 2
+
+	// Direct methods: the module answers, the service's call waits for it.
+	c.HandleMethod("reboot", func(ctx context.Context, req device.MethodRequest) (int, any) {
+		return 200, map[string]any{"rebooted": true}
+	})
+	res, err := reg.InvokeModuleMethod(ctx, "myFirstDevice", "myFirstModule",
+		service.MethodRequest{MethodName: "reboot", Payload: json.RawMessage(`{"delay":5}`), ResponseTimeout: 30 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("reboot:", res.Status, string(res.Payload))
+	// Output:
+	// telemetryInterval: 5 version: 2
+	// reboot: 200 {"rebooted":true}
 }

@@ -12,8 +12,8 @@ const (
 
 	// HTTPS: a request's headers must arrive within 10 s and the whole
 	// request within 20 s; an answer must be written within 60 s (the
-	// control plane's awaits lift this for themselves); a keep-alive
-	// connection idle for 30 s is closed. The SDKs' requests are small and
+	// control plane's awaits and direct method calls lift this for
+	// themselves); a keep-alive connection idle for 30 s is closed. The SDKs' requests are small and
 	// quick, and their HTTP clients reconnect when an idle connection has
 	// gone, so these cost a well-behaved client nothing.
 	httpReadHeaderTimeout = 10 * time.Second

@@ -78,8 +78,8 @@ func (h *aclHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 // OnPublish vets the topic: an allowed request is acknowledged but never
 // routed to other clients (CodeSuccessIgnore, which also ends mochi's
 // OnPublish chain); anything else closes the connection. The request itself
-// is answered in OnPublished (twinHook, faultHook), after the PUBACK, as the
-// hub does.
+// is handled in OnPublished (twinHook, methodHook, faultHook), after the
+// PUBACK, as the hub does.
 func (h *aclHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if _, err := parseRequestTopic(pk.TopicName, identityOf(cl.ID)); err != nil {
 		h.log.Info("mqtt closing connection", "client", cl.ID, "reason", err)

@@ -32,9 +32,9 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 // the order is: authentication first, so no other hook sees a client it
 // refuses; topic authorization next; then the connection registry, so a
 // connection is recorded before anything answers it; then the request
-// handlers (twins, faults).
-func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, faults *faultHook) error {
-	for _, h := range []mqtt.Hook{auth, acl, conns, twin, faults} {
+// handlers (twins, direct method answers, faults).
+func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook) error {
+	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults} {
 		if err := broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}
@@ -44,26 +44,21 @@ func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connecti
 
 // publishTo sends one PUBLISH to one connection, and only if that connection
 // holds a subscription matching the topic; the QoS is the subscription's,
-// capped at 1 (IoT Hub supports QoS 0 and 1 only: Microsoft's IoT Hub MQTT
-// doc). Only the outboxes of delivery.go call it: broker-style fan-out would
-// leak one module's twin to every other module, since all of them subscribe
-// to the same topic names. Unsubscribed topics are dropped, as IoT Edge's
-// protocol gateway does (the fidelity table's "Subscription gating" row).
-func publishTo(cl *mqtt.Client, topic string, payload []byte) bool {
+// capped at maxQoS (IoT Hub supports QoS 0 and 1 only: Microsoft's IoT Hub
+// MQTT doc; it sends direct method requests at QoS 0). Only the outboxes of
+// delivery.go call it: broker-style fan-out would leak one module's twin to
+// every other module, since all of them subscribe to the same topic names.
+// Unsubscribed topics are dropped, as IoT Edge's protocol gateway does (the
+// fidelity table's "Subscription gating" row).
+func publishTo(cl *mqtt.Client, topic string, payload []byte, maxQoS byte) bool {
 	if cl.Closed() {
 		return false
 	}
-	var qos byte
-	matched := false
-	for filter, sub := range cl.State.Subscriptions.GetAll() {
-		if topicMatches(filter, topic) {
-			matched = true
-			qos = max(qos, min(sub.Qos, 1))
-		}
-	}
+	qos, matched := subscribedQoS(cl, topic)
 	if !matched {
 		return false
 	}
+	qos = min(qos, maxQoS)
 	out := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos},
 		TopicName:   topic,
@@ -84,4 +79,16 @@ func publishTo(cl *mqtt.Client, topic string, payload []byte) bool {
 		}
 	}
 	return cl.WritePacket(out) == nil
+}
+
+// subscribedQoS is the highest QoS (capped at 1) of cl's subscriptions
+// matching topic, and whether any does.
+func subscribedQoS(cl *mqtt.Client, topic string) (qos byte, matched bool) {
+	for filter, sub := range cl.State.Subscriptions.GetAll() {
+		if topicMatches(filter, topic) {
+			matched = true
+			qos = max(qos, min(sub.Qos, 1))
+		}
+	}
+	return qos, matched
 }

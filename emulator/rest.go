@@ -33,7 +33,8 @@ type restHandler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	routes   []route
-	faults   *faults // registry calls a test asked to fail; nil for none
+	faults   *faults  // registry calls a test asked to fail; nil for none
+	methods  *methods // direct method calls
 }
 
 // route is a path pattern ("*" matches one non-empty segment, an id) and
@@ -46,6 +47,12 @@ type route struct {
 type operation struct {
 	perm  permission
 	serve func(r *http.Request, ids []string) (restResult, error)
+	// waits marks an operation that may wait for minutes before it answers
+	// (a direct method call waits for its device): its write deadline is
+	// lifted to the longest wait plus the usual write timeout, so the
+	// server's write timeout does not cut off its answer. (The read timeout
+	// ends once the body is read: net/http clears the read deadline then.)
+	waits bool
 }
 
 // restResult is a handler's answer: status, JSON body (nil for none) and
@@ -57,14 +64,17 @@ type restResult struct {
 	header http.Header // more headers (a query's x-ms-item-type and x-ms-continuation)
 }
 
-func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults) http.Handler {
+func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults, meth *methods) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt}
+	if meth == nil {
+		meth = newMethods(reg, nil, log)
+	}
+	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt, methods: meth}
 	h.routes = h.buildRoutes()
 	return h.recoverPanics(http.HandlerFunc(h.serve))
 }
@@ -105,6 +115,9 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err, h.now())
 			return
 		}
+	}
+	if op.waits {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(maxMethodWait + httpWriteTimeout))
 	}
 	res, err := op.serve(r, ids)
 	if err != nil {

@@ -74,6 +74,7 @@ func FuzzREST(f *testing.F) {
 	f.Add("GET", "/devices/%2F/modules", ``, "")
 	f.Add("DELETE", "/devices/d", ``, `"MQ=="`)
 	f.Add("GET", "/devices?top=-1", ``, "")
+	f.Add("POST", "/twins/d/modules/m/methods", `{"methodName":"m","payload":{},"connectTimeoutInSeconds":300}`, "")
 	f.Fuzz(func(t *testing.T, method, path, body, ifMatch string) {
 		req, err := http.NewRequest(method, "http://testhub"+path, strings.NewReader(body))
 		if err != nil || !strings.HasPrefix(path, "/") {
@@ -87,7 +88,7 @@ func FuzzREST(f *testing.F) {
 		req.Header.Set("Authorization", signToken(key, "testhub", t0.Unix()+60, "iothubowner", true))
 		req.Header.Set("If-Match", ifMatch)
 		rec := httptest.NewRecorder()
-		newRESTHandler(reg, pol, "testhub", func() time.Time { return t0 }, nil, nil).ServeHTTP(rec, req)
+		newRESTHandler(reg, pol, "testhub", func() time.Time { return t0 }, nil, nil, nil).ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: status %d %s", method, path, body, rec.Code, rec.Body)
 		}

@@ -12,44 +12,50 @@ import (
 // the permission each operation needs (DOC-SAS, Microsoft's IoT Hub access
 // control doc; the fidelity table's "REST permissions" row): registry reads
 // RegistryRead, registry writes RegistryWrite, everything under /twins
-// ServiceConnect, as are twin queries. Any api-version is
+// ServiceConnect, as are twin queries and direct methods. Any api-version is
 // accepted: the SDKs send 2020-09-30 or 2021-04-12 and the shapes agree.
 func (h *restHandler) buildRoutes() []route {
 	read, write, service := permRegistryRead, permRegistryWrite, permServiceConnect
 	return []route{
 		{[]string{"devices"}, map[string]operation{
-			http.MethodGet: {read, h.listDevices},
+			http.MethodGet: {perm: read, serve: h.listDevices},
 		}},
 		// Twin queries need ServiceConnect: DOC-SAS lists "run queries"
 		// among what ServiceConnect grants, beside reading twins.
 		{[]string{"devices", "query"}, map[string]operation{
-			http.MethodPost: {service, h.queryTwins},
+			http.MethodPost: {perm: service, serve: h.queryTwins},
 		}},
 		{[]string{"devices", "*"}, map[string]operation{
-			http.MethodGet:    {read, h.getDevice},
-			http.MethodPut:    {write, h.putDevice},
-			http.MethodDelete: {write, h.deleteDevice},
+			http.MethodGet:    {perm: read, serve: h.getDevice},
+			http.MethodPut:    {perm: write, serve: h.putDevice},
+			http.MethodDelete: {perm: write, serve: h.deleteDevice},
 		}},
 		{[]string{"devices", "*", "modules"}, map[string]operation{
-			http.MethodGet: {read, h.listModules},
+			http.MethodGet: {perm: read, serve: h.listModules},
 		}},
 		{[]string{"devices", "*", "modules", "*"}, map[string]operation{
-			http.MethodGet:    {read, h.getModule},
-			http.MethodPut:    {write, h.putModule},
-			http.MethodDelete: {write, h.deleteModule},
+			http.MethodGet:    {perm: read, serve: h.getModule},
+			http.MethodPut:    {perm: write, serve: h.putModule},
+			http.MethodDelete: {perm: write, serve: h.deleteModule},
 		}},
 		{[]string{"twins", "*"}, map[string]operation{
-			http.MethodGet:   {service, h.getTwin},
-			http.MethodPatch: {service, h.patchTwin},
-			http.MethodPut:   {service, h.replaceTwin},
+			http.MethodGet:   {perm: service, serve: h.getTwin},
+			http.MethodPatch: {perm: service, serve: h.patchTwin},
+			http.MethodPut:   {perm: service, serve: h.replaceTwin},
 		}},
 		{[]string{"twins", "*", "modules", "*"}, map[string]operation{
-			http.MethodGet:   {service, h.getTwin},
-			http.MethodPatch: {service, h.patchTwin},
-			http.MethodPut:   {service, h.replaceTwin},
+			http.MethodGet:   {perm: service, serve: h.getTwin},
+			http.MethodPatch: {perm: service, serve: h.patchTwin},
+			http.MethodPut:   {perm: service, serve: h.replaceTwin},
+		}},
+		{[]string{"twins", "*", "methods"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.invokeMethod, waits: true},
+		}},
+		{[]string{"twins", "*", "modules", "*", "methods"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.invokeMethod, waits: true},
 		}},
 		{[]string{"statistics", "devices"}, map[string]operation{
-			http.MethodGet: {read, h.statistics},
+			http.MethodGet: {perm: read, serve: h.statistics},
 		}},
 	}
 }
@@ -184,4 +190,28 @@ func (h *restHandler) replaceTwin(r *http.Request, ids []string) (restResult, er
 	}
 	d, m := twinIDs(ids)
 	return twinResult(h.reg.replaceTwin(d, m, body, ifMatch(r)))
+}
+
+// invokeMethod is a direct method call on a device or a module: 200
+// {"status", "payload"} with the identity's answer, or the hub's refusal
+// (methods.go).
+func (h *restHandler) invokeMethod(r *http.Request, ids []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	call, err := parseMethodCall(body)
+	if err != nil {
+		return restResult{}, err
+	}
+	d, m := twinIDs(ids)
+	answer, err := h.methods.invoke(r.Context(), identity{deviceID: d, moduleID: m}, call)
+	if err != nil {
+		return restResult{}, err
+	}
+	b, err := answer.resultJSON()
+	if err != nil {
+		return restResult{}, err
+	}
+	return restResult{status: http.StatusOK, body: b}, nil
 }

@@ -7,11 +7,11 @@
 //	defer s.Close()
 //	cs := s.ConnectionString() // iothubowner
 //
-// It serves the registry and twin REST API over HTTPS and the device/module
-// MQTT protocol over TLS and over WebSockets (wss://{host}/$iothub/websocket
-// on the HTTPS port, as the real hub), with real SAS authentication and, over
-// MQTT over TLS, X.509 certificates (x509.go), etags, versions and the error
-// codes a real hub answers. Every known difference
+// It serves the registry, twin, query and direct method REST API over HTTPS
+// and the device/module MQTT protocol over TLS and over WebSockets
+// (wss://{host}/$iothub/websocket on the HTTPS port, as the real hub), with
+// real SAS authentication and, over MQTT over TLS, X.509 certificates
+// (x509.go), etags, versions and the error codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.
 //
 // Paths under /$hubspec/ on the HTTPS port belong to the emulator itself,
@@ -102,6 +102,7 @@ type Server struct {
 	hook     mqttSide // the connection registry and clock, as control.go reaches them
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
 	cas      *deviceCAs
+	methods  *methods // direct method calls waiting for their answer
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -179,11 +180,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	})
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
+	s.methods = newMethods(s.registry, conns, s.log)
 	if err := addHooks(s.broker,
 		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, opts.Now, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
+		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
 	); err != nil {
 		s.closeListeners()
@@ -197,7 +200,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
 	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
@@ -331,7 +334,8 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
-	s.faults.stop() // pending fault delays and control long polls end first
+	s.faults.stop()   // pending fault delays and control long polls end first
+	s.methods.close() // and direct method calls waiting for an answer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ type Error struct {
 	Message string
 	// TrackingID is the hub's tracking id, when it sent one.
 	TrackingID string
+	// Info is the error's "info" object as the hub sent it, e.g.
+	// {"timeout":"00:00:30"} on a direct method that timed out; nil when
+	// it sent none or an empty one.
+	Info json.RawMessage
 }
 
 func (e *Error) Error() string {
@@ -67,6 +72,14 @@ func (e *Error) Is(target error) bool {
 func (e *Error) WithMessage(format string, args ...any) *Error {
 	c := *e
 	c.Message = fmt.Sprintf(format, args...)
+	return &c
+}
+
+// WithInfo returns a copy of e carrying info, the error's "info" object
+// (e.g. {"timeout":"00:00:30"}).
+func (e *Error) WithInfo(info json.RawMessage) *Error {
+	c := *e
+	c.Info = info
 	return &c
 }
 
@@ -180,6 +193,9 @@ func ParseError(status int, headerName string, body []byte) *Error {
 
 func (e *Error) fill(d errorDetail) {
 	e.Code, e.Message, e.TrackingID = d.ErrorCode, d.Message, d.TrackingID
+	if info := bytes.TrimSpace(d.Info); len(info) > 0 && !bytes.Equal(info, []byte("null")) && !bytes.Equal(info, []byte("{}")) {
+		e.Info = info
+	}
 }
 
 // parseLegacy reads "ErrorCode:DeviceAlreadyExists;A device with ID ...".
@@ -229,11 +245,15 @@ var statusOnly = map[int]*Error{
 
 // ErrorDetailJSON encodes the {errorCode, trackingId, message, timestampUtc,
 // info} object the hub uses inside REST error bodies and as MQTT twin error
-// bodies.
+// bodies; info is e.Info, or {} when it has none.
 func ErrorDetailJSON(e *Error, trackingID, timestampUTC string) []byte {
+	info := json.RawMessage("{}")
+	if json.Valid(e.Info) {
+		info = e.Info
+	}
 	b, _ := json.Marshal(errorDetail{
 		ErrorCode: e.Code, TrackingID: trackingID, Message: e.Message,
-		TimestampUTC: timestampUTC, Info: json.RawMessage("{}"),
+		TimestampUTC: timestampUTC, Info: info,
 	})
 	return b
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -71,5 +72,23 @@ func TestErrorIsMatchesByCodeNameOrStatus(t *testing.T) {
 	}
 	if !errors.Is(&Error{StatusCode: 502}, &Error{StatusCode: 502}) || errors.Is(&Error{StatusCode: 502}, ErrServerError) {
 		t.Fatal("status-only match broken")
+	}
+}
+
+// TestErrorInfoRoundTrip: the "info" object of an error body survives the
+// writer and the parser, and an error without one is written with {}.
+func TestErrorInfoRoundTrip(t *testing.T) {
+	e := ErrGatewayTimeout.WithMessage("Timed out waiting for the response from device.").WithInfo([]byte(`{"timeout":"00:00:30"}`))
+	body := ErrorDetailJSON(e, "t", "x")
+	got := ParseError(504, "", body)
+	if !errors.Is(got, ErrGatewayTimeout) || string(got.Info) != `{"timeout":"00:00:30"}` {
+		t.Fatalf("ParseError(%s) = %+v, info %s", body, got, got.Info)
+	}
+	plain := ErrorDetailJSON(ErrDeviceNotFound.WithMessage("d"), "t", "x")
+	if got := ParseError(404, "", plain); got.Info != nil {
+		t.Fatalf("ParseError(%s) has info %s, want none", plain, got.Info)
+	}
+	if want := `"info":{}`; !bytes.Contains(plain, []byte(want)) {
+		t.Fatalf("ErrorDetailJSON without info = %s, want %s in it", plain, want)
 	}
 }

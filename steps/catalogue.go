@@ -22,13 +22,14 @@ const (
 	identities = "identities"
 	twins      = "twins"
 	mqtt       = "mqtt"
+	methods    = "methods"
 	faults     = "faults"
 	policies   = "policies"
 	x509       = "x509"
 	queries    = "queries"
 )
 
-var domains = []string{identities, twins, mqtt, faults, policies, x509, queries}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -41,6 +42,7 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	identityVocabulary, identityOpVocabulary, rememberIdentityVocabulary,
 	twinVocabulary, twinCheckVocabulary, rememberTwinVocabulary,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, groupVocabulary,
+	methodVocabulary, methodDeviceVocabulary,
 	faultVocabulary, registryRetryVocabulary,
 	policyVocabulary,
 	x509Vocabulary,

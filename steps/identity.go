@@ -46,6 +46,7 @@ type identityState struct {
 	bare      []*bareConn          // its bare MQTT connections, oldest first (mqtt_bare.go)
 	lastPatch *device.DesiredPatch // the last desired patch it received
 	acked     *int64               // the reported $version the hub answered to its last report
+	methods   *methodState         // its direct methods, made on first use (methods.go)
 }
 
 // state is the identity's state, made on first use.

@@ -25,7 +25,7 @@ import (
 var bareVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
 		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
-	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|every topic|another device's messages)$`, subscribeBare,
+	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|direct method calls|every topic|another device's messages)$`, subscribeBare,
 		"The device or module subscribes to, or unsubscribes from, a topic filter on its latest bare connection; a filter the hub does not allow closes the connection, which a later step checks."),
 	step(mqtt, `^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS 0|QoS 1|QoS 2|the retain flag))?$`, publishBare,
 		"The device or module publishes a payload on a topic named in business terms on its latest bare connection (QoS 1 unless asked otherwise).",
@@ -123,6 +123,7 @@ func subscribeBare(ctx context.Context, kind, alias, verb, topics string) error 
 	filter := map[string]string{
 		"twin responses":            "$iothub/twin/res/#",
 		"desired property changes":  "$iothub/twin/PATCH/properties/desired/#",
+		"direct method calls":       "$iothub/methods/POST/#",
 		"every topic":               "#",
 		"another device's messages": "devices/" + d + "-other/messages/devicebound/#",
 	}[topics]

@@ -33,6 +33,7 @@ var tagSet = []tagDoc{
 	{"@" + identities, "about device and module identities in the registry"},
 	{"@" + twins, "about device and module twins: desired and reported properties, tags, versions, etags"},
 	{"@" + mqtt, "about devices and modules over MQTT: connections, reports, desired patches"},
+	{"@" + methods, "about direct methods: the service calls a method on a device or module and gets its answer"},
 	{"@" + faults, "about a hub that fails: dropped connections, injected errors"},
 	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
 	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},

@@ -1,7 +1,8 @@
 // Package device is a device's or module's MQTT client of an IoT hub, on
 // paho: the twin protocol (get, reported patches, desired patches on a
-// channel) and telemetry, over TLS or WebSockets, with SAS tokens it renews
-// itself. It works against a real hub and the emulator alike.
+// channel), direct methods (HandleMethod) and telemetry, over TLS or
+// WebSockets, with SAS tokens it renews itself. It works against a real
+// hub and the emulator alike.
 package device
 
 import (
@@ -19,8 +20,9 @@ import (
 )
 
 // Client is a device's or module's MQTT connection to a hub, on paho,
-// speaking the twin protocol: GetTwin, UpdateReported and desired-property
-// patches on a channel.
+// speaking the twin protocol (GetTwin, UpdateReported and desired-property
+// patches on a channel), answering direct method calls (HandleMethod) and
+// sending telemetry.
 //
 // It keeps the hub's persistent session (clean session off), reconnects by
 // itself, and after every reconnect re-reads the twin: a desired change made
@@ -50,6 +52,13 @@ type Client struct {
 	up       chan struct{} // closed while connected and resynced
 	closed   bool
 	readyErr error
+
+	// handlers answer direct method calls by name ("" for any other);
+	// callsCtx is the context of the calls in flight on the current
+	// connection, ended by cancelCalls when it is lost (methods.go).
+	handlers    map[string]MethodHandler
+	callsCtx    context.Context
+	cancelCalls context.CancelFunc
 
 	patches   *patchQueue
 	resyncing bool           // a GET is reading the twin: patches wait in buffered
@@ -110,11 +119,13 @@ func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client,
 	}
 	c := &Client{
 		cs: cs, cfg: cfg, log: cfg.Log,
-		pending: map[string]chan twinResponse{},
-		ready:   make(chan struct{}),
-		up:      make(chan struct{}),
-		patches: newPatchQueue(),
+		pending:  map[string]chan twinResponse{},
+		handlers: map[string]MethodHandler{},
+		ready:    make(chan struct{}),
+		up:       make(chan struct{}),
+		patches:  newPatchQueue(),
 	}
+	c.callsCtx, c.cancelCalls = context.WithCancel(context.Background())
 	c.client = c.newPaho(tlsCfg)
 	c.tlsCfg = tlsCfg
 
@@ -199,7 +210,8 @@ func (c *Client) credentials() (string, string) {
 // channel is closed by Close.
 func (c *Client) DesiredPatches() <-chan DesiredPatch { return c.patches.out }
 
-// Close disconnects and closes the DesiredPatches channel.
+// Close disconnects and closes the DesiredPatches channel; direct method
+// calls in flight are discarded.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -216,6 +228,7 @@ func (c *Client) Close() error {
 		c.cfg.Emit(mqttconn.EventDisconnect, c.clientID(), "", 0, nil, "")
 	}
 	pc.Disconnect(250)
+	c.dropCalls()
 	c.failPending(errors.New("client closed"))
 	c.patches.close()
 	return nil

@@ -157,7 +157,8 @@ func (c *Client) request(ctx context.Context, topic string, body []byte) (twinRe
 
 // onMessage routes everything the hub sends. paho calls it in order
 // (OrderMatters), so it never blocks: responses go to a buffered channel of
-// one, patches to an unbounded queue.
+// one, patches to an unbounded queue, method calls to goroutines of their
+// own.
 func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 	topic := m.Topic()
 	c.cfg.EmitMessage(c.clientID(), m)
@@ -180,6 +181,8 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 			default:
 			}
 		}
+	case strings.HasPrefix(topic, prefixMethodRequest):
+		c.onMethodRequest(m)
 	case strings.HasPrefix(topic, prefixDesiredPatch):
 		props, version, err := decodeDesiredPatch(topic, m.Payload())
 		if err != nil {
@@ -291,8 +294,9 @@ func (c *Client) finishResync(props *hub.TwinProperties, err error, initial bool
 	}
 }
 
-// onConnect runs after every (re)connect: subscribe, read the twin, deliver
-// what changed while away, and schedule the next token renewal.
+// onConnect runs after every (re)connect: subscribe (twin answers, desired
+// patches, direct method calls), read the twin, deliver what changed while
+// away, and schedule the next token renewal.
 func (c *Client) onConnect(pc paho.Client) {
 	c.mu.Lock()
 	c.connSeq++
@@ -302,7 +306,7 @@ func (c *Client) onConnect(pc paho.Client) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
-	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1}
+	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1, topicMethodRequests: 1}
 	tok := pc.SubscribeMultiple(filters, c.onMessage)
 	err := mqttconn.WaitToken(ctx, tok)
 	c.cfg.Emit(mqttconn.EventSubscribe, c.clientID(), mqttconn.FilterList(filters), 1, nil, mqttconn.SubackDetail(tok, err))
@@ -336,13 +340,15 @@ func (c *Client) onConnect(pc paho.Client) {
 	}
 }
 
-// onConnectionLost fails the requests waiting for an answer; GetTwin sends
-// its request again after the reconnect, UpdateReported reports the loss.
+// onConnectionLost fails the requests waiting for an answer (GetTwin sends
+// its request again after the reconnect, UpdateReported reports the loss)
+// and discards the direct method calls in flight.
 func (c *Client) onConnectionLost(err error) {
 	c.log.Info("mqtt connection lost", "error", err)
 	c.cfg.Emit(mqttconn.EventConnectionLost, c.clientID(), "", 0, nil, err.Error())
 	c.markDown()
 	c.failPending(errConnectionLost)
+	c.dropCalls()
 }
 
 func (c *Client) failPending(err error) {

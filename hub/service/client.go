@@ -1,7 +1,7 @@
 // Package service is a client of an IoT hub's service REST API (the
-// registry of devices and modules, and their twins) with a shared access
-// policy, as the official service SDKs use it. It works against a real hub
-// and the emulator alike.
+// registry of devices and modules, their twins, and direct methods) with a
+// shared access policy, as the official service SDKs use it. It works
+// against a real hub and the emulator alike.
 package service
 
 import (

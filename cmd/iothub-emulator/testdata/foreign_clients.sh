@@ -14,7 +14,10 @@
 # a module with hub-assigned keys, connects the module with mosquitto_sub,
 # patches the module twin's desired telemetryInterval with curl and checks
 # that mosquitto_sub got the push, reports it back with mosquitto_pub, reads
-# it back with curl, and checks that a wrong module key is refused. Then
+# it back with curl, calls a direct method on the module with curl and
+# answers it with mosquitto_sub/mosquitto_pub, sees a call on the device,
+# which never connected, refused as DeviceNotOnline, and checks that a
+# wrong module key is refused. Then
 # X.509: openssl makes a self-signed device certificate and a CA (given to
 # BINARY with -device-ca) that signs another device's certificate; curl
 # registers the first device by its SHA-1 thumbprint and the second as
@@ -43,9 +46,11 @@ api='api-version=2021-04-12'
 work=$(mktemp -d)
 emu_pid=
 sub_pid=
+call_pid=
 cleanup() {
 	set +e
 	if [ -n "$sub_pid" ]; then kill "$sub_pid" 2>/dev/null; fi
+	if [ -n "$call_pid" ]; then kill "$call_pid" 2>/dev/null; fi
 	if [ -n "$emu_pid" ]; then
 		kill "$emu_pid" 2>/dev/null
 		wait "$emu_pid" 2>/dev/null
@@ -190,6 +195,54 @@ hub GET "/twins/$device/modules/$module" 200
 twin=$(cat "$work/body")
 reported=${twin#*\"reported\":} # the last section of the twin
 case $reported in *'"telemetryInterval":122'*) ;; *) fail "reported telemetryInterval 122 not in the twin: $twin" ;; esac
+
+step "mosquitto_sub: the module subscribes to direct method calls"
+mkfifo "$work/methods"
+stdbuf -oL mosquitto_sub "${mqtt_args[@]}" -P "$module_sas" -c -q 1 -d -v -C 1 -W 15 \
+	-t '$iothub/methods/POST/#' >"$work/methods" 2>>"$work/mosquitto_sub.log" &
+sub_pid=$!
+exec 5<"$work/methods"
+while :; do
+	read -r -t 15 line <&5 || fail "mosquitto_sub: no SUBACK for the method subscription within 15 s"
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in *"received SUBACK"*) break ;; esac
+done
+
+step "curl: the service calls method reboot on the module, and waits"
+curl -sS --max-time 30 --cacert "$ca" -X POST -o "$work/method.body" -w '%{http_code}' \
+	-H "Authorization: $(sas "$host" "$owner_key" iothubowner)" -H 'Content-Type: application/json' \
+	--data '{"methodName":"reboot","payload":{"delay":5},"responseTimeoutInSeconds":20}' \
+	"https://$host/twins/$device/modules/$module/methods?$api" >"$work/method.status" 2>>"$work/curl.log" &
+call_pid=$!
+
+step "mosquitto_sub: receives the call; mosquitto_pub answers it"
+request=
+while read -r -t 15 line <&5; do
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in '$iothub/methods/POST/reboot/?$rid='*)
+		request=$line
+		break
+		;;
+	esac
+done
+[ -n "$request" ] || fail "mosquitto_sub printed no method call"
+[ "${request#* }" = '{"delay":5}' ] || fail "method call with the payload ${request#* }, want {\"delay\":5}"
+rid=${request%% *}
+rid=${rid#*'?$rid='}
+wait "$sub_pid" || fail "mosquitto_sub exited $?"
+sub_pid=
+mosquitto_pub "${mqtt_args[@]}" -P "$module_sas" -q 1 -d -t "\$iothub/methods/res/201/?\$rid=$rid" \
+	-m '{"rebooted":true}' >>"$work/mosquitto_pub.log" 2>&1 || fail "mosquitto_pub of the method answer exited $?"
+wait "$call_pid" || fail "curl of the method call exited $?"
+call_pid=
+status=$(cat "$work/method.status")
+[ "$status" = 200 ] || fail "the method call answered $status: $(cat "$work/method.body")"
+[ "$(cat "$work/method.body")" = '{"status":201,"payload":{"rebooted":true}}' ] ||
+	fail "the method call answered $(cat "$work/method.body")"
+
+step "curl: a call on the device, which never connected, is 404 DeviceNotOnline"
+hub POST "/twins/$device/methods" 404 '{"methodName":"reboot"}'
+grep -q '404103' "$work/body" || fail "404 without DeviceNotOnline's 404103: $(cat "$work/body")"
 
 step "mosquitto_pub: a wrong module key is refused"
 wrong_sas=$(sas "$host/devices/$device/modules/$module" "$owner_key")
