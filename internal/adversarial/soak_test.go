@@ -28,12 +28,19 @@ func TestSoak(t *testing.T) {
 		t.Parallel()
 		b := startBinary(t, binaryOptions{})
 		before := rss(t, b)
+		var warm int64
 		patches, dropEvery := churnCounts()
-		f := churnScenario(t, b, patches, dropEvery)
-		report("churn: %d patches, %d drops, %d deliveries; RSS %d KiB before, %d KiB after; lost updates %d",
-			f.patches, f.drops, f.deliveries, before, rss(t, b), f.lost)
+		f := churnScenario(t, b, patches, dropEvery, func() { warm = rss(t, b) })
+		after := rss(t, b)
+		report("churn: %d patches, %d drops, %d deliveries; RSS %d KiB at start, %d KiB warm (a tenth in), %d KiB after; lost updates %d",
+			f.patches, f.drops, f.deliveries, before, warm, after, f.lost)
 		if f.lost != 0 {
 			t.Errorf("lost updates: %d", f.lost)
+		}
+		// Churn must not leak: after it, memory is within 10 % of what the
+		// process held once warm (a cold start has allocated nothing yet).
+		if *soak && after > warm+warm/10 {
+			t.Errorf("RSS grew from %d KiB warm to %d KiB after the churn: more than 10 %%", warm, after)
 		}
 	})
 	t.Run("descriptor exhaustion", func(t *testing.T) {

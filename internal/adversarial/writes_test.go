@@ -125,9 +125,13 @@ func TestConcurrentWritesOneEtag(t *testing.T) {
 }
 
 // churnCounts are the sizes of the reconnect churn.
+// churnCounts are how many patches the churn writes and how often it drops
+// the connection. paho backs its reconnects off when they follow each other
+// within seconds (to at most the client's 10 s), so a drop costs up to ten
+// seconds once the churn is dense: the soak keeps to 40 drops.
 func churnCounts() (patches, dropEvery int) {
 	if *soak {
-		return 1500, 15
+		return 2000, 50
 	}
 	return 24, 8
 }
@@ -145,16 +149,20 @@ type churnFigures struct {
 func TestReconnectChurn(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) {
 		patches, dropEvery := churnCounts()
-		fig := churnScenario(t, tg, patches, dropEvery)
+		fig := churnScenario(t, tg, patches, dropEvery, nil)
 		t.Logf("%d patches, %d drops, %d deliveries, last version %d of %d, lost updates %d",
 			fig.patches, fig.drops, fig.deliveries, fig.lastVersion, fig.twinVersion, fig.lost)
 	})
 }
 
-func churnScenario(t *testing.T, tg target, patches, dropEvery int) churnFigures {
+// churnScenario writes the patches, dropping the connection every dropEvery
+// of them; warm, if not nil, is called once a tenth of them are written
+// (the soak samples the process's memory there, once it has warmed up).
+func churnScenario(t *testing.T, tg target, patches, dropEvery int, warm func()) churnFigures {
 	newDevice(t, tg, "d1")
 	m := newModule(t, tg, "d1", "churn")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Up to paho's longest reconnect back-off per drop, and a minute more.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(patches/dropEvery)*12*time.Second)
 	defer cancel()
 	client, err := device.DialModule(ctx, m.connectionString(tg), device.WithTLSConfig(tg.TLS()), device.WithAddress(tg.MQTTAddr()))
 	if err != nil {
@@ -197,6 +205,9 @@ func churnScenario(t *testing.T, tg target, patches, dropEvery int) churnFigures
 		status, code, answer, err := doREST(ctx, tg, http.MethodPatch, path, policyToken(tg, "iothubowner"), []byte(body), nil)
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("patch %d: %d %q %v %s", i, status, code, err, answer)
+		}
+		if warm != nil && i == patches/10 {
+			warm()
 		}
 		if i%dropEvery == 0 {
 			if fig.drops > 0 {
