@@ -137,9 +137,8 @@ type candidate struct {
 // candidates lists the collection's twins by device id, then module id.
 // Caller holds r.mu.
 func (r *registry) candidates(from iotquery.Collection) []candidate {
-	ids := slices.Sorted(maps.Keys(r.devices))
-	out := make([]candidate, 0, len(ids))
-	for _, id := range ids {
+	out := make([]candidate, 0, len(r.ids))
+	for _, id := range r.ids {
 		d := r.devices[id]
 		if from == iotquery.Devices {
 			out = append(out, candidate{queryDoc{d, &d.identityState, ""}, [2]string{id, ""}})

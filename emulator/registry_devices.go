@@ -66,7 +66,7 @@ func (r *registry) storeDevice(id string, b deviceBody, status string, cond prec
 		if b.Capabilities != nil {
 			d.iotEdge = b.Capabilities.IoTEdge
 		}
-		r.devices[id] = d
+		r.addDevice(d)
 		return d, nil
 	case !exists:
 		return nil, errDeviceNotFound(id)
@@ -145,7 +145,7 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 		if cond.stale(d.etag) {
 			return errStaleIdentity("Device", d.etag, cond.etag)
 		}
-		delete(r.devices, id)
+		r.removeDevice(id)
 		r.fireGoneDevice(d)
 		return nil
 	})
@@ -156,7 +156,7 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 func (r *registry) listDevices(top int) []deviceJSON {
 	var snaps []deviceEntry
 	_ = r.locked(func() error {
-		for _, id := range slices.Sorted(maps.Keys(r.devices)) {
+		for _, id := range r.ids {
 			if len(snaps) == top {
 				break
 			}

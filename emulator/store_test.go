@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,6 +77,13 @@ func TestAWriteTheStoreRefusesIsUndone(t *testing.T) {
 	}
 	if _, err := reg.getDevice("d2"); err != nil {
 		t.Errorf("a device whose deletion was not stored is gone: %v", err)
+	}
+	var listed []string
+	for _, d := range reg.listDevices(10) {
+		listed = append(listed, d.DeviceID)
+	}
+	if want := []string{"d2", "myFirstDevice"}; !slices.Equal(listed, want) {
+		t.Errorf("devices listed %v, want %v", listed, want)
 	}
 	if len(log.desired) != 0 || len(log.gone) != 0 {
 		t.Errorf("events of writes that were not stored: %v %v", log.desired, log.gone)
