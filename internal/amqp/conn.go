@@ -28,7 +28,7 @@ type Conn struct {
 	peerMaxFrame uint32
 	peerIdle     time.Duration
 
-	mu       sync.Mutex // guards everything below and all session and link state
+	mu       sync.Mutex          // guards everything below and all session and link state
 	sessions map[uint16]*session // by the peer's channel
 	locals   map[uint16]*session // by our channel
 	opened   bool

@@ -158,14 +158,16 @@ func (l *Link) onFlow(f *Flow) error {
 	return nil
 }
 
-// exhaustDrain answers a drain when no delivery is being sent: the credit
-// is used up by advancing the delivery-count, and the peer is told.
+// exhaustDrain answers a drain (part 2, section 2.6.7): unless a delivery
+// is about to use the credit, the credit left is used up by advancing the
+// delivery-count, and the peer is told with a flow, once per drain.
 func (l *Link) exhaustDrain() {
-	if l.role != RoleSender || !l.drain || l.sending || l.credit == 0 || l.err != nil {
+	if l.role != RoleSender || !l.drain || l.sending && l.credit > 0 || l.err != nil {
 		return
 	}
 	l.deliveryCount += l.credit
 	l.credit = 0
+	l.drain = false
 	_ = l.writeFlow(true)
 }
 
