@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -77,13 +78,21 @@ func (ls links) next(t testing.TB) *amqp.Link {
 
 // remoteErr is the AMQP error a go-amqp error carries from the server.
 func remoteErr(err error) *goamqp.Error {
-	switch e := err.(type) {
-	case *goamqp.LinkError:
-		return e.RemoteErr
-	case *goamqp.ConnError:
-		return e.RemoteErr
-	case *goamqp.SessionError:
-		return e.RemoteErr
+	var (
+		le *goamqp.LinkError
+		ce *goamqp.ConnError
+		se *goamqp.SessionError
+		e  *goamqp.Error
+	)
+	switch {
+	case errors.As(err, &le):
+		return le.RemoteErr
+	case errors.As(err, &ce):
+		return ce.RemoteErr
+	case errors.As(err, &se):
+		return se.RemoteErr
+	case errors.As(err, &e):
+		return e // a refused attach
 	}
 	return nil
 }
