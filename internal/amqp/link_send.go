@@ -61,6 +61,22 @@ func (l *Link) Send(ctx context.Context, msg *Message) (DeliveryState, error) {
 	}
 }
 
+// post sends msg without waiting for its outcome.
+func (l *Link) post(ctx context.Context, msg *Message) error {
+	payload, err := msg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	select {
+	case l.sendSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err = l.transmit(ctx, msg.Format, payload)
+	<-l.sendSem
+	return err
+}
+
 // await waits, with c.mu held, until ready holds or the link ends.
 func (l *Link) await(ctx context.Context, ready func() bool) error {
 	c := l.s.c

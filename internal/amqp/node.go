@@ -82,8 +82,10 @@ func (n *Node) serve(l *Link) {
 	}
 }
 
-// answer handles one request: the response is sent before the request is
-// accepted, so a peer that sees the outcome can also find the response.
+// answer handles one request: the request is accepted, then the response
+// sent without waiting for its outcome: a peer such as go-amqp's Sender
+// waits for the request's outcome before it reads the response, so
+// waiting for the response's outcome first would wait forever.
 func (n *Node) answer(ctx context.Context, d *Delivery) {
 	req := d.Message
 	var replyTo string
@@ -115,9 +117,8 @@ func (n *Node) answer(ctx context.Context, d *Delivery) {
 	}
 	resp.Properties.CorrelationID = id
 	resp.Properties.To = replyTo
-	if _, err := reply.Send(ctx, resp); err != nil {
-		_ = d.Release()
+	if d.Accept() != nil {
 		return
 	}
-	_ = d.Accept()
+	_ = reply.post(ctx, resp)
 }
