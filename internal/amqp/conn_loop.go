@@ -28,7 +28,7 @@ func (c *Conn) loop() error {
 			}
 			return c.fail(err)
 		}
-		if f.body == nil {
+		if f.empty {
 			continue // an empty frame: a heartbeat
 		}
 		if err := c.dispatch(f); err != nil {

@@ -25,13 +25,14 @@ const (
 // smaller frames, and it is the limit before open has been exchanged.
 const minMaxFrameSize = 512
 
-// frame is one decoded frame. A frame with no body (body nil) is an empty
-// frame, which peers send as heartbeats (2.4.5).
+// frame is one decoded frame. A frame with no body is an empty frame,
+// which peers send as heartbeats (2.4.5).
 type frame struct {
 	typ     byte
 	channel uint16
-	body    any // the performative, or nil for an empty frame
+	body    any // the performative
 	payload []byte
+	empty   bool // no body at all
 }
 
 // framingError reports a frame that breaks the framing rules; the
@@ -75,6 +76,7 @@ func readFrame(r *bufio.Reader, max uint32) (frame, error) {
 	}
 	body := buf[doff*4-8:] // the extended header is ignored, as 2.3.1 allows
 	if len(body) == 0 {
+		f.empty = true
 		return f, nil
 	}
 	v, rest, err := unmarshalPrefix(body)
