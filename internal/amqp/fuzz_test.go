@@ -2,7 +2,10 @@ package amqp
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"testing"
+	"time"
 )
 
 // FuzzUnmarshal decodes arbitrary bytes; whatever decodes must encode, and
@@ -67,6 +70,42 @@ func FuzzMessage(f *testing.F) {
 		e2, _ := m2.MarshalBinary()
 		if !bytes.Equal(e1, e2) {
 			t.Fatalf("encoding not stable:\n% x\n% x", e1, e2)
+		}
+	})
+}
+
+// FuzzServeConn feeds arbitrary frames to an opened connection: the
+// server must neither panic nor hang, whatever the bytes.
+func FuzzServeConn(f *testing.F) {
+	begin, _ := appendFrame(nil, frameAMQP, 0, &Begin{IncomingWindow: 10, OutgoingWindow: 10}, nil)
+	attach, _ := appendFrame(nil, frameAMQP, 0, &Attach{Name: "l", Role: RoleSender, Target: &Target{Address: "t"}}, nil)
+	one := uint32(0)
+	transfer, _ := appendFrame(nil, frameAMQP, 0, &Transfer{DeliveryID: &one, DeliveryTag: []byte{1}, More: true}, []byte{0, 0x53, 0x75})
+	f.Add(begin)
+	f.Add(append(append(append([]byte{}, begin...), attach...), transfer...))
+	f.Add([]byte{0, 0, 0, 8, 2, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		srv := &Server{MaxFrameSize: 4096, HandshakeTimeout: time.Second,
+			Attach: func(l *Link) error { return nil }}
+		client, server := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			_ = srv.ServeConn(server)
+			close(done)
+		}()
+		go func() { _, _ = io.Copy(io.Discard, client) }()
+		var pre []byte
+		pre = append(pre, headerSASL[:]...)
+		pre, _ = appendFrame(pre, frameSASL, 0, &SASLInit{Mechanism: MechanismAnonymous}, nil)
+		pre = append(pre, headerAMQP[:]...)
+		pre, _ = appendFrame(pre, frameAMQP, 0, &Open{ContainerID: "fuzz"}, nil)
+		_ = client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = client.Write(append(pre, in...))
+		client.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the server did not end the connection")
 		}
 	})
 }

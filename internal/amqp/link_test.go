@@ -182,4 +182,26 @@ func TestCredit(t *testing.T) {
 	}
 }
 
+// TestFilters: an Event Hubs receiver's selector filter and epoch reach
+// the application as sent.
+func TestFilters(t *testing.T) {
+	ls := links(make(chan *amqp.Link, 1))
+	s := session(t, dial(t, serve(t, &amqp.Server{Attach: ls.attach}), nil))
+	_, err := s.NewReceiver(ctx(t), "hub/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
+		Filters:    []goamqp.LinkFilter{goamqp.NewSelectorFilter("amqp.annotation.x-opt-offset > '-1'")},
+		Properties: map[string]any{"com.microsoft:epoch": int64(3)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ls.next(t)
+	f, ok := l.Source().Filter["apache.org:selector-filter:string"].(amqp.Described)
+	if !ok || f.Descriptor != uint64(0x0000468C00000004) || f.Value != "amqp.annotation.x-opt-offset > '-1'" {
+		t.Fatalf("filter %#v", l.Source().Filter)
+	}
+	if l.Properties()["com.microsoft:epoch"] != int64(3) {
+		t.Fatalf("properties %v", l.Properties())
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
