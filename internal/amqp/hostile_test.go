@@ -3,6 +3,7 @@ package amqp
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -213,5 +214,51 @@ func TestTransferWithoutCredit(t *testing.T) {
 	d, ok := r.read().body.(*Detach)
 	if !ok || d.Error == nil || d.Error.Condition != ErrTransferLimit {
 		t.Fatalf("got %#v, want detach with transfer-limit-exceeded", d)
+	}
+}
+
+// TestSplitsToPeerMaxFrame: the server's transfers respect the peer's
+// max-frame-size (go-amqp reads larger frames than it announced, so a raw
+// peer checks): every frame fits 512 bytes and the parts reassemble.
+func TestSplitsToPeerMaxFrame(t *testing.T) {
+	ls := make(chan *Link, 1)
+	r := dialRaw(t, &Server{Attach: func(l *Link) error { ls <- l; return nil }})
+	r.write(headerSASL[:])
+	r.header(headerSASL)
+	r.read()
+	r.frame(frameSASL, &SASLInit{Mechanism: MechanismAnonymous})
+	r.read()
+	r.write(headerAMQP[:])
+	r.header(headerAMQP)
+	mfs := uint32(512)
+	r.frame(frameAMQP, &Open{ContainerID: "raw", MaxFrameSize: &mfs})
+	r.read()
+	r.frame(frameAMQP, &Begin{IncomingWindow: 1000, OutgoingWindow: 1000})
+	r.read()
+	settled := SenderSettleSettled
+	r.frame(frameAMQP, &Attach{Name: "l", Role: RoleReceiver, SndSettleMode: &settled, Source: &Source{Address: "s"}})
+	r.read()
+	zero, credit := uint32(0), uint32(1)
+	r.frame(frameAMQP, &Flow{NextIncomingID: &zero, IncomingWindow: 1000, OutgoingWindow: 1000,
+		Handle: &zero, DeliveryCount: &zero, LinkCredit: &credit})
+	body := bytes.Repeat([]byte("x"), 3000)
+	l := <-ls
+	go func() { _, _ = l.Send(context.Background(), &Message{Data: [][]byte{body}}) }()
+	var payload []byte
+	frames := 0
+	for more := true; more; frames++ {
+		f, err := readFrame(r.br, mfs)
+		if err != nil {
+			t.Fatalf("frame %d: %v", frames, err)
+		}
+		tr, ok := f.body.(*Transfer)
+		if !ok {
+			t.Fatalf("frame %d: %#v", frames, f.body)
+		}
+		payload, more = append(payload, f.payload...), tr.More
+	}
+	var m Message
+	if err := m.UnmarshalBinary(payload); err != nil || !bytes.Equal(m.Data[0], body) || frames < 6 {
+		t.Fatalf("%d frames, message %v", frames, err)
 	}
 }
