@@ -71,14 +71,14 @@ image:
 	docker build --label org.hubspec.source=$$source -t $(IMAGE) build/image
 	@docker image inspect -f 'image $(IMAGE): {{.Size}} bytes, source {{index .Config.Labels "org.hubspec.source"}}' $(IMAGE)
 
-## bench: the emulator's benchmarks
+## bench: the emulator's and the AMQP engine's benchmarks
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./emulator
+	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./internal/amqp
 
 ## fuzz: every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./hub ./emulator ./internal/iotquery; do \
+	@for pkg in ./hub ./emulator ./internal/iotquery ./internal/amqp; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$pkg/*_test.go | cut -d' ' -f2); do \
 	    $(GO) test -run '^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -3,6 +3,7 @@ module github.com/hubspec/hubspec
 go 1.25.0
 
 require (
+	github.com/Azure/go-amqp v1.7.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/cucumber/godog v0.15.1
 	github.com/eclipse/paho.mqtt.golang v1.5.1

@@ -5,7 +5,10 @@
 #     scenario stays runnable against a live hub, and the clients never share
 #     code with the emulator they are checked against;
 #   - the vocabulary (hub) and the emulator link no MQTT client library;
-#   - nothing imports a command under cmd/.
+#   - nothing imports a command under cmd/;
+#   - steps and hub/ never import internal/amqp, the emulator's AMQP server
+#     engine: the clients speak AMQP through go-amqp, never through the
+#     server code they are checked against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -34,4 +37,6 @@ for p in ./hub ./emulator; do
 done
 broken "nothing imports a command under cmd/" \
   "$(imports ./... | awk -v cmd="$mod/cmd/" 'index($2, cmd) == 1 && index($1, $2) != 1' || true)"
+broken "steps and hub/ never import the AMQP server engine (tests included)" \
+  "$(imports ./steps/... ./hub/... | grep -E " $mod/internal/amqp($|/)" || true)"
 exit "$bad"
