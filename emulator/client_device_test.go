@@ -26,15 +26,7 @@ func moduleOnEmulator(t *testing.T) (*emulator.Server, *service.RegistryClient, 
 func moduleOnEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *service.RegistryClient, string, []device.Option) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := emulator.Start(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, reg := startHubWith(t, o)
 	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
 		t.Fatal(err)
 	}

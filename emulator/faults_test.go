@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hubspec/hubspec/hub/service"
-
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
 )
@@ -90,17 +88,9 @@ func TestFaultWaitsForItsDelay(t *testing.T) {
 // connection that has since been replaced leaves its successor alone.
 func TestFaultNeverClosesTheNextConnection(t *testing.T) {
 	gone := make(chan struct{}, 1)
-	s, err := emulator.Start(context.Background(), emulator.Options{Logger: slog.New(&recordWatch{
+	s, reg := startHubWith(t, emulator.Options{Logger: slog.New(&recordWatch{
 		msg: "mqtt fault injection: the connection that asked is gone; nothing closed", seen: gone,
 	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := createModule(t, reg, "dev1", "mod1")
 	first, c := connected(t, s, m)
 	first.publish(t, faultTopic(m, "KillTcp", "1", "0"), 1, "")

@@ -2,7 +2,6 @@ package emulator_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hubspec/hubspec/hub/service"
 
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -82,15 +79,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 			if format == "json" {
 				h = slog.NewJSONHandler(&logs, opts)
 			}
-			s, err := emulator.Start(context.Background(), emulator.Options{Logger: slog.New(h)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, reg := startHubWith(t, emulator.Options{Logger: slog.New(h)})
 			c := moduleCreds(t, s, createModule(t, reg, "dev1", "mod1"), "", time.Now().Add(time.Hour))
 
 			good := connectPacket(c.clientID, c.username, c.password)

@@ -28,15 +28,7 @@ func startX509Hub(t testing.TB, now func() time.Time) *x509Hub {
 	// The CA is valid for a day each way, so that only the device
 	// certificates' validity matters on a clock that is off.
 	ca := mint(t)(certtest.NewCA("Hubspec test CA", certtest.ValidBetween(time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour))))
-	s, err := emulator.Start(context.Background(), emulator.Options{DeviceCAPEM: ca.CertPEM(), Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, reg := startHubWith(t, emulator.Options{DeviceCAPEM: ca.CertPEM(), Now: now})
 	return &x509Hub{s: s, reg: reg, ca: ca}
 }
 
