@@ -244,11 +244,11 @@ func TestEvidenceOfMQTTSteps(t *testing.T) {
 		t.Fatal("no connect evidence")
 	}
 	c := connects[0]
-	if c.Kind != "mqtt" || c.MQTT.Client != `module "filter"` || !strings.Contains(c.MQTT.Detail, "SharedAccessSignature ") ||
+	if c.Kind != "mqtt" || c.MQTT.Client != `module "filter" on device "sensor"` || !strings.Contains(c.MQTT.Detail, "SharedAccessSignature ") ||
 		!strings.Contains(c.MQTT.Detail, "sig="+hub.Redacted) || !strings.Contains(c.MQTT.Detail, "CONNACK 0") {
 		t.Errorf("connect: want the module's masked password and CONNACK 0, got %+v", c.MQTT)
 	}
-	if len(patches) != 1 || !strings.Contains(patches[0].MQTT.Payload, `"interval":122`) || patches[0].MQTT.Client != `module "filter"` {
+	if len(patches) != 1 || !strings.Contains(patches[0].MQTT.Payload, `"interval":122`) || patches[0].MQTT.Client != `module "filter" on device "sensor"` {
 		t.Errorf("want the desired patch with interval 122 once, got %+v", patches)
 	}
 	found := false
@@ -256,7 +256,7 @@ func TestEvidenceOfMQTTSteps(t *testing.T) {
 		var doc map[string]any
 		_ = json.Unmarshal(tw.Twin.Document, &doc)
 		desired, _ := lookupPath(doc, "properties", "desired", "interval")
-		found = found || tw.Twin.Identity == `module "filter"` && desired == 122.0
+		found = found || tw.Twin.Identity == `module "filter" on device "sensor"` && desired == 122.0
 	}
 	if !found {
 		t.Errorf("no twin snapshot of module \"filter\" with desired interval 122 among %d", len(twins))

@@ -16,12 +16,12 @@ import (
 // identityOpVocabulary are the registry operations beyond create: reads,
 // updates and deletes with or without etags, invalid ids, module lists.
 var identityOpVocabulary = []vocab.Def{
-	step(identities, `^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep,
+	step(identities, `^the service (?:reads|has read) (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, readIdentityStep,
 		"The service reads the identity, waiting while the hub still shows it as it was before the service's last write."),
-	step(identities, `^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused,
+	step(identities, `^reading (device|module|the twin of device|the twin of module) ("[^"]+"(?: on device "[^"]+")?) is refused with (\d{3}) (\w+)$`, readingIsRefused,
 		"Reads the identity, or its twin, until the hub refuses with this status and error, as it may not at once after a delete.",
 		"", "", "", errorDoc),
-	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) "([^"]+)"`+identityEtagChoice+`$`, rotateKeys,
+	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, rotateKeys,
 		"The service gives the identity two new random keys, sending it otherwise as it last saw it.",
 		"", "", identityEtagDoc),
 	step(identities, `^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice,
@@ -29,7 +29,7 @@ var identityOpVocabulary = []vocab.Def{
 		"", identityEtagDoc),
 	step(identities, `^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs,
 		"Reads the device until its status is the one given."),
-	step(identities, `^the service (?:deletes|has deleted) (device|module) "([^"]+)"`+identityEtagChoice+`$`, deleteIdentity,
+	step(identities, `^the service (?:deletes|has deleted) (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, deleteIdentity,
 		"The service deletes the identity (a device takes its modules and their twins with it); a refusal is left for the next step to check.",
 		"", "", identityEtagDoc),
 	step(identities, `^the service creates a (device|module) with (?:the literal id "([^"]*)"|an id of (\d+) characters)(?: on device "([^"]+)")?$`, createWithID,
@@ -51,7 +51,10 @@ const identityEtagDoc = "how the write is guarded: nothing or unconditionally se
 // it yet or shows it as it was before the service's last write (a stale
 // read on an eventually consistent hub).
 func readIdentityStep(ctx context.Context, kind, alias string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	return w.pollIdentity(ctx, s.ident, func(v view) error {
 		if err := notOlder(s.ident.String(), s.etags, v.etag); err != nil {
 			return err
@@ -65,16 +68,23 @@ func readIdentityStep(ctx context.Context, kind, alias string) error {
 // after a delete a live hub may still show the identity for a moment.
 func readingIsRefused(ctx context.Context, what, alias, status, name string) error {
 	kind, twin := strings.CutPrefix(what, "the twin of ")
-	read := worldFrom(ctx).readOnce(ident{kind, alias}, twin)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	read := w.readOnce(i, twin)
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error { return refusedAs(read(ctx), status, name) })
 }
 
 // rotateKeys replaces an identity's keys with two new random ones, sending
 // the identity as the service last saw it otherwise unchanged.
 func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	k := newKeys()
-	err := w.updateIdentity(ctx, s.ident, etagPhrase, withAuth(sasAuth(k)))
+	err = w.updateIdentity(ctx, s.ident, etagPhrase, withAuth(sasAuth(k)))
 	if err == nil && w.lastRefusal == nil {
 		s.givenKeys = &k
 	}
@@ -82,13 +92,13 @@ func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
 }
 
 func disableDevice(ctx context.Context, alias, etagPhrase string) error {
-	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
+	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias, ""}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
 		d.Status = hub.StatusDisabled
 	})
 }
 
 func deviceStatusIs(ctx context.Context, alias, status string) error {
-	return worldFrom(ctx).pollIdentity(ctx, ident{"device", alias}, func(v view) error {
+	return worldFrom(ctx).pollIdentity(ctx, ident{"device", alias, ""}, func(v view) error {
 		return errorIf(v.status != status, "device %q: want %s, got %s", alias, status, v.status)
 	})
 }
@@ -96,7 +106,10 @@ func deviceStatusIs(ctx context.Context, alias, status string) error {
 // deleteIdentity deletes a device or module; without an etag phrase it
 // sends If-Match "*", as the SDKs do. A refusal is recorded.
 func deleteIdentity(ctx context.Context, kind, alias, etagPhrase string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	etag, err := chooseEtag(etagPhrase, s.etags, latest(s.etags), s.ident.String())
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func (w *world) updateIdentity(ctx context.Context, i ident, etagPhrase string, 
 // for any other device it is the answer at once.
 func (w *world) createModuleOn(ctx context.Context, deviceAlias, moduleID string, auth *hub.Authentication) (*hub.Module, error) {
 	var m *hub.Module
-	err := w.whileSettling(ctx, ident{"device", deviceAlias}, func(ctx context.Context) (err error) {
+	err := w.whileSettling(ctx, ident{"device", deviceAlias, ""}, func(ctx context.Context) (err error) {
 		m, err = w.registry.CreateModule(ctx, &hub.Module{DeviceID: w.sc.Name(deviceAlias), ModuleID: moduleID, Authentication: auth})
 		return err
 	})
