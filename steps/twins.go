@@ -20,7 +20,7 @@ var twinVocabulary = []vocab.Def{
 		"The service reads the twin: later writes take their etag from it, and later checks \"since the service read it\" compare with it."),
 	step(twins, `^the service (patches|replaces|has patched|has replaced) the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?)`+twinEtagChoice+`:$`, writeTwinDoc,
 		"The service patches the twin with the JSON document below the step (a deep merge where null deletes), or replaces its tags and desired properties with it.",
-		"", "", "", twinEtagDoc),
+		"", "", "", twinEtagDoc).JSONDoc(),
 	step(twins, `^the service (patches|replaces) the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) with (desired properties|tags) of (\d+) bytes$`, writeTwinOfSize,
 		"The service writes desired properties or tags of exactly N bytes, as IoT Hub counts a twin's size, to try its limits."),
 	step(twins, `^the service writes a string of (\d+) characters to (desired|tag) "([^"]+)" of (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, writeLongString,

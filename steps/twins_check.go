@@ -22,7 +22,7 @@ var twinCheckVocabulary = []vocab.Def{
 		"Reads the twin until a member is there, or is not, with a value equal to, greater or less than the one given, or of a JSON type; \"as the device reads it\" checks the twin the device or module gets over MQTT, exactly as the hub sent it.",
 		"", "", "", "", "", pathDoc, "", "<value> a JSON value, or a number to compare with"),
 	step(twins, `^the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) matches:$`, twinMatches,
-		"Reads the twin until it contains the JSON document below the step: every member it names has that value (null: the member is absent), other members may be anything."),
+		"Reads the twin until it contains the JSON document below the step: every member it names has that value (null: the member is absent), other members may be anything.").JSONDoc(),
 	step(twins, `^the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) names (?:module "([^"]+)" on )?device "([^"]+)"$`, twinNames,
 		"Checks the twin's deviceId and moduleId name the identity it belongs to.",
 		"", "", "<module> the module's alias, for a module twin", "<device> the device's alias"),

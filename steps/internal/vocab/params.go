@@ -24,6 +24,7 @@ type param struct {
 	lead     string // a space every choice starts with, shown before them
 	optional bool   // the step reads as well without it
 	shown    string // how the template shows it, when not as <name>
+	json     bool   // a JSON value: one that starts as JSON must be JSON
 }
 
 // placeholder is the param as the template shows it.
@@ -63,8 +64,8 @@ var derived = map[string]param{
 	`[^"]*`: {name: "text", doc: "any text, even none"},
 	`\d+`:   {name: "N", doc: "a whole number"},
 	`\d{3}`: {name: "status", doc: "an HTTP status code, e.g. 404"},
-	`.+`:    {name: "value", doc: jsonValueDoc},
-	`.+?`:   {name: "value", doc: jsonValueDoc},
+	`.+`:    {name: "value", doc: jsonValueDoc, json: true},
+	`.+?`:   {name: "value", doc: jsonValueDoc, json: true},
 	`\w+`:   {name: "word", doc: "a word of letters and digits"},
 	// A device or module the scenario has, in the quotes around it: a
 	// module may be named with its device (see steps/identity_names.go).
@@ -97,7 +98,10 @@ func describe(expr string, overrides []string) ([]param, string, string, error) 
 		if i < len(overrides) && overrides[i] != "" {
 			params[i].doc = overrides[i]
 			if name, doc, named := strings.Cut(overrides[i], "> "); named && strings.HasPrefix(name, "<") {
-				params[i] = param{name: name[1:], doc: doc, optional: params[i].optional}
+				// Renamed, it is a JSON value only if it says so: a
+				// payload "exactly as written" may be malformed on purpose.
+				json := params[i].json && strings.Contains(doc, "JSON value")
+				params[i] = param{name: name[1:], doc: doc, optional: params[i].optional, json: json}
 			}
 		}
 	}
