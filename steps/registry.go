@@ -38,6 +38,9 @@ func (w *world) readIdentity(ctx context.Context, i ident) (view, error) {
 // pollIdentity reads the identity until check accepts what the hub shows
 // (see Eventually).
 func (w *world) pollIdentity(ctx context.Context, i ident, check func(view) error) error {
+	if err := w.neverCreated(i); err != nil {
+		return err
+	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		v, err := w.readIdentity(ctx, i)
 		if err != nil {

@@ -59,6 +59,9 @@ func twinHas(ctx context.Context, m twinMember) error {
 	if m.Viewer == "" {
 		check.at = sectionPath(m.Section, m.Path)
 		what := fmt.Sprintf("the twin of %s at %s", i, strings.Join(check.at, "."))
+		if err := w.neverCreated(i); err != nil {
+			return err
+		}
 		return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(doc any) error { return check.judge(what, doc) })
 	}
 	client, err := w.state(i).connection()
@@ -80,6 +83,9 @@ func twinMatches(ctx context.Context, kind, alias string, doc *godog.DocString) 
 	}
 	w, i, err := whoIn(ctx, kind, alias)
 	if err != nil {
+		return err
+	}
+	if err := w.neverCreated(i); err != nil {
 		return err
 	}
 	return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(t any) error { return contains("the twin of "+i.String(), t, want) })
@@ -144,6 +150,9 @@ func metadataSinceRead(ctx context.Context, section, path, kind, alias, was stri
 
 // checkTwin reads the twin until check accepts it; see twinCheckVocabulary.
 func (w *world) checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error {
+	if err := w.neverCreated(i); err != nil {
+		return err
+	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		t, err := w.getTwin(ctx, i)
 		if err != nil {
