@@ -30,3 +30,29 @@ Feature: One module on two devices
     When the service deletes module "telemetry" on device "gatewayA"
     Then reading module "telemetry" on device "gatewayA" is refused with 404 ModuleNotFound
     And the service reads module "telemetry" on device "gatewayB"
+
+  Scenario: One wait watches every gateway's module, and a table checks every twin
+    Given module "telemetry" exists on device "gatewayA"
+    And module "telemetry" exists on device "gatewayB"
+    And module "telemetry" exists on device "gatewayC"
+    And module "telemetry" on device "gatewayA" is connected
+    And module "telemetry" on device "gatewayB" is connected
+    And module "telemetry" on device "gatewayC" is connected
+    When the service patches the twin of module "telemetry" on device "gatewayA":
+      """
+      {"properties": {"desired": {"interval": 10, "mode": "eco"}}}
+      """
+    Then the desired patch module "telemetry" on device "gatewayA" received is:
+      """
+      {"interval": 10, "mode": "eco"}
+      """
+    And the desired patch module "telemetry" on device "gatewayA" received contains:
+      """
+      {"mode": "eco"}
+      """
+    And none of modules "telemetry" on device "gatewayB" and "telemetry" on device "gatewayC" receives anything within 2 seconds
+    When module "telemetry" on device "gatewayB" reports "interval" as 20
+    Then the twins have:
+      | twin                                  | desired.interval | reported.interval |
+      | module "telemetry" on device "gatewayA" | 10               |                   |
+      | module "telemetry" on device "gatewayB" |                  | 20                |

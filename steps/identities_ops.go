@@ -24,9 +24,9 @@ var identityOpVocabulary = []vocab.Def{
 	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, rotateKeys,
 		"The service gives the identity two new random keys, sending it otherwise as it last saw it.",
 		"", "", identityEtagDoc),
-	step(identities, `^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice,
-		"The service disables the device, which then cannot connect, nor can its modules.",
-		"", identityEtagDoc),
+	step(identities, `^the service (disables|has disabled|enables|has enabled) device "([^"]+)"`+identityEtagChoice+`$`, setDeviceStatus,
+		"The service disables the device, which then cannot connect, nor can its modules, or enables it again.",
+		"", "", identityEtagDoc),
 	step(identities, `^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs,
 		"Reads the device until its status is the one given."),
 	step(identities, `^the service (?:deletes|has deleted) (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, deleteIdentity,
@@ -91,9 +91,14 @@ func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
 	return err
 }
 
-func disableDevice(ctx context.Context, alias, etagPhrase string) error {
+// setDeviceStatus disables or enables a device (see updateIdentity).
+func setDeviceStatus(ctx context.Context, verb, alias, etagPhrase string) error {
+	status := hub.StatusDisabled
+	if strings.Contains(verb, "enable") {
+		status = hub.StatusEnabled
+	}
 	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias, ""}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
-		d.Status = hub.StatusDisabled
+		d.Status = status
 	})
 }
 

@@ -23,6 +23,8 @@ var mqttVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) reports "([^"]+)" as (.+)$`, reportProperty,
 		"The device or module reports one property over its connection; a refusal is left for the next step to check.",
 		"", "", keyDoc),
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) reports properties of (\d+) bytes$`, reportOfSize,
+		"The device or module reports properties of exactly N bytes, as IoT Hub counts a twin section's size (members p00, p01, ... of strings), to try the hub's limit; a refusal is left for the next step to check."),
 }
 
 // receivesPatch is the one step for a desired patch arriving, on the
@@ -123,6 +125,21 @@ func reportProperty(ctx context.Context, kind, alias, key, value string) error {
 	}
 	return w.report(ctx, i, func(ctx context.Context, c *device.Client) (int64, error) {
 		return c.UpdateReported(ctx, map[string]any{key: parseValue(value)})
+	})
+}
+
+// reportOfSize reports members of the size given (see membersOfSize).
+func reportOfSize(ctx context.Context, kind, alias, size string) error {
+	members, err := membersOfSize(size)
+	if err != nil {
+		return err
+	}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	return w.report(ctx, i, func(ctx context.Context, c *device.Client) (int64, error) {
+		return c.UpdateReported(ctx, members)
 	})
 }
 

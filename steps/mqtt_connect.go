@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hubspec/hubspec/steps/internal/vocab"
@@ -23,8 +24,8 @@ var connectionVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),
-	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) connects with (its own key|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
-		"The device or module tries once to connect with the credentials named; a refusal is left for the next step to check."),
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) connects with (its own key|its first key|the key "[^"]*"|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
+		"The device or module tries once to connect with the credentials named: its own key is its primary key as the hub last answered it, its first key the primary key it was created with (refused after a rotation), the key \"${name}\" one the scenario remembered; a refusal is left for the next step to check."),
 	step(mqtt, `^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused,
 		"Checks that the hub refused the last connection attempt: CONNACK 5 for bad credentials, 3 for a disabled device or a module of one."),
 	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) disconnects$`, disconnect,
@@ -190,8 +191,20 @@ func (w *world) dialRetryingWith(ctx context.Context, i ident, cs string, opts .
 // from all three, agreeing).
 func (w *world) credentials(i ident, phrase string) (string, []device.Option, error) {
 	key := ""
-	if phrase == "a wrong key" {
+	switch {
+	case phrase == "a wrong key":
 		key = randomKey()
+	case phrase == "its first key":
+		first := w.state(i).firstKeys
+		if first == nil {
+			return "", nil, fmt.Errorf("%s: the scenario did not create it, so it has no first key", i)
+		}
+		key = first.PrimaryKey
+	case strings.HasPrefix(phrase, `the key "`):
+		key = strings.TrimSuffix(strings.TrimPrefix(phrase, `the key "`), `"`)
+		if key == "" {
+			return "", nil, fmt.Errorf(`%s: the key "" is empty: remember one first, e.g. the service remembers the primary key of %s as "old", then write the key "${old}"`, i, i)
+		}
 	}
 	cs, err := w.connectionString(i, key)
 	if err != nil {

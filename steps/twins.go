@@ -109,22 +109,32 @@ func (w *world) writeTwin(ctx context.Context, i ident, replace bool, t *hub.Twi
 // value sizes, a string by its characters), is exactly size: members "p00", "p01", ... holding
 // strings of at most 4000 characters, under the 4 KB string limit.
 func writeTwinOfSize(ctx context.Context, verb, kind, alias, section, size string) error {
-	n, _ := strconv.Atoi(size)
-	members := map[string]any{}
-	for k := 0; n > 0; k++ {
-		key := fmt.Sprintf("p%02d", k)
-		v := min(4000, n-len(key))
-		if v < 0 {
-			return fmt.Errorf("cannot make a section of %s bytes", size)
-		}
-		members[key] = strings.Repeat("x", v)
-		n -= len(key) + v
+	members, err := membersOfSize(size)
+	if err != nil {
+		return err
 	}
 	w, i, err := whoIn(ctx, kind, alias)
 	if err != nil {
 		return err
 	}
 	return w.writeTwin(ctx, i, verb == "replaces", sectionTwin(section, members), "")
+}
+
+// membersOfSize are members whose size, as IoT Hub counts a twin section
+// (see writeTwinOfSize), is exactly size.
+func membersOfSize(size string) (map[string]any, error) {
+	n, _ := strconv.Atoi(size)
+	members := map[string]any{}
+	for k := 0; n > 0; k++ {
+		key := fmt.Sprintf("p%02d", k)
+		v := min(4000, n-len(key))
+		if v < 0 {
+			return nil, fmt.Errorf("cannot make properties of %s bytes: the smallest is 3", size)
+		}
+		members[key] = strings.Repeat("x", v)
+		n -= len(key) + v
+	}
+	return members, nil
 }
 
 // writeLongString patches one desired property or tag with a string of n
