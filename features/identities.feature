@@ -177,7 +177,7 @@ Feature: Device and module identities
     Then the hub refuses the connection as the device is disabled
     When the service enables device "house"
     Then device "house" is enabled
-    And <kind> "<name>" connects with its own key
+    And <kind> "<name>" is connected
 
     Examples:
       | kind   | name       |

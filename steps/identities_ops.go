@@ -102,8 +102,16 @@ func setDeviceStatus(ctx context.Context, verb, alias, etagPhrase string) error 
 	})
 }
 
+// deviceStatusIs reads the device until its status is the one given. A
+// read older than the service's last write (a stale read on an eventually
+// consistent hub) is no answer: it would also leave the service holding
+// the device as it was, old keys and all.
 func deviceStatusIs(ctx context.Context, alias, status string) error {
-	return worldFrom(ctx).pollIdentity(ctx, ident{"device", alias, ""}, func(v view) error {
+	w, i := worldFrom(ctx), ident{"device", alias, ""}
+	return w.pollIdentity(ctx, i, func(v view) error {
+		if err := notOlder(i.String(), w.state(i).etags, v.etag); err != nil {
+			return err
+		}
 		return errorIf(v.status != status, "device %q: want %s, got %s", alias, status, v.status)
 	})
 }
