@@ -163,3 +163,23 @@ Feature: Device and module identities
     Then device "house" has the keys the service gave it
     When the service disables device "house" with its etag
     Then device "house" is disabled
+
+  Scenario Outline: After a rotation the first key is refused, and a disabled device can be enabled again
+    Given module "thermostat" exists on device "house"
+    And the service remembers the primary key of <kind> "<name>" as "old"
+    When the service rotates the keys of <kind> "<name>"
+    And <kind> "<name>" connects with its first key
+    Then the hub refuses the connection as not authorized
+    When <kind> "<name>" connects with the key "${old}"
+    Then the hub refuses the connection as not authorized
+    When the service disables device "house"
+    And <kind> "<name>" connects with its own key
+    Then the hub refuses the connection as the device is disabled
+    When the service enables device "house"
+    Then device "house" is enabled
+    And <kind> "<name>" is connected
+
+    Examples:
+      | kind   | name       |
+      | device | house      |
+      | module | thermostat |

@@ -275,3 +275,17 @@ Feature: Devices and modules over MQTT
     And the service sets desired "owner" of devices "fleet-1" to "fleet-10" to their own names
     Then modules "house-1" to "house-10" each receive their own name in "owner" and nothing else within 3 seconds
     And devices "fleet-1" to "fleet-10" each receive their own name in "owner" and nothing else within 3 seconds
+
+  @limits
+  Scenario Outline: Reported properties fill up to 32 KB, and not a byte more
+    Given module "thermostat" exists on device "house"
+    And <kind> "<name>" is connected
+    When <kind> "<name>" reports properties of 32768 bytes
+    Then the twin of <kind> "<name>" has reported "p08"
+    When <kind> "<name>" reports properties of 32769 bytes
+    Then the hub refuses with 400 ArgumentInvalid
+
+    Examples:
+      | kind   | name       |
+      | device | house      |
+      | module | thermostat |

@@ -40,8 +40,8 @@ var step = vocab.New
 // registered.
 var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	identityVocabulary, identityOpVocabulary, rememberIdentityVocabulary,
-	twinVocabulary, twinCheckVocabulary, rememberTwinVocabulary,
-	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, groupVocabulary,
+	twinVocabulary, twinCheckVocabulary, twinTableVocabulary, rememberTwinVocabulary,
+	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, receivedVocabulary, groupVocabulary,
 	methodVocabulary, methodDeviceVocabulary,
 	faultVocabulary, registryRetryVocabulary,
 	policyVocabulary,

@@ -112,9 +112,9 @@ func TestWriteStepList(t *testing.T) {
 func TestClosest(t *testing.T) {
 	for text, want := range map[string]string{
 		`the service create device "lamp"`:                        `the service creates device|module "<alias>"`,
-		`module "m" recieves a desired patch with "k" equal to 1`: `device|module "<alias>" receives a desired patch with`,
-		`the twin of module "m" has desired "k" equal 1`:          `the twin of device|module "<alias>"[ as the device|module reads it] has|does not have`,
-		`device "d" conected`:                                     `device|module "<alias>" is connected`,
+		`module "m" recieves a desired patch with "k" equal to 1`: `device|module "<alias>"[ on device "<device>"] receives a desired patch with`,
+		`the twin of module "m" has desired "k" equal 1`:          `the twin of device|module "<alias>"[ on device "<device>"][ as the device|module reads it] has|does not have`,
+		`device "d" conected`:                                     `device|module "<alias>"[ on device "<device>"] is connected`,
 		`the hub refused with 404 DeviceNotFound`:                 `the hub refuses with <status> <error>`,
 	} {
 		near := vocabulary.Closest(text, 3)

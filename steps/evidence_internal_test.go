@@ -83,7 +83,7 @@ func TestEvidenceOrderAndTwins(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "http mqtt twin http twin http http" {
 		t.Errorf("kinds %s, titles %q", got, titles)
 	}
-	if len(snapshots) != 2 || snapshots[0].Identity != `module "filter"` || string(snapshots[0].Document) != twin ||
+	if len(snapshots) != 2 || snapshots[0].Identity != `module "filter" on device "sensor"` || string(snapshots[0].Document) != twin ||
 		snapshots[1].Identity != `device "other/device"` {
 		t.Errorf("twin snapshots %+v", snapshots)
 	}

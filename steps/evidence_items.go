@@ -83,9 +83,9 @@ func (l *evidenceLog) twinOf(rawURL string) (ident, bool) {
 	}
 	switch {
 	case len(segs) == 2 && segs[0] == "twins":
-		return ident{"device", l.alias(segs[1])}, true
+		return ident{"device", l.alias(segs[1]), ""}, true
 	case len(segs) == 4 && segs[0] == "twins" && segs[2] == "modules":
-		return ident{"module", l.alias(segs[3])}, true
+		return ident{"module", l.alias(segs[3]), l.alias(segs[1])}, true
 	}
 	return ident{}, false
 }

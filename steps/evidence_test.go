@@ -183,7 +183,7 @@ func TestEvidenceOfRESTSteps(t *testing.T) {
     And the service creates device "sensor" with keys of its own
 `)
 	if status == 0 {
-		t.Fatal("the third create passed: the scenario was meant to fail on it")
+		t.Fatal("the second create passed: the scenario was meant to fail on it")
 	}
 	first := evidenceOf(t, stepNamed(t, all, "the service creates device"))
 	if len(first) != 1 || first[0].Kind != "http" || first[0].HTTP == nil {
@@ -205,7 +205,8 @@ func TestEvidenceOfRESTSteps(t *testing.T) {
 	if first[0].name != first[0].Title || !strings.HasPrefix(first[0].Title, want) || !strings.HasSuffix(first[0].Title, " ms)") {
 		t.Errorf("title %q, file name %q: want %q… ms)", first[0].Title, first[0].name, want)
 	}
-	failed := all[len(all)-1]
+	// The second create's 409 is checked by no next step: that step fails.
+	failed := all[1]
 	got := evidenceOf(t, failed)
 	if failed.Result.Status != "failed" || len(got) == 0 || got[0].HTTP == nil || got[0].HTTP.Status != 409 {
 		t.Errorf("failed step (%s): want its 409 as evidence, got %+v", failed.Result.Status, got)
@@ -244,11 +245,11 @@ func TestEvidenceOfMQTTSteps(t *testing.T) {
 		t.Fatal("no connect evidence")
 	}
 	c := connects[0]
-	if c.Kind != "mqtt" || c.MQTT.Client != `module "filter"` || !strings.Contains(c.MQTT.Detail, "SharedAccessSignature ") ||
+	if c.Kind != "mqtt" || c.MQTT.Client != `module "filter" on device "sensor"` || !strings.Contains(c.MQTT.Detail, "SharedAccessSignature ") ||
 		!strings.Contains(c.MQTT.Detail, "sig="+hub.Redacted) || !strings.Contains(c.MQTT.Detail, "CONNACK 0") {
 		t.Errorf("connect: want the module's masked password and CONNACK 0, got %+v", c.MQTT)
 	}
-	if len(patches) != 1 || !strings.Contains(patches[0].MQTT.Payload, `"interval":122`) || patches[0].MQTT.Client != `module "filter"` {
+	if len(patches) != 1 || !strings.Contains(patches[0].MQTT.Payload, `"interval":122`) || patches[0].MQTT.Client != `module "filter" on device "sensor"` {
 		t.Errorf("want the desired patch with interval 122 once, got %+v", patches)
 	}
 	found := false
@@ -256,7 +257,7 @@ func TestEvidenceOfMQTTSteps(t *testing.T) {
 		var doc map[string]any
 		_ = json.Unmarshal(tw.Twin.Document, &doc)
 		desired, _ := lookupPath(doc, "properties", "desired", "interval")
-		found = found || tw.Twin.Identity == `module "filter"` && desired == 122.0
+		found = found || tw.Twin.Identity == `module "filter" on device "sensor"` && desired == 122.0
 	}
 	if !found {
 		t.Errorf("no twin snapshot of module \"filter\" with desired interval 122 among %d", len(twins))

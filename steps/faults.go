@@ -19,20 +19,20 @@ import (
 // controls, reached through the optional harness capabilities. Reads with
 // a retry policy of the scenario's choosing are in registry_retry.go.
 var faultVocabulary = []vocab.Def{
-	step(faults, `^(device|module) "([^"]+)" requests the fault (\w+)(?: after (\d+(?:\.\d+)?) seconds?)?(?: lasting (\d+(?:\.\d+)?) seconds?)?( on its bare connection)?$`, requestFault,
+	step(faults, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) requests the fault (\w+)(?: after (\d+(?:\.\d+)?) seconds?)?(?: lasting (\d+(?:\.\d+)?) seconds?)?( on its bare connection)?$`, requestFault,
 		"The device or module sends the SDK test suites' fault-injection telemetry message (KillTcp, ShutDownMqtt, InvokeThrottling, InvokeAuthError), after a delay and lasting a while, on its connection or its latest bare one; only an emulator honours it.",
 		"", "", "<fault> the AzIoTHub_FaultOperationType: KillTcp, ShutDownMqtt, InvokeThrottling or InvokeAuthError (others are acknowledged and ignored)"),
-	step(faults, `^the hub drops the connection of (device|module) "([^"]+)"$`, dropConnection,
+	step(faults, `^the hub drops the connection of (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, dropConnection,
 		"The emulator closes the identity's MQTT connection as a network failure would; the hub keeps its session."),
-	step(faults, `^the hub has accepted (\d+) connections? of (device|module) "([^"]+)"$`, acceptedConnections,
+	step(faults, `^the hub has accepted (\d+) connections? of (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, acceptedConnections,
 		"Waits until the emulator has accepted this many MQTT connections of the identity since it started."),
 	step(faults, `^the hub throttles the next (\d+) registry calls? for device "([^"]+)"$`, throttleRegistryCalls,
 		"The emulator answers the next registry calls that name the device (the device, its modules and their twins) with 429 ThrottlingException."),
 	step(faults, `^the hub fails the next (\d+) registry calls? for device "([^"]+)" with (\d{3}) (\w+)$`, failRegistryCalls,
 		"The emulator answers the next registry calls that name the device with this status and IoT Hub error, in the hub's own shape."),
-	step(faults, `^(device|module) "([^"]+)" reads its own twin$`, readOwnTwin,
+	step(faults, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) reads its own twin$`, readOwnTwin,
 		"The connected device or module reads its twin over MQTT; a refusal is left for the next step to check."),
-	step(faults, `^(device|module) "([^"]+)" keeps (reading its own twin|reporting "([^"]+)" as (.+)) until the hub accepts it$`, keepTryingUntilAccepted,
+	step(faults, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) keeps (reading its own twin|reporting "([^"]+)" as (.+)) until the hub accepts it$`, keepTryingUntilAccepted,
 		"The connected device or module repeats a twin read or a report, backing off, until the hub stops refusing it."),
 }
 
@@ -43,7 +43,10 @@ type faultRequest struct{ Kind, Alias, Fault, Delay, Duration, Bare string }
 // (see faultProperties) and waits for the hub's PUBACK on the identity's
 // connection, or on its latest bare one.
 func requestFault(ctx context.Context, f faultRequest) error {
-	w, s := identityIn(ctx, f.Kind, f.Alias)
+	w, s, err := identityIn(ctx, f.Kind, f.Alias)
+	if err != nil {
+		return err
+	}
 	props := faultProperties(f.Fault, f.Delay, f.Duration)
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
@@ -91,7 +94,11 @@ func dropConnection(ctx context.Context, kind, alias string) error {
 	if !ok {
 		return skipWithout(ctx, w.target, "drop a connection")
 	}
-	d, m, err := w.ids(ident{kind, alias})
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
 	if err != nil {
 		return err
 	}
@@ -100,7 +107,7 @@ func dropConnection(ctx context.Context, kind, alias string) error {
 		return err
 	}
 	if !dropped {
-		return fmt.Errorf("%s %q: expected a live connection to drop, found none", kind, alias)
+		return fmt.Errorf("%s: expected a live connection to drop, found none", i)
 	}
 	return nil
 }
@@ -114,7 +121,11 @@ func acceptedConnections(ctx context.Context, count, kind, alias string) error {
 	if !ok {
 		return skipWithout(ctx, w.target, "count connections")
 	}
-	d, m, err := w.ids(ident{kind, alias})
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return err
+	}
+	d, m, err := w.ids(i)
 	if err != nil {
 		return err
 	}
@@ -122,7 +133,7 @@ func acceptedConnections(ctx context.Context, count, kind, alias string) error {
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
 	if err := awaiter.AwaitConnections(dctx, d, m, n); err != nil {
-		return fmt.Errorf("%s %q: expected the hub to accept connection %d within %s: %w", kind, alias, n, waitFor, err)
+		return fmt.Errorf("%s: expected the hub to accept connection %d within %s: %w", i, n, waitFor, err)
 	}
 	return nil
 }
@@ -152,7 +163,7 @@ func failRegistryWith(ctx context.Context, count, alias, name string) error {
 	if !ok {
 		return skipWithout(ctx, w.target, "fail registry calls")
 	}
-	d, _, err := w.ids(ident{"device", alias})
+	d, _, err := w.ids(ident{"device", alias, ""})
 	if err != nil {
 		return err
 	}
@@ -169,7 +180,10 @@ func failRegistryWith(ctx context.Context, count, alias, name string) error {
 // readOwnTwin reads the twin over MQTT once, as the app on the device or
 // module would; the hub's refusal is recorded.
 func readOwnTwin(ctx context.Context, kind, alias string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	c, err := s.connection()
 	if err != nil {
 		return err
@@ -191,7 +205,10 @@ type retried struct{ Kind, Alias, What, Key, Value string }
 // refusal ends the step at once (see whileThrottled). A report's
 // acknowledged version is kept.
 func keepTryingUntilAccepted(ctx context.Context, r retried) error {
-	_, s := identityIn(ctx, r.Kind, r.Alias)
+	_, s, err := identityIn(ctx, r.Kind, r.Alias)
+	if err != nil {
+		return err
+	}
 	c, err := s.connection()
 	if err != nil {
 		return err

@@ -20,15 +20,15 @@ var identityVocabulary = []vocab.Def{
 	step(identities, `^(device|module) "([^"]+)" exists(?: on device "([^"]+)")?$`, identityExists,
 		"Makes sure a device, or a module on a device, exists: the scenario creates it, with hub-assigned keys, unless it already has.",
 		"", "", onDeviceDoc),
-	step(identities, `^the service reuses the existing (device|module) "([^"]+)"$`, reuseIdentity,
+	step(identities, `^the service reuses the existing (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, reuseIdentity,
 		"The service reads an identity that already exists and carries on with it, as the tutorial does after a 409."),
-	step(identities, `^(device|module) "([^"]+)" has two hub-assigned keys$`, hasHubAssignedKeys,
+	step(identities, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) has two hub-assigned keys$`, hasHubAssignedKeys,
 		"Checks that the identity has two different keys of 32 random bytes, as the hub generates them."),
-	step(identities, `^(device|module) "([^"]+)" has (the same keys as when it was first created|the keys the service gave it)$`, hasKeys,
+	step(identities, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) has (the same keys as when it was first created|the keys the service gave it)$`, hasKeys,
 		"Reads the identity until its keys are the ones it was created with, or the ones the service last gave it."),
-	step(identities, `^(device|module) "([^"]+)" has a generation id and an etag$`, hasGenerationAndEtag,
+	step(identities, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) has a generation id and an etag$`, hasGenerationAndEtag,
 		"Checks that the identity, as the hub last answered it, has a generation id and an etag."),
-	step(identities, `^(device|module) "([^"]+)" has (the etag it was created with|a new etag)$`, hasEtag,
+	step(identities, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) has (the etag it was created with|a new etag)$`, hasEtag,
 		"Reads the identity until its etag is the one it was created with, or until it is another one."),
 	step(identities, `^the hub refuses with (\d{3}) (\w+)$`, hubRefuses,
 		"Checks that the hub refused the last action with this HTTP status and IoT Hub error, and takes the refusal as checked.",
@@ -76,7 +76,7 @@ func onDeviceFor(kind, deviceAlias string) error {
 // rerun) is recorded for "the hub refuses with ...".
 func createDevice(ctx context.Context, alias, keys string) error {
 	w := worldFrom(ctx)
-	s := w.state(ident{"device", alias})
+	s := w.state(ident{"device", alias, ""})
 	d, err := w.registry.CreateDevice(ctx, &hub.Device{DeviceID: w.sc.Name(alias), Authentication: s.chooseKeys(keys)})
 	if err != nil {
 		return w.refused(err)
@@ -89,8 +89,7 @@ func createDevice(ctx context.Context, alias, keys string) error {
 // Deleting the device in cleanup deletes its modules.
 func createModule(ctx context.Context, alias, deviceAlias, keys string) error {
 	w := worldFrom(ctx)
-	s := w.state(ident{"module", alias})
-	s.onDevice = deviceAlias
+	s := w.state(ident{"module", alias, deviceAlias})
 	m, err := w.createModuleOn(ctx, deviceAlias, w.sc.Name(alias), s.chooseKeys(keys))
 	if err != nil {
 		return w.refused(err)
@@ -102,7 +101,7 @@ func createModule(ctx context.Context, alias, deviceAlias, keys string) error {
 // deviceExists makes sure a device exists, as a precondition.
 func deviceExists(ctx context.Context, alias string) error {
 	w := worldFrom(ctx)
-	if w.exists(ident{"device", alias}) {
+	if w.exists(ident{"device", alias, ""}) {
 		return nil
 	}
 	if err := createDevice(ctx, alias, ""); err != nil {
@@ -121,7 +120,7 @@ func moduleExists(ctx context.Context, alias, deviceAlias string) error {
 		return err
 	}
 	w := worldFrom(ctx)
-	if w.exists(ident{"module", alias}) {
+	if w.exists(ident{"module", alias, deviceAlias}) {
 		return nil
 	}
 	if err := createModule(ctx, alias, deviceAlias, ""); err != nil {
@@ -137,10 +136,9 @@ func moduleExists(ctx context.Context, alias, deviceAlias string) error {
 // already exists and carry on with it. Right after a 409 a live hub may
 // still answer 404 to the read for a moment, so the read polls.
 func reuseIdentity(ctx context.Context, kind, alias string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
-	if _, _, err := w.ids(i); err != nil {
-		return fmt.Errorf("%s: no device known for it", i)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
 	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		_, err := w.readIdentity(ctx, i)

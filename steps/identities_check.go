@@ -16,17 +16,24 @@ import (
 // hasHubAssignedKeys checks the keys the hub generated (see
 // hubAssignedKeys), as the hub last answered the service.
 func hasHubAssignedKeys(ctx context.Context, kind, alias string) error {
-	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
+	_, s, err := identityIn(ctx, kind, alias)
 	if err != nil {
 		return err
 	}
-	return hubAssignedKeys(ident{kind, alias}, v.keys)
+	v, err := s.view()
+	if err != nil {
+		return err
+	}
+	return hubAssignedKeys(s.ident, v.keys)
 }
 
 // hasKeys reads the identity afresh until its keys are the ones it was
 // created with, or the ones the service last gave it.
 func hasKeys(ctx context.Context, kind, alias, which string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	want := s.firstKeys
 	if which == "the keys the service gave it" {
 		want = s.givenKeys
@@ -41,17 +48,24 @@ func hasKeys(ctx context.Context, kind, alias, which string) error {
 
 // hasGenerationAndEtag checks the identity as the hub last answered it.
 func hasGenerationAndEtag(ctx context.Context, kind, alias string) error {
-	v, err := worldFrom(ctx).state(ident{kind, alias}).view()
+	_, s, err := identityIn(ctx, kind, alias)
 	if err != nil {
 		return err
 	}
-	return errorIf(v.generationID == "" || v.etag == "", "%s %q: want a generation id and an etag, got %q and %q", kind, alias, v.generationID, v.etag)
+	v, err := s.view()
+	if err != nil {
+		return err
+	}
+	return errorIf(v.generationID == "" || v.etag == "", "%s: want a generation id and an etag, got %q and %q", s.ident, v.generationID, v.etag)
 }
 
 // hasEtag reads the identity afresh until its etag is the one it was
 // created with, or another one.
 func hasEtag(ctx context.Context, kind, alias, which string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	if len(s.etags) == 0 {
 		return fmt.Errorf("%s: the scenario never created it", s.ident)
 	}

@@ -16,20 +16,20 @@ import (
 // identityOpVocabulary are the registry operations beyond create: reads,
 // updates and deletes with or without etags, invalid ids, module lists.
 var identityOpVocabulary = []vocab.Def{
-	step(identities, `^the service (?:reads|has read) (device|module) "([^"]+)"$`, readIdentityStep,
+	step(identities, `^the service (?:reads|has read) (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, readIdentityStep,
 		"The service reads the identity, waiting while the hub still shows it as it was before the service's last write."),
-	step(identities, `^reading (device|module|the twin of device|the twin of module) "([^"]+)" is refused with (\d{3}) (\w+)$`, readingIsRefused,
+	step(identities, `^reading (device|module|the twin of device|the twin of module) ("[^"]+"(?: on device "[^"]+")?) is refused with (\d{3}) (\w+)$`, readingIsRefused,
 		"Reads the identity, or its twin, until the hub refuses with this status and error, as it may not at once after a delete.",
 		"", "", "", errorDoc),
-	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) "([^"]+)"`+identityEtagChoice+`$`, rotateKeys,
+	step(identities, `^the service (?:rotates|has rotated) the keys of (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, rotateKeys,
 		"The service gives the identity two new random keys, sending it otherwise as it last saw it.",
 		"", "", identityEtagDoc),
-	step(identities, `^the service (?:disables|has disabled) device "([^"]+)"`+identityEtagChoice+`$`, disableDevice,
-		"The service disables the device, which then cannot connect, nor can its modules.",
-		"", identityEtagDoc),
+	step(identities, `^the service (disables|has disabled|enables|has enabled) device "([^"]+)"`+identityEtagChoice+`$`, setDeviceStatus,
+		"The service disables the device, which then cannot connect, nor can its modules, or enables it again.",
+		"", "", identityEtagDoc),
 	step(identities, `^device "([^"]+)" is (enabled|disabled)$`, deviceStatusIs,
 		"Reads the device until its status is the one given."),
-	step(identities, `^the service (?:deletes|has deleted) (device|module) "([^"]+)"`+identityEtagChoice+`$`, deleteIdentity,
+	step(identities, `^the service (?:deletes|has deleted) (device|module) ("[^"]+"(?: on device "[^"]+")?)`+identityEtagChoice+`$`, deleteIdentity,
 		"The service deletes the identity (a device takes its modules and their twins with it); a refusal is left for the next step to check.",
 		"", "", identityEtagDoc),
 	step(identities, `^the service creates a (device|module) with (?:the literal id "([^"]*)"|an id of (\d+) characters)(?: on device "([^"]+)")?$`, createWithID,
@@ -51,7 +51,10 @@ const identityEtagDoc = "how the write is guarded: nothing or unconditionally se
 // it yet or shows it as it was before the service's last write (a stale
 // read on an eventually consistent hub).
 func readIdentityStep(ctx context.Context, kind, alias string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	return w.pollIdentity(ctx, s.ident, func(v view) error {
 		if err := notOlder(s.ident.String(), s.etags, v.etag); err != nil {
 			return err
@@ -65,30 +68,50 @@ func readIdentityStep(ctx context.Context, kind, alias string) error {
 // after a delete a live hub may still show the identity for a moment.
 func readingIsRefused(ctx context.Context, what, alias, status, name string) error {
 	kind, twin := strings.CutPrefix(what, "the twin of ")
-	read := worldFrom(ctx).readOnce(ident{kind, alias}, twin)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	read := w.readOnce(i, twin)
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error { return refusedAs(read(ctx), status, name) })
 }
 
 // rotateKeys replaces an identity's keys with two new random ones, sending
 // the identity as the service last saw it otherwise unchanged.
 func rotateKeys(ctx context.Context, kind, alias, etagPhrase string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	k := newKeys()
-	err := w.updateIdentity(ctx, s.ident, etagPhrase, withAuth(sasAuth(k)))
+	err = w.updateIdentity(ctx, s.ident, etagPhrase, withAuth(sasAuth(k)))
 	if err == nil && w.lastRefusal == nil {
 		s.givenKeys = &k
 	}
 	return err
 }
 
-func disableDevice(ctx context.Context, alias, etagPhrase string) error {
-	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
-		d.Status = hub.StatusDisabled
+// setDeviceStatus disables or enables a device (see updateIdentity).
+func setDeviceStatus(ctx context.Context, verb, alias, etagPhrase string) error {
+	status := hub.StatusDisabled
+	if strings.Contains(verb, "enable") {
+		status = hub.StatusEnabled
+	}
+	return worldFrom(ctx).updateIdentity(ctx, ident{"device", alias, ""}, etagPhrase, func(d *hub.Device, _ *hub.Module) {
+		d.Status = status
 	})
 }
 
+// deviceStatusIs reads the device until its status is the one given. A
+// read older than the service's last write (a stale read on an eventually
+// consistent hub) is no answer: it would also leave the service holding
+// the device as it was, old keys and all.
 func deviceStatusIs(ctx context.Context, alias, status string) error {
-	return worldFrom(ctx).pollIdentity(ctx, ident{"device", alias}, func(v view) error {
+	w, i := worldFrom(ctx), ident{"device", alias, ""}
+	return w.pollIdentity(ctx, i, func(v view) error {
+		if err := notOlder(i.String(), w.state(i).etags, v.etag); err != nil {
+			return err
+		}
 		return errorIf(v.status != status, "device %q: want %s, got %s", alias, status, v.status)
 	})
 }
@@ -96,7 +119,10 @@ func deviceStatusIs(ctx context.Context, alias, status string) error {
 // deleteIdentity deletes a device or module; without an etag phrase it
 // sends If-Match "*", as the SDKs do. A refusal is recorded.
 func deleteIdentity(ctx context.Context, kind, alias, etagPhrase string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	etag, err := chooseEtag(etagPhrase, s.etags, latest(s.etags), s.ident.String())
 	if err != nil {
 		return err

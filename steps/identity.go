@@ -14,11 +14,27 @@ import (
 )
 
 // ident names an identity as a feature does: its kind ("device" or
-// "module") and its alias. Devices and modules share most steps, because
-// the hub treats them alike; ident lets one step serve both.
-type ident struct{ kind, alias string }
+// "module"), its alias and, for a module, its device's alias. A hub names a
+// module by its device and its own id (the same module is installed on
+// many devices), so the scenario does too. Devices and modules share most
+// steps, because the hub treats them alike; ident lets one step serve both.
+type ident struct{ kind, alias, device string }
 
-func (i ident) String() string { return fmt.Sprintf("%s %q", i.kind, i.alias) }
+func (i ident) String() string {
+	if i.kind == "module" {
+		return fmt.Sprintf("module %q on device %q", i.alias, i.device)
+	}
+	return fmt.Sprintf("%s %q", i.kind, i.alias)
+}
+
+// ref is the identity as a step's alias capture names it (see who): a
+// module with its device, so that passing it on never makes it ambiguous.
+func (i ident) ref() string {
+	if i.kind == "module" {
+		return i.alias + onDeviceRef + i.device
+	}
+	return i.alias
+}
 
 // identityState is everything a scenario knows of one of its identities:
 // what the hub last answered about it, what the service holds of its twin,
@@ -26,11 +42,10 @@ func (i ident) String() string { return fmt.Sprintf("%s %q", i.kind, i.alias) }
 // named; each field says when it is set.
 type identityState struct {
 	ident
-	onDevice string      // a module's device alias, set when the scenario creates the module
-	device   *hub.Device // a device as the hub last returned it
-	module   *hub.Module // a module as the hub last returned it
-	created  bool        // the scenario created it: cleanup deletes it (a device, with its modules)
-	gone     bool        // the scenario deleted it since
+	device  *hub.Device // a device as the hub last returned it
+	module  *hub.Module // a module as the hub last returned it
+	created bool        // the scenario created it: cleanup deletes it (a device, with its modules)
+	gone    bool        // the scenario deleted it since
 
 	firstKeys *hub.SymmetricKey // its keys when first created
 	certs     []*certtest.Cert  // its self-signed certificates, primary first, when created with them (x509.go)
@@ -60,24 +75,24 @@ func (w *world) state(i ident) *identityState {
 	return s
 }
 
-// identityIn is the scenario's world and the state of one of its
-// identities.
-func identityIn(ctx context.Context, kind, alias string) (*world, *identityState) {
+// identityIn is the scenario's world and the state of the identity a
+// step names (see who), or why the step names none.
+func identityIn(ctx context.Context, kind, ref string) (*world, *identityState, error) {
 	w := worldFrom(ctx)
-	return w, w.state(ident{kind, alias})
+	i, err := w.who(kind, ref)
+	if err != nil {
+		return w, nil, err
+	}
+	return w, w.state(i), nil
 }
 
 // ids resolves an identity to the hub's device id and, for a module, its
-// module id. A module's device is the one the scenario created it on.
+// module id.
 func (w *world) ids(i ident) (deviceID, moduleID string, err error) {
 	if i.kind == "device" {
 		return w.sc.Name(i.alias), "", nil
 	}
-	d := w.state(i).onDevice
-	if d == "" {
-		return "", "", fmt.Errorf("%s: the scenario never created it on a device", i)
-	}
-	return w.sc.Name(d), w.sc.Name(i.alias), nil
+	return w.sc.Name(i.device), w.sc.Name(i.alias), nil
 }
 
 // exists says whether the scenario created the identity (and, for a
@@ -87,7 +102,7 @@ func (w *world) exists(i ident) bool {
 	if i.kind == "device" {
 		return s.device != nil && !s.gone
 	}
-	return s.module != nil && !s.gone && w.exists(ident{"device", s.onDevice})
+	return s.module != nil && !s.gone && w.exists(ident{"device", i.device, ""})
 }
 
 // seen records an identity as the hub answered it.

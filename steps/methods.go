@@ -19,15 +19,15 @@ import (
 // method on a device or module and reads the answer. The device's side, its
 // own client and its bare connection, is in methods_device.go.
 var methodVocabulary = []vocab.Def{
-	step(methods, `^the service (invokes|starts invoking) method "([^"]*)" on (device|module) "([^"]+)"(?: with a payload of (\d+) bytes| with payload (.+?))?(?: and response timeout (-?\d+))?(?: and connect timeout (-?\d+))?$`, invokeMethod,
+	step(methods, `^the service (invokes|starts invoking) method "([^"]*)" on (device|module) ("[^"]+"(?: on device "[^"]+")?)(?: with a payload of (\d+) bytes| with payload (.+?))?(?: and response timeout (-?\d+))?(?: and connect timeout (-?\d+))?$`, invokeMethod,
 		"The service calls a direct method and waits for the answer (a refusal is left for the next step to check), or starts the call and goes on while it waits.",
 		"", methodNameDoc, "", "", "<N> the size of the payload: a JSON string of exactly N bytes", "",
 		"<seconds> how long the hub waits for the answer (the hub's default: 30)",
 		"<seconds> how long the hub waits for the identity to come online (the hub's default: 0)"),
-	step(methods, `^the call of method "([^"]*)" on (device|module) "([^"]+)" returns status (\d+)(?: and a payload of (\d+) bytes| and payload (.+))?$`, methodCallReturns,
+	step(methods, `^the call of method "([^"]*)" on (device|module) ("[^"]+"(?: on device "[^"]+")?) returns status (\d+)(?: and a payload of (\d+) bytes| and payload (.+))?$`, methodCallReturns,
 		"Waits for the service's last call of the method to end and checks the identity's answer: its status and, if given, its payload.",
 		methodNameDoc, "", "", "<status> the status the identity answered with", "<N> the payload's size in bytes"),
-	step(methods, `^the call of method "([^"]*)" on (device|module) "([^"]+)" ends$`, methodCallEnds,
+	step(methods, `^the call of method "([^"]*)" on (device|module) ("[^"]+"(?: on device "[^"]+")?) ends$`, methodCallEnds,
 		"Waits for a call the service started to end; a refusal is left for the next step to check.",
 		methodNameDoc),
 }
@@ -112,7 +112,10 @@ func signedSeconds(s string) time.Duration {
 // invoking" returns at once and leaves the call to "the call of method ...".
 // A started call that no step waits for ends with the scenario.
 func invokeMethod(ctx context.Context, verb, name, kind, alias, size, payload, response, connect string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	d, m, err := w.ids(s.ident)
 	if err != nil {
 		return err
@@ -156,7 +159,10 @@ func invokeMethod(ctx context.Context, verb, name, kind, alias, size, payload, r
 // lastCall is the service's last call of a method on the identity, once
 // it has ended.
 func lastCall(ctx context.Context, name, kind, alias string) (*methodCall, error) {
-	_, s := identityIn(ctx, kind, alias)
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return nil, err
+	}
 	call := s.methodsOf().calls[name]
 	if call == nil {
 		return nil, fmt.Errorf("the service has not called method %q on %s", name, s.ident)

@@ -15,21 +15,21 @@ import (
 // own client's handlers, and its bare connection, which answers however a
 // step says, for the rules the SDKs never break.
 var methodDeviceVocabulary = []vocab.Def{
-	step(methods, `^(device|module) "([^"]+)" answers method "([^"]*)" with status (\d+)(?: and payload (.+))?$`, answersMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) answers method "([^"]*)" with status (\d+)(?: and payload (.+))?$`, answersMethod,
 		"The identity's app answers every call of the method with this status and payload (none if not given), from now on.",
 		"", "", methodNameDoc, "<status> the status it answers with"),
-	step(methods, `^(device|module) "([^"]+)" does not answer method "([^"]*)"$`, ignoresMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) does not answer method "([^"]*)"$`, ignoresMethod,
 		"The identity's app takes calls of the method and never answers them.",
 		"", "", methodNameDoc),
-	step(methods, `^(device|module) "([^"]+)" received method "([^"]*)"(?: with (no payload)| with a payload of (\d+) bytes| with payload (.+))?$`, receivedMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) received method "([^"]*)"(?: with (no payload)| with a payload of (\d+) bytes| with payload (.+))?$`, receivedMethod,
 		"Waits for the identity's app to have been called with the method and checks the payload of its last call, if one is given.",
 		"", "", methodNameDoc, "", "<N> the payload's size in bytes"),
-	step(methods, `^(device|module) "([^"]+)" received no method call$`, receivedNoMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) received no method call$`, receivedNoMethod,
 		"Checks that no call reached the identity's app: the hub sends a call to the identity called and to no other."),
-	step(methods, `^(device|module) "([^"]+)" receives method "([^"]*)"(?: with (no payload)| with a payload of (\d+) bytes| with payload (.+?))? on its bare connection$`, bareReceivesMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) receives method "([^"]*)"(?: with (no payload)| with a payload of (\d+) bytes| with payload (.+?))? on its bare connection$`, bareReceivesMethod,
 		"Waits for a call of the method on the identity's latest bare connection (sent at QoS 0, as the hub sends calls), checks its payload if one is given and keeps its request id for the answer.",
 		"", "", methodNameDoc, "", "<N> the payload's size in bytes"),
-	step(methods, `^(device|module) "([^"]+)" answers method "([^"]*)" on its bare connection with status (\d+)(?: and a payload of (\d+) bytes| and payload (.+?))?(?: under (an unknown request id)| under the request id (device|module) "([^"]+)" got)?$`, bareAnswersMethod,
+	step(methods, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) answers method "([^"]*)" on its bare connection with status (\d+)(?: and a payload of (\d+) bytes| and payload (.+?))?(?: under (an unknown request id)| under the request id (device|module) ("[^"]+"(?: on device "[^"]+")?) got)?$`, bareAnswersMethod,
 		"The identity answers the last call of the method its bare connection received, or sends an answer under a request id it was never given, or under the one another identity got.",
 		"", "", methodNameDoc, "<status> the status it answers with", "<N> the payload's size in bytes: a JSON string"),
 }
@@ -63,13 +63,21 @@ func answersMethod(ctx context.Context, kind, alias, name, status, payload strin
 	if payload != "" {
 		response = parseValue(payload)
 	}
-	return worldFrom(ctx).handle(ident{kind, alias}, name, func(context.Context) (int, any) { return code, response })
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	return w.handle(i, name, func(context.Context) (int, any) { return code, response })
 }
 
 // ignoresMethod holds each call until the client closes or loses its
 // connection, so the hub never gets an answer.
 func ignoresMethod(ctx context.Context, kind, alias, name string) error {
-	return worldFrom(ctx).handle(ident{kind, alias}, name, func(ctx context.Context) (int, any) {
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	return w.handle(i, name, func(ctx context.Context) (int, any) {
 		<-ctx.Done()
 		return 0, nil
 	})
@@ -85,7 +93,10 @@ func statusCode(s string) (int, error) {
 
 // receivedMethod waits for the method to reach the identity's handler.
 func receivedMethod(ctx context.Context, kind, alias, name, none, size, payload string) error {
-	_, s := identityIn(ctx, kind, alias)
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	ms := s.methodsOf()
 	dctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
@@ -115,7 +126,10 @@ func receivedMethod(ctx context.Context, kind, alias, name, none, size, payload 
 }
 
 func receivedNoMethod(ctx context.Context, kind, alias string) error {
-	_, s := identityIn(ctx, kind, alias)
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	ms := s.methodsOf()
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -141,7 +155,10 @@ func methodTopic(topic string) (name, rid string, ok bool) {
 // steps that wait for them, since calls started together may arrive in
 // any order.
 func bareReceivesMethod(ctx context.Context, kind, alias, name, none, size, payload string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	b, err := w.bareOf(s.ident, "latest")
 	if err != nil {
 		return err
@@ -189,14 +206,21 @@ func bareReceivesMethod(ctx context.Context, kind, alias, name, none, size, payl
 // method it received, a request id the hub never gave, or the one another
 // identity got for the method; it waits for the PUBACK.
 func bareAnswersMethod(ctx context.Context, kind, alias, name, status, size, payload, unknown, otherKind, otherAlias string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	b, err := w.bareOf(s.ident, "latest")
 	if err != nil {
 		return err
 	}
 	from := s
 	if otherAlias != "" {
-		from = w.state(ident{otherKind, otherAlias})
+		o, err := w.who(otherKind, otherAlias)
+		if err != nil {
+			return err
+		}
+		from = w.state(o)
 	}
 	rid, ok := from.methodsOf().bareRIDs[name]
 	switch {

@@ -23,18 +23,18 @@ import (
 // second connection of one identity, and subscriptions the twin client
 // always holds.
 var bareVocabulary = []vocab.Def{
-	step(mqtt, `^(device|module) "([^"]+)" opens (?:a|another) bare MQTT connection$`, openBare,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) opens (?:a|another) bare MQTT connection$`, openBare,
 		"The device or module opens an MQTT connection of its own with no twin client on it: no subscriptions, no reconnects."),
-	step(mqtt, `^(device|module) "([^"]+)" (subscribes to|unsubscribes from) (twin responses|desired property changes|direct method calls|every topic|another device's messages)$`, subscribeBare,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) (subscribes to|unsubscribes from) (twin responses|desired property changes|direct method calls|every topic|another device's messages)$`, subscribeBare,
 		"The device or module subscribes to, or unsubscribes from, a topic filter on its latest bare connection; a filter the hub does not allow closes the connection, which a later step checks."),
-	step(mqtt, `^(device|module) "([^"]+)" publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS 0|QoS 1|QoS 2|the retain flag))?$`, publishBare,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) publishes (.+) on (the reported properties topic|its telemetry topic|another device's telemetry topic|an unknown topic)(?: with (QoS 0|QoS 1|QoS 2|the retain flag))?$`, publishBare,
 		"The device or module publishes a payload on a topic named in business terms on its latest bare connection (QoS 1 unless asked otherwise).",
 		"", "", "<payload> the message's bytes exactly as written: JSON, or any text"),
-	step(mqtt, `^the hub closes the (first|latest) bare connection of (device|module) "([^"]+)"$`, bareClosed,
+	step(mqtt, `^the hub closes the (first|latest) bare connection of (device|module) ("[^"]+"(?: on device "[^"]+")?)$`, bareClosed,
 		"Waits for the hub to close the identity's first or latest bare connection."),
-	step(mqtt, `^the (first|latest) bare connection of (device|module) "([^"]+)" stays open$`, bareOpen,
+	step(mqtt, `^the (first|latest) bare connection of (device|module) ("[^"]+"(?: on device "[^"]+")?) stays open$`, bareOpen,
 		"Checks that the hub kept the bare connection open after everything sent on it, with a subscribe and its answer."),
-	step(mqtt, `^(device|module) "([^"]+)" gets the answer (\d{3})(?: with version (\d+))? on its bare connection$`, bareAnswer,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) gets the answer (\d{3})(?: with version (\d+))? on its bare connection$`, bareAnswer,
 		"Waits for the next twin response on the latest bare connection and checks its status and, if given, its $version.",
 		"", "", "", "<version> the $version the answer carries"),
 }
@@ -49,7 +49,10 @@ type bareConn struct {
 
 func openBare(ctx context.Context, kind, alias string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return err
+	}
 	cs, err := w.connectionString(i, "")
 	if err != nil {
 		return err
@@ -111,7 +114,10 @@ func (b *bareConn) await(ctx context.Context, tok paho.Token, what string) error
 
 func subscribeBare(ctx context.Context, kind, alias, verb, topics string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return err
+	}
 	b, err := w.bareOf(i, "latest")
 	if err != nil {
 		return err
@@ -158,7 +164,10 @@ func (b *bareConn) awaitOrLoss(ctx context.Context, tok paho.Token, what string)
 // what matters is what the hub then does with the connection.
 func publishBare(ctx context.Context, kind, alias, payload, topicName, flag string) error {
 	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return err
+	}
 	b, err := w.bareOf(i, "latest")
 	if err != nil {
 		return err
@@ -195,7 +204,11 @@ func publishBare(ctx context.Context, kind, alias, payload, topicName, flag stri
 }
 
 func bareClosed(ctx context.Context, which, kind, alias string) error {
-	b, err := worldFrom(ctx).bareOf(ident{kind, alias}, which)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	b, err := w.bareOf(i, which)
 	if err != nil {
 		return err
 	}
@@ -213,7 +226,11 @@ func bareClosed(ctx context.Context, which, kind, alias string) error {
 // handles one connection's packets in order, so a SUBACK means it kept
 // the connection after everything sent before.
 func bareOpen(ctx context.Context, which, kind, alias string) error {
-	b, err := worldFrom(ctx).bareOf(ident{kind, alias}, which)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	b, err := w.bareOf(i, which)
 	if err != nil {
 		return err
 	}
@@ -238,8 +255,11 @@ func (b *bareConn) next(ctx context.Context, what string) (paho.Message, error) 
 // nextOnLatestBare is the next message on an identity's latest bare
 // connection, waited for with the step deadline.
 func nextOnLatestBare(ctx context.Context, kind, alias string) (ident, paho.Message, error) {
-	i := ident{kind, alias}
-	b, err := worldFrom(ctx).bareOf(i, "latest")
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return i, nil, err
+	}
+	b, err := w.bareOf(i, "latest")
 	if err != nil {
 		return i, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hubspec/hubspec/steps/internal/vocab"
@@ -20,14 +21,14 @@ import (
 // longer client id and user name (devices/{d}/modules/{m}), so every step
 // takes either.
 var connectionVocabulary = []vocab.Def{
-	step(mqtt, `^(device|module) "([^"]+)" is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),
-	step(mqtt, `^(device|module) "([^"]+)" connects with (its own key|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
-		"The device or module tries once to connect with the credentials named; a refusal is left for the next step to check."),
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) connects with (its own key|its first key|the key "[^"]*"|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
+		"The device or module tries once to connect with the credentials named: its own key is its primary key as the hub last answered it, its first key the primary key it was created with (refused after a rotation), the key \"${name}\" one the scenario remembered; a refusal is left for the next step to check."),
 	step(mqtt, `^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused,
 		"Checks that the hub refused the last connection attempt: CONNACK 5 for bad credentials, 3 for a disabled device or a module of one."),
-	step(mqtt, `^(device|module) "([^"]+)" disconnects$`, disconnect,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) disconnects$`, disconnect,
 		"The device or module closes its connection (its latest bare one when it has no other), as its app would on shutdown; the hub keeps its session."),
 }
 
@@ -54,7 +55,10 @@ func (w *world) transportOptions(transport string) ([]device.Option, error) {
 // unless WebSockets is asked for, and keeps the connection (see
 // dialRetrying).
 func connect(ctx context.Context, kind, alias, transport, lifetime string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	opts, err := w.transportOptions(transport)
 	if err != nil {
 		return err
@@ -73,7 +77,10 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 // connectWith dials once with the credentials named (see credentials). A
 // refusal is recorded for the next step; a connection is kept.
 func connectWith(ctx context.Context, kind, alias, credentials string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	cs, opts, err := w.credentials(s.ident, credentials)
 	if err != nil {
 		return err
@@ -125,7 +132,10 @@ func orNone(err error, none string) any {
 // shutdown (its latest bare one when it has no other); the hub keeps its
 // session.
 func disconnect(ctx context.Context, kind, alias string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	if c := s.client; c != nil {
 		s.client = nil
 		return c.Close()
@@ -181,8 +191,20 @@ func (w *world) dialRetryingWith(ctx context.Context, i ident, cs string, opts .
 // from all three, agreeing).
 func (w *world) credentials(i ident, phrase string) (string, []device.Option, error) {
 	key := ""
-	if phrase == "a wrong key" {
+	switch {
+	case phrase == "a wrong key":
 		key = randomKey()
+	case phrase == "its first key":
+		first := w.state(i).firstKeys
+		if first == nil {
+			return "", nil, fmt.Errorf("%s: the scenario did not create it, so it has no first key", i)
+		}
+		key = first.PrimaryKey
+	case strings.HasPrefix(phrase, `the key "`):
+		key = strings.TrimSuffix(strings.TrimPrefix(phrase, `the key "`), `"`)
+		if key == "" {
+			return "", nil, fmt.Errorf(`%s: the key "" is empty: remember one first, e.g. the service remembers the primary key of %s as "old", then write the key "${old}"`, i, i)
+		}
 	}
 	cs, err := w.connectionString(i, key)
 	if err != nil {

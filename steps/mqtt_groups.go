@@ -112,7 +112,11 @@ func rangeReceivesOwn(ctx context.Context, r ownNames) error {
 func (w *world) quietFor(ctx context.Context, kind string, aliases []string, d time.Duration) error {
 	var patches []<-chan device.DesiredPatch
 	for _, a := range aliases {
-		c, err := w.state(ident{kind, a}).connection()
+		i, err := w.who(kind, a)
+		if err != nil {
+			return err
+		}
+		c, err := w.state(i).connection()
 		if err != nil {
 			return err
 		}

@@ -97,7 +97,7 @@ func TestConnackIs(t *testing.T) {
 }
 
 func TestHubAssignedKeys(t *testing.T) {
-	i := ident{"device", "d"}
+	i := ident{"device", "d", ""}
 	k := randomKey()
 	if err := hubAssignedKeys(i, hub.SymmetricKey{PrimaryKey: k, SecondaryKey: randomKey()}); err != nil {
 		t.Error(err)

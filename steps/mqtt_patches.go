@@ -19,19 +19,19 @@ import (
 // the hub's answers to reports, and a device or module and the service
 // working on one twin at once.
 var patchVocabulary = []vocab.Def{
-	step(mqtt, `^(device|module) "([^"]+)" receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) receives desired patches in version order until "([^"]+)" is (.+)$`, receivesPatchesUntil,
 		"Reads desired patches until the properties they add up to hold the value, failing on any patch not newer than the one before.",
 		"", "", keyDoc),
-	step(mqtt, `^(device|module) "([^"]+)" receives nothing within (\d+) seconds$`, receivesNothing,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) receives nothing within (\d+) seconds$`, receivesNothing,
 		"Waits the given time, failing if a desired patch reaches the identity's connection or a message its latest bare connection.",
 		"", "", "<seconds> how long to wait"),
-	step(mqtt, `^the hub acknowledged the report of (device|module) "([^"]+)" with reported version (\d+)$`, reportAcknowledged,
+	step(mqtt, `^the hub acknowledged the report of (device|module) ("[^"]+"(?: on device "[^"]+")?) with reported version (\d+)$`, reportAcknowledged,
 		"Checks the reported $version the hub's answer to the identity's last report carried.",
 		"", "", "<version> the reported $version"),
-	step(mqtt, `^(device|module) "([^"]+)" sends the reported patch (.+)$`, sendReportedJSON,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) sends the reported patch (.+)$`, sendReportedJSON,
 		"The device or module sends a reported patch of exactly the bytes written, even malformed; a refusal is left for the next step to check.",
 		"", "", "<patch> the patch's bytes, e.g. {\"telemetryInterval\": 30}"),
-	step(mqtt, `^(device|module) "([^"]+)" reports (\d+) properties and reads its twin (\d+) times while the service sets (\d+) desired properties, all at once$`, overlap,
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) reports (\d+) properties and reads its twin (\d+) times while the service sets (\d+) desired properties, all at once$`, overlap,
 		"Sends reported patches r1, r2, ..., twin reads and desired patches d1, d2, ... all at once, and checks that the hub acknowledges every one.",
 		"", "", "<reports> how many properties it reports, one patch each", "<reads> how many times it reads its twin", "<sets> how many desired properties the service sets, one patch each"),
 }
@@ -39,7 +39,10 @@ var patchVocabulary = []vocab.Def{
 // receivesPatchesUntil reads patches until the desired properties they add
 // up to hold the value (see desiredSum): a stale patch must never arrive.
 func receivesPatchesUntil(ctx context.Context, kind, alias, key, value string) error {
-	_, s := identityIn(ctx, kind, alias)
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	c, err := s.connection()
 	if err != nil {
 		return err
@@ -68,7 +71,10 @@ func receivesPatchesUntil(ctx context.Context, kind, alias, key, value string) e
 // may reach the identity's client, and no message its latest bare
 // connection.
 func receivesNothing(ctx context.Context, kind, alias, secs string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	dctx, cancel := context.WithTimeout(ctx, seconds(secs))
 	defer cancel()
 	var patches <-chan device.DesiredPatch
@@ -90,7 +96,10 @@ func receivesNothing(ctx context.Context, kind, alias, secs string) error {
 }
 
 func reportAcknowledged(ctx context.Context, kind, alias, version string) error {
-	_, s := identityIn(ctx, kind, alias)
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	if s.acked == nil {
 		return fmt.Errorf("%s: no report of it was acknowledged", s.ident)
 	}
@@ -101,7 +110,11 @@ func reportAcknowledged(ctx context.Context, kind, alias, version string) error 
 // sendReportedJSON sends the bytes as written, so that a malformed patch
 // reaches the hub; its refusal is recorded.
 func sendReportedJSON(ctx context.Context, kind, alias, body string) error {
-	return worldFrom(ctx).report(ctx, ident{kind, alias}, func(ctx context.Context, c *device.Client) (int64, error) {
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	return w.report(ctx, i, func(ctx context.Context, c *device.Client) (int64, error) {
 		return c.UpdateReportedJSON(ctx, []byte(body))
 	})
 }
@@ -113,7 +126,10 @@ type overlapping struct{ Kind, Alias, Reports, Reads, Sets string }
 // patches d1…dM (dk = k) at the same time; every one must be acknowledged.
 // The final state is for later steps to check.
 func overlap(ctx context.Context, o overlapping) error {
-	w, s := identityIn(ctx, o.Kind, o.Alias)
+	w, s, err := identityIn(ctx, o.Kind, o.Alias)
+	if err != nil {
+		return err
+	}
 	c, err := s.connection()
 	if err != nil {
 		return err

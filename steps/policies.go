@@ -21,7 +21,7 @@ var policyVocabulary = []vocab.Def{
 	step(policies, `^the service uses the "([^"]+)" policy$`, usePolicy,
 		"From now on the service calls the hub with this shared access policy's connection string; cleanup still uses the target's own. Only an emulator gives every policy: elsewhere the scenario is skipped.",
 		"<policy> a shared access policy: iothubowner, service, device, registryRead or registryReadWrite"),
-	step(policies, `^(device|module) "([^"]+)" connects with a token of the "([^"]+)" policy$`, connectWithPolicy,
+	step(policies, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) connects with a token of the "([^"]+)" policy$`, connectWithPolicy,
 		"The device or module tries once to connect with a SAS token for itself signed with this shared access policy's key, as a token service holding the key would hand out; a refusal is left for the next step to check.",
 		"", "", "<policy> a shared access policy: iothubowner, service, device, registryRead or registryReadWrite"),
 }
@@ -45,7 +45,10 @@ func usePolicy(ctx context.Context, policy string) error {
 // connectWithPolicy dials once with the identity's own connection string
 // but a token signed with the policy's key (skn set).
 func connectWithPolicy(ctx context.Context, kind, alias, policy string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	pcs, err := w.policyConnectionString(ctx, policy)
 	if err != nil {
 		return err

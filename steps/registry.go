@@ -38,6 +38,9 @@ func (w *world) readIdentity(ctx context.Context, i ident) (view, error) {
 // pollIdentity reads the identity until check accepts what the hub shows
 // (see Eventually).
 func (w *world) pollIdentity(ctx context.Context, i ident, check func(view) error) error {
+	if err := w.neverCreated(i); err != nil {
+		return err
+	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		v, err := w.readIdentity(ctx, i)
 		if err != nil {
@@ -92,7 +95,7 @@ func (w *world) updateIdentity(ctx context.Context, i ident, etagPhrase string, 
 // for any other device it is the answer at once.
 func (w *world) createModuleOn(ctx context.Context, deviceAlias, moduleID string, auth *hub.Authentication) (*hub.Module, error) {
 	var m *hub.Module
-	err := w.whileSettling(ctx, ident{"device", deviceAlias}, func(ctx context.Context) (err error) {
+	err := w.whileSettling(ctx, ident{"device", deviceAlias, ""}, func(ctx context.Context) (err error) {
 		m, err = w.registry.CreateModule(ctx, &hub.Module{DeviceID: w.sc.Name(deviceAlias), ModuleID: moduleID, Authentication: auth})
 		return err
 	})

@@ -25,7 +25,7 @@ const (
 // scenario's choosing, where the world's own client (which backs off with
 // hub's defaults) would hide what a throttled hub answers.
 var registryRetryVocabulary = []vocab.Def{
-	step(faults, `^the service reads (device|module|the twin of device|the twin of module) "([^"]+)" (once|backing off when throttled)$`, readWithRetryPolicy,
+	step(faults, `^the service reads (device|module|the twin of device|the twin of module) ("[^"]+"(?: on device "[^"]+")?) (once|backing off when throttled)$`, readWithRetryPolicy,
 		"The service reads an identity or its twin trying once, or backing off and retrying while the hub answers 429; a final refusal is left for the next step to check."),
 	step(faults, `^the hub throttled that read (\d+) times? before it answered$`, throttledBeforeAnswer,
 		"Checks how many 429 answers the last read with a retry policy got before the hub's final answer."),
@@ -56,7 +56,11 @@ func readWithRetryPolicy(ctx context.Context, what, alias, policy string) (conte
 		return ctx, err
 	}
 	kind := map[string]string{"device": "device", "module": "module", "the twin of device": "device", "the twin of module": "module"}[what]
-	d, m, err := w.ids(ident{kind, alias})
+	i, err := w.who(kind, alias)
+	if err != nil {
+		return ctx, err
+	}
+	d, m, err := w.ids(i)
 	if err != nil {
 		return ctx, err
 	}

@@ -14,16 +14,16 @@ import (
 // check that compares an identity's value with one.
 
 var rememberIdentityVocabulary = []vocab.Def{
-	step(identities, `^the service remembers the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" as "([^"]+)"$`, rememberIdentityValue,
+	step(identities, `^the service remembers the (etag|generation id|primary key|secondary key) of (device|module) ("[^"]+"(?: on device "[^"]+")?) as "([^"]+)"$`, rememberIdentityValue,
 		"The service reads the identity and remembers one of its values for later steps to use as ${name}; a key is kept secret, out of every message.",
 		"", "", "", variableNameDoc),
-	step(identities, `^the (etag|generation id|primary key|secondary key) of (device|module) "([^"]+)" (is not|is) (.+)$`, identityValueIs,
+	step(identities, `^the (etag|generation id|primary key|secondary key) of (device|module) ("[^"]+"(?: on device "[^"]+")?) (is not|is) (.+)$`, identityValueIs,
 		"Reads the identity until the value is, or is not, the one given, usually a variable the scenario remembered.",
 		"", "", "", "", "<value> the value, e.g. ${before}; a key is never shown in a message"),
 }
 
 var rememberTwinVocabulary = []vocab.Def{
-	step(twins, `^the service remembers (?:(desired|reported|tag) )?"([^"]+)" of the twin of (device|module) "([^"]+)" as "([^"]+)"$`, rememberTwinValue,
+	step(twins, `^the service remembers (?:(desired|reported|tag) )?"([^"]+)" of the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) as "([^"]+)"$`, rememberTwinValue,
 		"The service reads the twin and remembers a member's value for later steps to use as ${name}: a string as its text, anything else as JSON.",
 		"", pathDoc, "", "", variableNameDoc),
 }
@@ -61,7 +61,11 @@ func rememberIdentityValue(ctx context.Context, which, kind, alias, name string)
 	if err := readIdentityStep(ctx, kind, alias); err != nil {
 		return err
 	}
-	v, secret, err := worldFrom(ctx).identityValue(ident{kind, alias}, which)
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	v, secret, err := w.identityValue(i, which)
 	if err != nil {
 		return err
 	}
@@ -71,8 +75,10 @@ func rememberIdentityValue(ctx context.Context, which, kind, alias, name string)
 // identityValueIs reads the identity until the value is (or is not) the
 // one given. A key appears in no message: only whether it matched.
 func identityValueIs(ctx context.Context, which, kind, alias, is, value string) error {
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	want := textOf(parseValue(value))
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		if _, err := w.readIdentity(ctx, i); err != nil {
@@ -103,8 +109,10 @@ func rememberTwinValue(ctx context.Context, section, path, kind, alias, name str
 	if err := vocab.CheckVariableName(name); err != nil {
 		return err
 	}
-	w := worldFrom(ctx)
-	i := ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	at := sectionPath(section, path)
 	return w.checkTwin(ctx, i, func(t *hub.Twin) error {
 		if held := w.state(i).twin; held != nil && t.Version < held.Version {

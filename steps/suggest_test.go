@@ -23,7 +23,7 @@ func TestUndefinedStepNamesTheClosestSteps(t *testing.T) {
     Then device "lamp" has two hub-assigned keys
 `)
 	for _, want := range []string{
-		"undefined step (no step reads like it): the service create device \"lamp\" with hub-assigned keys\nthe closest steps:",
+		"no step reads like this: the service create device \"lamp\" with hub-assigned keys\nthe closest steps:",
 		"\n  the service creates device|module \"<alias>\"[ on device \"<device>\"][ with hub-assigned keys|keys of its own]\n    e.g. When the service creates ",
 		"`hubspec steps` lists every step.",
 		"2 steps (1 failed, 1 skipped)",

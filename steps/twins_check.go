@@ -18,19 +18,19 @@ import (
 // polls until the check holds or settleWithin passes (a live hub is
 // eventually consistent); then the last failure is the step's.
 var twinCheckVocabulary = []vocab.Def{
-	step(twins, `^the twin of (device|module) "([^"]+)"( as the (?:device|module) reads it)? (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: (equal to|greater than|less than) (.+)| of type (number|string|object|array|boolean|null))?$`, twinHas,
+	step(twins, `^the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?)( as the (?:device|module) reads it)? (has|does not have) (?:(desired|reported|tag) )?"([^"]+)"(?: (equal to|greater than|less than) (.+)| of type (number|string|object|array|boolean|null))?$`, twinHas,
 		"Reads the twin until a member is there, or is not, with a value equal to, greater or less than the one given, or of a JSON type; \"as the device reads it\" checks the twin the device or module gets over MQTT, exactly as the hub sent it.",
 		"", "", "", "", "", pathDoc, "", "<value> a JSON value, or a number to compare with"),
-	step(twins, `^the twin of (device|module) "([^"]+)" matches:$`, twinMatches,
-		"Reads the twin until it contains the JSON document below the step: every member it names has that value (null: the member is absent), other members may be anything."),
-	step(twins, `^the twin of (device|module) "([^"]+)" names (?:module "([^"]+)" on )?device "([^"]+)"$`, twinNames,
+	step(twins, `^the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) matches:$`, twinMatches,
+		"Reads the twin until it contains the JSON document below the step: every member it names has that value (null: the member is absent), other members may be anything.").JSONDoc(),
+	step(twins, `^the twin of (device|module) ("[^"]+"(?: on device "[^"]+")?) names (?:module "([^"]+)" on )?device "([^"]+)"$`, twinNames,
 		"Checks the twin's deviceId and moduleId name the identity it belongs to.",
 		"", "", "<module> the module's alias, for a module twin", "<device> the device's alias"),
-	step(twins, `^the (desired|reported) version of (device|module) "([^"]+)" (has gone up(?: by \d+)?|is unchanged) since the service read it$`, versionSinceRead,
+	step(twins, `^the (desired|reported) version of (device|module) ("[^"]+"(?: on device "[^"]+")?) (has gone up(?: by \d+)?|is unchanged) since the service read it$`, versionSinceRead,
 		"Compares the twin's desired or reported $version with the one it had when the service read the twin."),
-	step(twins, `^the twin etag of (device|module) "([^"]+)" (has changed|is unchanged) since the service read it$`, twinEtagSinceRead,
+	step(twins, `^the twin etag of (device|module) ("[^"]+"(?: on device "[^"]+")?) (has changed|is unchanged) since the service read it$`, twinEtagSinceRead,
 		"Compares the twin's etag with the one it had when the service read the twin."),
-	step(twins, `^(desired|reported) "([^"]+)" of (device|module) "([^"]+)" (was|was not) updated since the service read it$`, metadataSinceRead,
+	step(twins, `^(desired|reported) "([^"]+)" of (device|module) ("[^"]+"(?: on device "[^"]+")?) (was|was not) updated since the service read it$`, metadataSinceRead,
 		"Compares the $metadata last-updated time of a property with the one it had when the service read the twin.",
 		"", pathDoc),
 }
@@ -51,10 +51,17 @@ func twinHas(ctx context.Context, m twinMember) error {
 	if err != nil {
 		return err
 	}
-	w, i, check := worldFrom(ctx), ident{m.Kind, m.Alias}, memberCheck{has: m.Has == "has", c: c}
+	w, i, err := whoIn(ctx, m.Kind, m.Alias)
+	if err != nil {
+		return err
+	}
+	check := memberCheck{has: m.Has == "has", c: c}
 	if m.Viewer == "" {
 		check.at = sectionPath(m.Section, m.Path)
 		what := fmt.Sprintf("the twin of %s at %s", i, strings.Join(check.at, "."))
+		if err := w.neverCreated(i); err != nil {
+			return err
+		}
 		return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(doc any) error { return check.judge(what, doc) })
 	}
 	client, err := w.state(i).connection()
@@ -74,12 +81,21 @@ func twinMatches(ctx context.Context, kind, alias string, doc *godog.DocString) 
 	if err := json.Unmarshal([]byte(doc.Content), &want); err != nil {
 		return fmt.Errorf("the expected twin is not JSON: %w", err)
 	}
-	w, i := worldFrom(ctx), ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	if err := w.neverCreated(i); err != nil {
+		return err
+	}
 	return pollDoc(ctx, settleWithin, w.serviceTwin(i), func(t any) error { return contains("the twin of "+i.String(), t, want) })
 }
 
 func twinNames(ctx context.Context, kind, alias, moduleAlias, deviceAlias string) error {
-	w, i := worldFrom(ctx), ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	wantDevice, wantModule := w.sc.Name(deviceAlias), ""
 	if moduleAlias != "" {
 		wantModule = w.sc.Name(moduleAlias)
@@ -93,7 +109,10 @@ func twinNames(ctx context.Context, kind, alias, moduleAlias, deviceAlias string
 }
 
 func versionSinceRead(ctx context.Context, section, kind, alias, how string) error {
-	w, i := worldFrom(ctx), ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	version := map[string]func(*hub.Twin) int64{"desired": (*hub.Twin).DesiredVersion, "reported": (*hub.Twin).ReportedVersion}[section]
 	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
 		return versionChange(fmt.Sprintf("%s $version of %s", section, i), version(before), version(now), how)
@@ -101,7 +120,10 @@ func versionSinceRead(ctx context.Context, section, kind, alias, how string) err
 }
 
 func twinEtagSinceRead(ctx context.Context, kind, alias, how string) error {
-	w, i := worldFrom(ctx), ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
 		if (now.ETag != before.ETag) != (how == "has changed") {
 			return fmt.Errorf("twin etag of %s: was %s, now %s; want: %s", i, before.ETag, now.ETag, how)
@@ -113,7 +135,10 @@ func twinEtagSinceRead(ctx context.Context, kind, alias, how string) error {
 // metadataSinceRead compares the $metadata.$lastUpdated of a member with
 // the one it had when the service read the twin (see updatedSince).
 func metadataSinceRead(ctx context.Context, section, path, kind, alias, was string) error {
-	w, i := worldFrom(ctx), ident{kind, alias}
+	w, i, err := whoIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	at := append(sectionPath(section, "$metadata."+path), "$lastUpdated")
 	what := fmt.Sprintf("%s of the twin of %s", strings.Join(at, "."), i)
 	return w.sinceRead(ctx, i, func(before, now *hub.Twin) error {
@@ -125,6 +150,9 @@ func metadataSinceRead(ctx context.Context, section, path, kind, alias, was stri
 
 // checkTwin reads the twin until check accepts it; see twinCheckVocabulary.
 func (w *world) checkTwin(ctx context.Context, i ident, check func(*hub.Twin) error) error {
+	if err := w.neverCreated(i); err != nil {
+		return err
+	}
 	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
 		t, err := w.getTwin(ctx, i)
 		if err != nil {

@@ -55,9 +55,12 @@ type world struct {
 	cas map[string]*certtest.Cert
 	// query is the last twin query the service ran (queries.go).
 	query *queryRun
-	// lastRefusal is the hub's refusal of the last action, until a step
-	// checks it; one left unchecked fails the scenario (see Initialize).
+	// lastRefusal is the hub's refusal of the last action, until the
+	// next step checks it; one left unchecked fails the step that got it
+	// (refusals.go).
 	lastRefusal error
+	// scenario is the scenario the world is for, its steps in order.
+	scenario *godog.Scenario
 }
 
 type worldKey struct{}
@@ -81,6 +84,7 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 			if err != nil {
 				return ctx, err
 			}
+			w.scenario = s
 			return context.WithValue(ctx, worldKey{}, w), nil
 		})
 		sc.After(func(ctx context.Context, _ *godog.Scenario, scenarioErr error) (context.Context, error) {
@@ -106,6 +110,7 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 			return ctx, nil
 		})
 		sc.StepContext().After(attachEvidence)
+		sc.StepContext().After(uncheckedRefusal)
 		vocabulary.Register(sc)
 	}
 }

@@ -30,9 +30,9 @@ var x509Vocabulary = []vocab.Def{
 	step(x509, `^the service creates (device|module) "([^"]+)"(?: on device "([^"]+)")? with (a self-signed certificate|two self-signed certificates|an expired self-signed certificate|a malformed thumbprint|certificate authority authentication)$`, createX509Identity,
 		"The service creates an identity that authenticates with X.509: selfSigned with the SHA-1 thumbprint of a certificate made for it (two: the second by its SHA-256 thumbprint; expired: one whose validity ended an hour ago), or certificateAuthority; a refusal is left for the next step to check.",
 		"", "", onDeviceDoc),
-	step(x509, `^(device|module) "([^"]+)" is registered with (the thumbprint of its self-signed certificate|the thumbprints of its two self-signed certificates|certificate authority authentication)$`, registeredWith,
+	step(x509, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) is registered with (the thumbprint of its self-signed certificate|the thumbprints of its two self-signed certificates|certificate authority authentication)$`, registeredWith,
 		"Reads the identity until the hub shows the authentication it was created with."),
-	step(x509, `^(device|module) "([^"]+)" (connects|is connected) with (its self-signed certificate|its second self-signed certificate|a self-signed certificate that is not registered|a certificate|an expired certificate|a certificate for another identity)(?: signed by certificate authority "([^"]+)")?$`, connectX509,
+	step(x509, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) (connects|is connected) with (its self-signed certificate|its second self-signed certificate|a self-signed certificate that is not registered|a certificate|an expired certificate|a certificate for another identity)(?: signed by certificate authority "([^"]+)")?$`, connectX509,
 		"The device or module connects over MQTT over TLS with a certificate and no password: \"connects\" tries once and leaves a refusal for the next step to check, \"is connected\" waits until the hub accepts. A certificate signed by a CA names the identity in its common name (the device id, or {device id}/{module id}), or another identity's.",
 		"", "", "", "", "<alias> the certificate authority that signs it; say it for the last three choices, and only for those"),
 }
@@ -80,8 +80,8 @@ func createX509Identity(ctx context.Context, kind, alias, deviceAlias, what stri
 	if err := onDeviceFor(kind, deviceAlias); err != nil {
 		return err
 	}
-	w, s := identityIn(ctx, kind, alias)
-	s.onDevice = deviceAlias
+	w := worldFrom(ctx)
+	s := w.state(ident{kind, alias, deviceAlias})
 	auth, err := s.x509Auth(w, what)
 	if err != nil {
 		return err
@@ -105,7 +105,10 @@ func createX509Identity(ctx context.Context, kind, alias, deviceAlias, what stri
 // registeredWith reads the identity until its authentication is the one
 // the phrase names.
 func registeredWith(ctx context.Context, kind, alias, what string) error {
-	w, s := identityIn(ctx, kind, alias)
+	w, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
 	return w.pollIdentity(ctx, s.ident, func(view) error { return s.authIs(what) })
 }
 
@@ -117,7 +120,10 @@ type x509Connect struct{ Kind, Alias, Verb, Cert, CA string }
 // accepts ("is connected", as a live hub may refuse an identity created a
 // moment ago); the connection is kept.
 func connectX509(ctx context.Context, c x509Connect) error {
-	w, s := identityIn(ctx, c.Kind, c.Alias)
+	w, s, err := identityIn(ctx, c.Kind, c.Alias)
+	if err != nil {
+		return err
+	}
 	cert, err := w.clientCertificate(s, c.Cert, c.CA)
 	if err != nil {
 		return err

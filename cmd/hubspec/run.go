@@ -130,13 +130,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		opts.FS, opts.Paths = features.FS, []string{"."}
 	}
 
-	scenarios, err := countScenarios(opts)
+	scenarios, problems, err := steps.Preflight(opts)
 	if err != nil {
-		return usageError(fs, "%v", err)
+		return usageError(fs, "%v", parseProblem(err))
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "hubspec: nothing ran: fix %s in the features first\n", plural(len(problems), "mistake"))
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s\n", p)
+		}
+		return exitFailed // as godog would for an undefined step
 	}
 	if scenarios == 0 {
 		// A tag typo must not turn a conformance check green.
-		fmt.Fprintf(stderr, "hubspec: no scenario to run (tags %q)\n", f.tags)
+		fmt.Fprintf(stderr, "hubspec: no scenario to run: %s\n", noScenarioCause(opts))
 		return exitFailed
 	}
 	for _, p := range []string{f.junit, f.cucumber, f.html} {
@@ -199,19 +206,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// countScenarios reads and filters the features as the run will, with
-// godog's parser: a missing path or a Gherkin mistake is found before any
-// target starts, and the count goes on the run's first line.
-func countScenarios(opts godog.Options) (int, error) {
-	feats, err := godog.TestSuite{Options: &opts}.RetrieveFeatures() // on a copy: it fills in defaults
-	if err != nil {
-		return 0, err
+// plural is "1 mistake", "2 mistakes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	n := 0
-	for _, ft := range feats {
-		n += len(ft.Pickles)
-	}
-	return n, nil
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // hostOf names the hub a target points at, for the run's first line;

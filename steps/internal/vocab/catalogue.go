@@ -33,9 +33,10 @@ type Def struct {
 	// device|module "<alias>"[ with its etag].
 	Template string
 
-	run    any     // the handler, wrapped to expand variables (wrap)
-	params []param // the expression's capture groups, in order (params.go)
-	core   string  // the shortest form: the words any text of the step has (suggest.go)
+	run    any       // the handler, wrapped to expand variables (wrap)
+	params []param   // the expression's capture groups, in order (params.go)
+	args   *argRules // what the wrapper checks of its arguments (arguments.go)
+	core   string    // the shortest form: the words any text of the step has (suggest.go)
 }
 
 // New defines a step: a `sc.Step(expr, fn)` line becomes
@@ -55,14 +56,15 @@ func New(domain, expr string, handler any, doc string, overrides ...string) Def 
 	if n := re.NumSubexp(); n != len(params) {
 		panic(fmt.Sprintf("step %s: %d capture groups, %d described", expr, n, len(params)))
 	}
-	run, err := wrap(handler)
+	rules := &argRules{params: params}
+	run, err := wrap(handler, rules.check)
 	if err != nil {
 		panic(fmt.Sprintf("step %s: %v", expr, err))
 	}
 	if n := captures(reflect.TypeOf(run)); n != re.NumSubexp() {
 		panic(fmt.Sprintf("step %s: %d capture groups, the handler takes %d", expr, re.NumSubexp(), n))
 	}
-	return Def{Domain: domain, Expr: re, Doc: doc, Template: template, run: run, params: params, core: core}
+	return Def{Domain: domain, Expr: re, Doc: doc, Template: template, run: run, params: params, core: core, args: rules}
 }
 
 // Catalogue is a whole vocabulary: its domains, in the order the catalogue
@@ -95,7 +97,7 @@ func NewCatalogue(domains []string, fsys fs.FS, tables ...[]Def) *Catalogue {
 func (c *Catalogue) Register(sc *godog.ScenarioContext) {
 	sc.Before(freshVariables)
 	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
-		return ctx, c.Check(st.Text)
+		return ctx, c.CheckStep(st)
 	})
 	for _, d := range c.Defs {
 		sc.Step(d.Expr, d.run)

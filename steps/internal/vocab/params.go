@@ -23,18 +23,28 @@ type param struct {
 	choices  bool   // name lists the choices: shown as they are, not as <name>
 	lead     string // a space every choice starts with, shown before them
 	optional bool   // the step reads as well without it
+	shown    string // how the template shows it, when not as <name>
+	json     bool   // a JSON value: one that starts as JSON must be JSON
 }
 
 // placeholder is the param as the template shows it.
 func (p param) placeholder() string {
-	if p.choices {
+	switch {
+	case p.choices:
 		return p.lead + p.name
+	case p.shown != "":
+		return p.shown
 	}
 	return "<" + p.name + ">"
 }
 
 // label is the param as its description names it.
-func (p param) label() string { return strings.TrimPrefix(p.placeholder(), p.lead) }
+func (p param) label() string {
+	if p.shown != "" {
+		return "<" + p.name + ">"
+	}
+	return strings.TrimPrefix(p.placeholder(), p.lead)
+}
 
 // node is a piece of an expression: a literal character, a group, or a
 // class, escape or "." with its quantifier, as written (src).
@@ -44,6 +54,7 @@ type node struct {
 	group    bool
 	capture  int      // 1-based index of a capturing group, 0 otherwise
 	alts     [][]node // a group's alternatives
+	content  string   // a group's source between its parentheses
 	optional bool     // a group or literal quantified by ?
 }
 
@@ -53,9 +64,13 @@ var derived = map[string]param{
 	`[^"]*`: {name: "text", doc: "any text, even none"},
 	`\d+`:   {name: "N", doc: "a whole number"},
 	`\d{3}`: {name: "status", doc: "an HTTP status code, e.g. 404"},
-	`.+`:    {name: "value", doc: jsonValueDoc},
-	`.+?`:   {name: "value", doc: jsonValueDoc},
+	`.+`:    {name: "value", doc: jsonValueDoc, json: true},
+	`.+?`:   {name: "value", doc: jsonValueDoc, json: true},
 	`\w+`:   {name: "word", doc: "a word of letters and digits"},
+	// A device or module the scenario has, in the quotes around it: a
+	// module may be named with its device (see steps/identity_names.go).
+	`"[^"]+"(?: on device "[^"]+")?`: {name: "alias", shown: `"<alias>"[ on device "<device>"]`,
+		doc: `the name the scenario gives a device or module; a module whose name the scenario uses on several devices is named with its device: module "telemetry" on device "gatewayB"`},
 }
 
 const jsonValueDoc = `a JSON value: 122, "slow", true, {"a": 1}, [1, 2]; a bare word is a string`
@@ -83,7 +98,10 @@ func describe(expr string, overrides []string) ([]param, string, string, error) 
 		if i < len(overrides) && overrides[i] != "" {
 			params[i].doc = overrides[i]
 			if name, doc, named := strings.Cut(overrides[i], "> "); named && strings.HasPrefix(name, "<") {
-				params[i] = param{name: name[1:], doc: doc, optional: params[i].optional}
+				// Renamed, it is a JSON value only if it says so: a
+				// payload "exactly as written" may be malformed on purpose.
+				json := params[i].json && strings.Contains(doc, "JSON value")
+				params[i] = param{name: name[1:], doc: doc, optional: params[i].optional, json: json}
 			}
 		}
 	}
@@ -120,6 +138,9 @@ func deriveParam(g *node) param {
 		if d, ok := derived[g.alts[0][0].src]; ok {
 			return d
 		}
+	}
+	if d, ok := derived[g.content]; ok {
+		return d
 	}
 	choices := make([]string, len(g.alts))
 	lead := " "
@@ -227,9 +248,12 @@ func (p *exprParser) atom() (node, error) {
 // group reads a group after its "(" up to and with its quantifier.
 func (p *exprParser) group() (node, error) {
 	g := node{group: true}
-	if strings.HasPrefix(p.src[p.pos:], "?:") {
+	capturing := !strings.HasPrefix(p.src[p.pos:], "?:")
+	if !capturing {
 		p.pos += 2
-	} else {
+	}
+	start := p.pos
+	if capturing {
 		p.captures = append(p.captures, &g)
 		p.optional = append(p.optional, false)
 		g.capture = len(p.captures)
@@ -249,6 +273,7 @@ func (p *exprParser) group() (node, error) {
 			break
 		}
 	}
+	g.content = p.src[start : p.pos-1]
 	n, err := p.quantified(g)
 	if n.optional {
 		if g.capture > 0 {

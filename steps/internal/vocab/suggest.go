@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/cucumber/godog"
 )
 
 // Before godog runs a step, its text is checked against the vocabulary.
@@ -40,8 +42,15 @@ func (c *Catalogue) Check(text string) error {
 // undefinedStep is the error for a text no step matches: the closest
 // steps, each with an example from the features.
 func (c *Catalogue) undefinedStep(text string) error {
+	if straight := straightQuotes.Replace(text); straight != text {
+		msg := fmt.Sprintf("no step reads like this: %s\nit has curly quotes (“ ” or ‘ ’), as a word processor or chat app types them: write straight quotes (\") instead", text)
+		if c.Check(straight) == nil {
+			msg += ", and it reads as: " + straight
+		}
+		return errors.New(msg)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "undefined step (no step reads like it): %s", text)
+	fmt.Fprintf(&b, "no step reads like this: %s", text)
 	near := c.Closest(text, 3)
 	if len(near) > 0 {
 		b.WriteString("\nthe closest steps:")
@@ -55,6 +64,19 @@ func (c *Catalogue) undefinedStep(text string) error {
 	}
 	b.WriteString("\n`hubspec steps` lists every step.")
 	return errors.New(b.String())
+}
+
+// straightQuotes turns the quotes a word processor types into the one a
+// step's names go between.
+var straightQuotes = strings.NewReplacer("“", `"`, "”", `"`, "„", `"`, "‘", `"`, "’", `"`)
+
+// CheckStep says what is wrong with a step before it runs: its text (see
+// Check), or the doc string or table it has, or lacks.
+func (c *Catalogue) CheckStep(st *godog.Step) error {
+	if err := c.Check(st.Text); err != nil {
+		return err
+	}
+	return c.match(st.Text).argumentProblem(st.Argument)
 }
 
 // Closest ranks steps by how much of the text's wording they share, a

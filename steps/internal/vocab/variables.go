@@ -136,7 +136,7 @@ func Remember(ctx context.Context, name, value string, secret bool) error {
 // them, and masks any secret it put in out of the handler's error. The
 // doc string and table are copies: godog's own stay as written, so reports
 // never show a secret.
-func wrap(handler any) (any, error) {
+func wrap(handler any, check func([]reflect.Value) error) (any, error) {
 	t, err := handlerType(handler)
 	if err != nil {
 		return nil, err
@@ -156,9 +156,12 @@ func wrap(handler any) (any, error) {
 			}
 			args[i+1] = reflect.ValueOf(expanded).Convert(a.Type())
 		}
+		if err := check(args[1:]); err != nil {
+			return results(t, ctx, maskSecrets(err, secrets))
+		}
 		out := fn.Call(gather(t, args, fields))
-		if err, _ := out[len(out)-1].Interface().(error); err != nil && len(secrets) > 0 {
-			out[len(out)-1] = reflect.ValueOf(&maskedError{err, secrets}).Convert(errorType)
+		if err, _ := out[len(out)-1].Interface().(error); err != nil {
+			out[len(out)-1] = reflect.ValueOf(maskSecrets(err, secrets)).Convert(errorType)
 		}
 		return out
 	}).Interface(), nil
@@ -226,6 +229,14 @@ func results(t reflect.Type, ctx context.Context, err error) []reflect.Value {
 		return []reflect.Value{reflect.ValueOf(&ctx).Elem(), e}
 	}
 	return []reflect.Value{e}
+}
+
+// maskSecrets is err with each secret value it shows masked.
+func maskSecrets(err error, secrets map[string]string) error {
+	if len(secrets) == 0 {
+		return err
+	}
+	return &maskedError{err, secrets}
 }
 
 // maskedError is a step's error with each secret value it shows replaced
