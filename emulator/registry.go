@@ -61,8 +61,13 @@ type registryEvents struct {
 	// every time a twin's desired section changes: patch is the JSON object
 	// to push to a connected client: the members as the service sent them
 	// (null for deleted keys; for a PUT-replace, the diff with null for
-	// removed keys) plus "$version": version. It must not block.
-	DesiredChanged func(deviceID, moduleID string, patch []byte, version int64)
+	// removed keys) plus "$version": version. online says whether the
+	// identity was connected when the change was made: a change made while
+	// it is offline is not queued for its session (docs/fidelity.md,
+	// "Desired changes while disconnected"), and deciding it here, under
+	// the lock setConnected also takes, keeps a connection opened right
+	// after the change from receiving it. It must not block.
+	DesiredChanged func(deviceID, moduleID string, patch []byte, version int64, online bool)
 	// IdentityGone is called (lock held, must not block) when an identity's
 	// connections must close: device or module deleted, device disabled.
 	// moduleID "" = the device itself. Deleting/disabling a device calls it
@@ -147,7 +152,9 @@ func (r *registry) setEvents(e registryEvents) {
 // write). Caller holds r.mu.
 func (r *registry) fireDesired(deviceID, moduleID string, patch []byte, version int64) {
 	if f := r.events.DesiredChanged; f != nil {
-		r.pending = append(r.pending, func() { f(deviceID, moduleID, patch, version) })
+		_, st, err := r.findIdentity(deviceID, moduleID)
+		online := err == nil && st.connected
+		r.pending = append(r.pending, func() { f(deviceID, moduleID, patch, version, online) })
 	}
 }
 

@@ -55,7 +55,7 @@ type eventLog struct {
 
 func (l *eventLog) events() registryEvents {
 	return registryEvents{
-		DesiredChanged: func(d, m string, patch []byte, v int64) {
+		DesiredChanged: func(d, m string, patch []byte, v int64, _ bool) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			l.desired = append(l.desired, fmt.Sprintf("%s v=%d %s", identityName(d, m), v, patch))

@@ -193,8 +193,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s.registry.setEvents(registryEvents{
-		DesiredChanged: func(deviceID, moduleID string, patch []byte, version int64) {
-			s.events.push(func() { twin.pushDesired(deviceID, moduleID, patch, version) })
+		DesiredChanged: func(deviceID, moduleID string, patch []byte, version int64, online bool) {
+			if online {
+				s.events.push(func() { twin.pushDesired(deviceID, moduleID, patch, version) })
+			}
 		},
 		IdentityGone: func(deviceID, moduleID string) {
 			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })

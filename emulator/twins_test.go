@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,7 +295,7 @@ func TestDesiredEventsInVersionOrder(t *testing.T) {
 	reg, _, _ := newTwinRegistry(t)
 	var mu sync.Mutex
 	var versions []int64
-	reg.setEvents(registryEvents{DesiredChanged: func(_, _ string, _ []byte, v int64) {
+	reg.setEvents(registryEvents{DesiredChanged: func(_, _ string, _ []byte, v int64, _ bool) {
 		mu.Lock()
 		versions = append(versions, v)
 		mu.Unlock()
@@ -365,5 +366,30 @@ func TestTwinSnapshotSharesNothing(t *testing.T) {
 	after, err := renderTwin(snap)
 	if err != nil || !bytes.Equal(before.body, after.body) || before.etag != after.etag {
 		t.Fatalf("the snapshot changed with the state (err %v):\nbefore %s\nafter  %s", err, before.body, after.body)
+	}
+}
+
+// TestDesiredEventSaysWhetherOnline: the event of a desired change says
+// whether the identity was connected when the change was made, so a change
+// made while it was offline is never pushed to a connection opened after it
+// (the push goes out later, from the server's event queue).
+func TestDesiredEventSaysWhetherOnline(t *testing.T) {
+	reg, _, _ := newTwinRegistry(t)
+	var online []bool
+	reg.setEvents(registryEvents{DesiredChanged: func(_, _ string, _ []byte, _ int64, o bool) { online = append(online, o) }})
+	patch := []byte(`{"properties":{"desired":{"k":1}}}`)
+	if _, err := reg.patchTwin("myFirstDevice", "myFirstModule", patch, precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	reg.setConnected("myFirstDevice", "myFirstModule", true)
+	if _, err := reg.patchTwin("myFirstDevice", "myFirstModule", patch, precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	reg.setConnected("myFirstDevice", "myFirstModule", false)
+	if _, err := reg.replaceTwin("myFirstDevice", "myFirstModule", []byte(`{}`), precondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true, false}; !slices.Equal(online, want) {
+		t.Fatalf("online = %v, want %v", online, want)
 	}
 }
