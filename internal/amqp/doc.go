@@ -46,6 +46,7 @@
 //
 // The application sees a Server (server.go) whose Attach callback is given
 // each Link the peer attaches; a Link where the server sends has Send, one
+// (or SendSettled, pre-settled, as Event Hubs sends events), one
 // where it receives has Receive, whose Delivery takes the outcome. Node
 // (node.go) serves request/response nodes such as $cbs and $management on
 // top of a pair of links.
