@@ -11,19 +11,22 @@ import (
 // retention count; the oldest go first and sequence numbers keep counting.
 func TestEventHubRetentionDropsOldest(t *testing.T) {
 	h := newEventHub("hub", 1, 3, time.Unix(0, 0))
-	for i := range 5 {
-		h.enqueue("dev", &amqp.Message{Data: [][]byte{{byte(i)}}}, time.Unix(int64(i), 0))
-	}
 	p := h.partitions[0]
-	evs, _ := p.from(ehPosition{field: posOffset, value: -1}, 100)
-	if len(evs) != 3 || evs[0].seq != 2 || evs[2].seq != 4 {
-		t.Fatalf("retained %d events from %d, want 3 from sequence 2", len(evs), evs[0].seq)
+	for i := range 1000 {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{{byte(i)}}}, time.Unix(int64(i), 0))
+		if cap(p.events) > 2*3+8 {
+			t.Fatalf("after %d events the partition holds an array of %d for a retention of 3", i+1, cap(p.events))
+		}
 	}
-	if cap(p.events) > 4 {
-		t.Errorf("partition slice grew to cap %d for a retention of 3", cap(p.events))
+	for i := range 2 {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{{byte(i)}}}, time.Unix(int64(1000+i), 0))
+	}
+	evs, _ := p.from(ehPosition{field: posOffset, value: -1}, 100)
+	if len(evs) != 3 || evs[0].seq != 999 || evs[2].seq != 1001 {
+		t.Fatalf("retained %d events from %d, want 3 from sequence 999", len(evs), evs[0].seq)
 	}
 	begin, last, lastOffset, _, empty := p.info()
-	if begin != 2 || last != 4 || lastOffset != 4 || empty {
+	if begin != 999 || last != 1001 || lastOffset != 1001 || empty {
 		t.Errorf("info: begin %d last %d offset %d empty %v", begin, last, lastOffset, empty)
 	}
 }
@@ -76,5 +79,59 @@ func TestTelemetryMessageShape(t *testing.T) {
 	}
 	if _, ok := m.Annotations[amqp.Symbol("iothub-connection-module-id")]; ok {
 		t.Error("a device's event names a module")
+	}
+}
+
+// TestEventHubFromPositions: each kind of position finds the first event
+// it admits.
+func TestEventHubFromPositions(t *testing.T) {
+	h := newEventHub("hub", 1, 100, time.Unix(0, 0))
+	for i := range 10 {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{[]byte("ab")}}, time.UnixMilli(int64(1000*i)))
+	}
+	p := h.partitions[0]
+	for _, c := range []struct {
+		pos   ehPosition
+		first int64
+		count int
+	}{
+		{ehPosition{posOffset, -1, false}, 0, 10},
+		{ehPosition{posOffset, 4, false}, 3, 7},
+		{ehPosition{posOffset, 4, true}, 2, 8},
+		{ehPosition{posSequence, 7, false}, 8, 2},
+		{ehPosition{posSequence, 7, true}, 7, 3},
+		{ehPosition{posSequence, 9, false}, -1, 0},
+		{ehPosition{posEnqueued, 5000, false}, 6, 4},
+		{ehPosition{posEnqueued, 5000, true}, 5, 5},
+	} {
+		evs, _ := p.from(c.pos, 100)
+		if len(evs) != c.count || c.count > 0 && evs[0].seq != c.first {
+			t.Errorf("%+v: %d events, want %d from %d", c.pos, len(evs), c.count, c.first)
+		}
+	}
+	if evs, _ := p.from(ehPosition{posOffset, -1, false}, 4); len(evs) != 4 {
+		t.Errorf("a batch of 4 returned %d", len(evs))
+	}
+}
+
+// BenchmarkEventHubTailRead: enqueue one event into a full partition
+// (10,000 retained) and read it back from the position after the previous
+// one, as a receiver at the end of the partition does for every event.
+func BenchmarkEventHubTailRead(b *testing.B) {
+	h := newEventHub("hub", 1, defaultEventHubRetention, time.Unix(0, 0))
+	now := time.Unix(0, 0)
+	for range defaultEventHubRetention {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{[]byte("x")}}, now)
+	}
+	p := h.partitions[0]
+	pos := p.latest()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{[]byte("x")}}, now)
+		evs, _ := p.from(pos, 64)
+		if len(evs) != 1 {
+			b.Fatalf("%d events", len(evs))
+		}
+		pos = ehPosition{field: posSequence, value: evs[0].seq}
 	}
 }

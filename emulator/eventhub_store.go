@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"hash/fnv"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -104,8 +105,13 @@ func (h *eventHub) enqueue(deviceID string, msg *amqp.Message, now time.Time) {
 	p.nextOffset += int64(max(size, 1))
 	p.lastTime = now
 	if len(p.events) >= p.max {
-		copy(p.events, p.events[1:])
-		p.events = p.events[:len(p.events)-1]
+		// Dropping by reslicing is O(1); append then moves the live events
+		// to a new array only when the old one's tail is used up, so each
+		// event is copied a bounded number of times, and at most about
+		// twice the retention is ever held. The slot is cleared first so
+		// the dropped message is garbage at once.
+		p.events[0] = ehEvent{}
+		p.events = p.events[1:]
 	}
 	p.events = append(p.events, e)
 	close(p.wake)
@@ -113,20 +119,24 @@ func (h *eventHub) enqueue(deviceID string, msg *amqp.Message, now time.Time) {
 }
 
 // from returns the retained events a reader positioned at pos may take
-// (at most n), and the channel closed by the next append.
+// (at most n), and the channel closed by the next append. Sequence
+// numbers and offsets grow with every event, so the first admitted event
+// is found by binary search: a reader at the end of a full partition
+// costs O(log n) per event, not a scan. Enqueued times are searched
+// linearly, as a clock that steps back would break their order.
 func (p *ehPartition) from(pos ehPosition, n int) ([]ehEvent, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []ehEvent
-	for _, e := range p.events {
-		if len(out) == n {
-			break
+	i := 0
+	if pos.field == posEnqueued {
+		for i < len(p.events) && !pos.admits(p.events[i]) {
+			i++
 		}
-		if pos.admits(e) {
-			out = append(out, e)
-		}
+	} else {
+		i = sort.Search(len(p.events), func(k int) bool { return pos.admits(p.events[k]) })
 	}
-	return out, p.wake
+	end := min(i+n, len(p.events))
+	return append([]ehEvent(nil), p.events[i:end]...), p.wake
 }
 
 // latest is the position just after the last event enqueued so far.
