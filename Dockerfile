@@ -8,7 +8,7 @@
 #   CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o build/image/iothub-emulator ./cmd/iothub-emulator
 #   cp Dockerfile build/image/ && docker build -t hubspec/iothub-emulator:dev build/image
 #
-# Run:  docker run --rm -p 443:443 -p 8883:8883 hubspec/iothub-emulator:dev
+# Run:  docker run --rm -p 443:443 -p 8883:8883 -p 5671:5671 hubspec/iothub-emulator:dev
 # (add -v hubdata:/data -e IOTHUB_EMULATOR_DATA_DIR=/data to keep the hub's
 # state across restarts). The first stdout line (docker logs) is
 # IOTHUB_CONNECTION_STRING=...; the other policies' follow it. The CA
@@ -23,8 +23,9 @@ COPY iothub-emulator /iothub-emulator
 # where docker cp and the health check find it.
 ENV IOTHUB_EMULATOR_HTTPS_ADDR=:443 \
     IOTHUB_EMULATOR_MQTT_ADDR=:8883 \
+    IOTHUB_EMULATOR_AMQP_ADDR=:5671 \
     IOTHUB_EMULATOR_CA_OUT=/ca.pem
-EXPOSE 443 8883
+EXPOSE 443 8883 5671
 # The health mode reads the same environment: it probes
 # https://127.0.0.1:443/$hubspec/health and verifies TLS with /ca.pem.
 HEALTHCHECK --interval=2s --timeout=3s --start-period=10s --retries=3 \

@@ -95,8 +95,9 @@ func (h *faultHook) ID() string { return "iothub-faults" }
 
 func (h *faultHook) Provides(b byte) bool { return b == mqtt.OnPublished }
 
-// OnPublished looks for a fault request in a telemetry message. Telemetry is
-// otherwise acknowledged and not routed (the emulator models no routing).
+// OnPublished looks for a fault request in a telemetry message. Telemetry
+// itself goes to the built-in endpoint (telemetryHook, mqtt_telemetry.go);
+// the emulator models no other routing.
 func (h *faultHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	id := identityOf(cl.ID)
 	if req, err := parseRequestTopic(pk.TopicName, id); err == nil && req.kind == reqTelemetry {

@@ -9,6 +9,7 @@ import "time"
 const (
 	defaultMaxHTTPSConnections = 1024
 	defaultMaxMQTTConnections  = 10000
+	defaultMaxAMQPConnections  = 1024
 
 	// HTTPS: a request's headers must arrive within 10 s and the whole
 	// request within 20 s; an answer must be written within 60 s (the

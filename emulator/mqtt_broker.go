@@ -33,8 +33,8 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 // refuses; topic authorization next; then the connection registry, so a
 // connection is recorded before anything answers it; then the request
 // handlers (twins, direct method answers, faults).
-func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook) error {
-	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults} {
+func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook, telemetry *telemetryHook) error {
+	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults, telemetry} {
 		if err := broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/amqp"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -53,9 +54,11 @@ type Options struct {
 	// HostName is the hub's host name as clients see it: the certificate is
 	// made for it and connection strings carry it. Default "localhost".
 	HostName string
-	// HTTPSAddr and MQTTAddr are the listen addresses of the REST API and of
-	// MQTT over TLS. Default "127.0.0.1:0" (a random loopback port).
-	HTTPSAddr, MQTTAddr string
+	// HTTPSAddr, MQTTAddr and AMQPAddr are the listen addresses of the
+	// REST API, of MQTT over TLS and of AMQP over TLS (the built-in
+	// endpoint, eventhub_amqp.go). Default "127.0.0.1:0" (a random loopback
+	// port).
+	HTTPSAddr, MQTTAddr, AMQPAddr string
 	// Certificate, when set, is served instead of a generated one; CACertPEM
 	// is then what TLSConfig and CACertPEM report (the chain's last
 	// certificate when empty).
@@ -76,6 +79,14 @@ type Options struct {
 	// connection beyond the cap waits in the kernel's backlog until one
 	// closes. Defaults: 1024 and 10000.
 	MaxHTTPSConnections, MaxMQTTConnections int
+	// MaxAMQPConnections caps the AMQP connections open at once, as the
+	// others. Default 1024.
+	MaxAMQPConnections int
+	// EventHubPartitions is the partition count of the built-in endpoint
+	// (default 4, IoT Hub's default); EventHubRetention the events each
+	// partition keeps, oldest dropped first (default 10,000): telemetry
+	// never makes memory grow without bound.
+	EventHubPartitions, EventHubRetention int
 	// DeviceCAPEM holds the PEM of the CA certificates registered with the
 	// hub, as verified CAs are on a real hub: the certificate of a
 	// certificateAuthority device or module must chain to one of them.
@@ -106,6 +117,9 @@ type Server struct {
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
+	amqpLn   *guardedListener
+	amqp     *amqp.Server  // the built-in endpoint (eventhub_amqp.go)
+	eventHub *eventHub     // its events
 	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
 	served   chan struct{} // closed when the HTTPS server has stopped serving
 	fresh    freshConns    // HTTPS connections that have not sent a request yet
@@ -164,7 +178,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.closeStore()
 		return nil, fmt.Errorf("emulator: listen mqtt: %w", err)
 	}
+	amqpLn, err := lc.Listen(ctx, "tcp", opts.AMQPAddr)
+	if err != nil {
+		httpsLn.Close()
+		mqttLn.Close()
+		s.closeStore()
+		return nil, fmt.Errorf("emulator: listen amqp: %w", err)
+	}
 	s.httpsLn = newGuardedListener(httpsLn, "https", opts.MaxHTTPSConnections, 0, false, s.log)
+	s.amqpLn = newGuardedListener(amqpLn, "amqp", opts.MaxAMQPConnections, 0, false, s.log)
 	s.mqttLn = newGuardedListener(mqttLn, "mqtt", opts.MaxMQTTConnections, connectTimeout, true, s.log)
 	s.hostName = hostWithPort(opts.HostName, s.httpsLn.Addr())
 
@@ -173,6 +195,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.registry.restore(kept.devices, kept.etagSeq, s.store)
 	}
 	s.events = newEventQueue()
+	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.Now())
 	s.faults = newFaults()
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
@@ -188,6 +211,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		twin,
 		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
+		&telemetryHook{hub: s.eventHub, now: opts.Now},
 	); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -234,8 +258,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("https server stopped", "error", err)
 		}
 	}()
+	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
+	go func() { _ = s.amqp.Serve(tls.NewListener(s.amqpLn, s.trust.serverConfig())) }()
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
-		"mqtt", s.mqttLn.Addr().String(), "websocket", s.URL()+websocketPath)
+		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
 }
 
@@ -278,7 +304,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		Listeners map[string]string `json:"listeners"`
 	}{Status: "ok", Listeners: map[string]string{}}
 	code := http.StatusOK
-	for _, l := range []*guardedListener{s.httpsLn, s.mqttLn} {
+	for _, l := range []*guardedListener{s.httpsLn, s.mqttLn, s.amqpLn} {
 		st := l.state()
 		ans.Listeners[l.name] = st
 		if st != "ok" {
@@ -306,6 +332,18 @@ func (o *Options) setDefaults() {
 	}
 	if o.MQTTAddr == "" {
 		o.MQTTAddr = "127.0.0.1:0"
+	}
+	if o.AMQPAddr == "" {
+		o.AMQPAddr = "127.0.0.1:0"
+	}
+	if o.MaxAMQPConnections <= 0 {
+		o.MaxAMQPConnections = defaultMaxAMQPConnections
+	}
+	if o.EventHubPartitions <= 0 {
+		o.EventHubPartitions = defaultEventHubPartitions
+	}
+	if o.EventHubRetention <= 0 {
+		o.EventHubRetention = defaultEventHubRetention
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -349,6 +387,8 @@ func (s *Server) close() error {
 	<-s.served
 	s.disconnectMQTT()
 	s.broker.Close()
+	s.amqpLn.Close()
+	_ = s.amqp.Close() // closes every AMQP connection and waits for them
 	s.events.close()
 	s.closeStore()
 	return err
@@ -376,6 +416,7 @@ func (s *Server) disconnectMQTT() {
 func (s *Server) closeListeners() {
 	s.httpsLn.Close()
 	s.mqttLn.Close()
+	s.amqpLn.Close()
 	s.closeStore()
 }
 
@@ -398,6 +439,30 @@ func (s *Server) HTTPSAddr() string { return s.httpsLn.Addr().String() }
 
 // MQTTAddr is the address MQTT over TLS listens on.
 func (s *Server) MQTTAddr() string { return s.mqttLn.Addr().String() }
+
+// AMQPAddr is the address AMQP over TLS (the built-in endpoint) listens on.
+func (s *Server) AMQPAddr() string { return s.amqpLn.Addr().String() }
+
+// EventHubName is the built-in endpoint's Event Hubs-compatible name: the
+// first label of the host name, as IoT Hub names it by default.
+func (s *Server) EventHubName() string { return s.eventHub.name }
+
+// EventHubConnectionString is the built-in endpoint's Event Hubs-compatible
+// connection string with the iothubowner policy, as the portal shows it
+// (Endpoint=sb://{host}/;SharedAccessKeyName=iothubowner;
+// SharedAccessKey=...;EntityPath={name}), with the AMQP port in the
+// endpoint: azeventhubs dials amqps://{endpoint host}.
+func (s *Server) EventHubConnectionString() string {
+	key, _ := s.policies.primaryKey("iothubowner")
+	host := net.JoinHostPort(hostOnly(s.hostName), strconv.Itoa(s.amqpLn.Addr().(*net.TCPAddr).Port))
+	return "Endpoint=sb://" + host + "/;SharedAccessKeyName=iothubowner;SharedAccessKey=" + key + ";EntityPath=" + s.eventHub.name
+}
+
+// hubName is the hub's name: the first label of its host name.
+func hubName(host string) string {
+	name, _, _ := strings.Cut(host, ".")
+	return name
+}
 
 // CACertPEM is the PEM of the CA that clients must trust.
 func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.trust.caPEM...) }

@@ -167,7 +167,7 @@ func TestHealth(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok","listeners":{"https":"ok","mqtt":"ok"}}`+"\n" {
+	if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok","listeners":{"amqp":"ok","https":"ok","mqtt":"ok"}}`+"\n" {
 		t.Fatalf("health: %s %s", resp.Status, body)
 	}
 	resp, err = hc.Post(s.URL()+"/$hubspec/health", "application/json", nil)

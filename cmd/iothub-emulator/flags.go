@@ -22,6 +22,7 @@ type config struct {
 	hostName    string
 	httpsAddr   string
 	mqttAddr    string
+	amqpAddr    string
 	certFile    string
 	keyFile     string
 	caCertFile  string
@@ -67,6 +68,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.hostName, "host-name", "localhost", "the hub's host name: in connection strings and the generated certificate")
 	fs.StringVar(&c.httpsAddr, "https-addr", ":443", "listen address of the REST API and of MQTT over WebSockets (/$iothub/websocket)")
 	fs.StringVar(&c.mqttAddr, "mqtt-addr", ":8883", "listen address of MQTT over TLS")
+	fs.StringVar(&c.amqpAddr, "amqp-addr", ":5671", "listen address of AMQP over TLS (the Event Hubs-compatible built-in endpoint)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain to serve instead of a generated one (needs -key)")
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of -cert")
 	fs.StringVar(&c.caCertFile, "ca-cert", "", "PEM of the CA clients must trust for -cert (default: the chain's last certificate)")
@@ -150,7 +152,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 
 // check rejects combinations that cannot work, before anything listens.
 func (c config) check() error {
-	for _, a := range []struct{ name, addr string }{{"-https-addr", c.httpsAddr}, {"-mqtt-addr", c.mqttAddr}} {
+	for _, a := range []struct{ name, addr string }{{"-https-addr", c.httpsAddr}, {"-mqtt-addr", c.mqttAddr}, {"-amqp-addr", c.amqpAddr}} {
 		_, port, err := net.SplitHostPort(a.addr)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", a.name, a.addr, err)

@@ -9,6 +9,7 @@
 //	IOTHUB_CONNECTION_STRING=HostName=...;SharedAccessKeyName=iothubowner;SharedAccessKey=...
 //	IOTHUB_POLICY_SERVICE_CONNECTION_STRING=HostName=...;SharedAccessKeyName=service;...
 //	...
+//	EVENTHUB_CONNECTION_STRING=Endpoint=sb://...;EntityPath=...
 //
 // so a script or a container runner can wait for the first line and use
 // them all. With -data-dir the hub's state survives restarts. Logs go to
@@ -104,7 +105,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		s.Close()
 		return fmt.Errorf("print connection strings: %w", err)
 	}
-	log.Info("serving", "host", s.HostName(), "https", s.HTTPSAddr(), "mqtt", s.MQTTAddr(),
+	log.Info("serving", "host", s.HostName(), "https", s.HTTPSAddr(), "mqtt", s.MQTTAddr(), "amqp", s.AMQPAddr(),
 		"websocket", s.URL()+"/$iothub/websocket", "ca_out", cfg.caOut)
 
 	<-ctx.Done()
@@ -130,6 +131,7 @@ func policyLines(s *emulator.Server) (string, error) {
 		}
 		b.WriteString(p.env + "=" + cs + "\n")
 	}
+	b.WriteString("EVENTHUB_CONNECTION_STRING=" + s.EventHubConnectionString() + "\n")
 	return b.String(), nil
 }
 
@@ -140,6 +142,7 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		HostName:   c.hostName,
 		HTTPSAddr:  c.httpsAddr,
 		MQTTAddr:   c.mqttAddr,
+		AMQPAddr:   c.amqpAddr,
 		PolicyKeys: c.policyKeys,
 		DataDir:    c.dataDir,
 		Logger:     log,

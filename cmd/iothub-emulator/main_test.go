@@ -162,7 +162,7 @@ func TestBinary(t *testing.T) {
 
 	t.Run("serves until SIGTERM", func(t *testing.T) {
 		httpsPort, caOut := freePort(t), filepath.Join(t.TempDir(), "ca.pem")
-		args := []string{"-https-addr", "127.0.0.1:" + httpsPort, "-mqtt-addr", "127.0.0.1:" + freePort(t), "-ca-out", caOut}
+		args := []string{"-https-addr", "127.0.0.1:" + httpsPort, "-mqtt-addr", "127.0.0.1:" + freePort(t), "-amqp-addr", "127.0.0.1:0", "-ca-out", caOut}
 		p := start(t, bin, nil, args...)
 		cs := p.connectionString(t)
 		if !strings.HasPrefix(cs, "HostName=localhost:"+httpsPort+";SharedAccessKeyName=iothubowner;SharedAccessKey=") {
@@ -177,7 +177,7 @@ func TestBinary(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok","listeners":{"https":"ok","mqtt":"ok"}}`+"\n" {
+		if resp.StatusCode != http.StatusOK || string(body) != `{"status":"ok","listeners":{"amqp":"ok","https":"ok","mqtt":"ok"}}`+"\n" {
 			t.Fatalf("health: %s %s", resp.Status, body)
 		}
 
@@ -208,8 +208,8 @@ func TestBinary(t *testing.T) {
 		for line := range p.lines {
 			more = append(more, line)
 		}
-		if len(more) != len(policyFlags)-1 {
-			t.Fatalf("stdout after the first line: %q, want one line per other policy and nothing else", more)
+		if len(more) != len(policyFlags) || !strings.HasPrefix(more[len(more)-1], "EVENTHUB_CONNECTION_STRING=") {
+			t.Fatalf("stdout after the first line: %q, want one line per other policy, the event hub's, and nothing else", more)
 		}
 		out, err := exec.CommandContext(ctx, bin, append([]string{"-healthcheck"}, args...)...).CombinedOutput()
 		if code := exitCodeOf(err); code != 1 {
@@ -234,6 +234,7 @@ func TestBinary(t *testing.T) {
 		env := []string{
 			"IOTHUB_EMULATOR_HTTPS_ADDR=127.0.0.1:" + httpsPort,
 			"IOTHUB_EMULATOR_MQTT_ADDR=127.0.0.1:" + freePort(t),
+			"IOTHUB_EMULATOR_AMQP_ADDR=127.0.0.1:0",
 			"IOTHUB_EMULATOR_HOST_NAME=from-env.example",
 			"IOTHUB_EMULATOR_OWNER_KEY=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
 			"IOTHUB_EMULATOR_LOG_FORMAT=json",
@@ -260,10 +261,10 @@ func TestBinary(t *testing.T) {
 		const serviceKey, readKey = "c2VydmljZSBrZXk=", "cmVnaXN0cnlSZWFkIGtleQ=="
 		env := []string{"IOTHUB_EMULATOR_REGISTRY_READ_KEY=" + readKey}
 		p := start(t, bin, env, "-https-addr", "127.0.0.1:"+httpsPort, "-mqtt-addr", "127.0.0.1:"+freePort(t),
-			"-service-key", serviceKey)
+			"-amqp-addr", "127.0.0.1:0", "-service-key", serviceKey)
 		p.connectionString(t)
 		got := map[string]string{}
-		for range 4 {
+		for range 5 {
 			select {
 			case line := <-p.lines:
 				name, value, _ := strings.Cut(line, "=")
@@ -271,6 +272,10 @@ func TestBinary(t *testing.T) {
 			case <-time.After(deadline):
 				t.Fatalf("only %d policy lines after the first: %v", len(got), got)
 			}
+		}
+		if eh := got["EVENTHUB_CONNECTION_STRING"]; !strings.HasPrefix(eh, "Endpoint=sb://localhost:") ||
+			!strings.Contains(eh, "/;SharedAccessKeyName=iothubowner;SharedAccessKey=") || !strings.HasSuffix(eh, ";EntityPath=localhost") {
+			t.Errorf("EVENTHUB_CONNECTION_STRING=%q", eh)
 		}
 		host := "HostName=localhost:" + httpsPort
 		for name, prefix := range map[string]string{

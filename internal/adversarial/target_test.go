@@ -232,7 +232,7 @@ func freePort(t testing.TB) string {
 
 func (b *binaryTarget) start() error {
 	args := []string{"-https-addr", "127.0.0.1:" + b.httpsPort, "-mqtt-addr", "127.0.0.1:" + b.mqttPort,
-		"-ca-out", b.caOut, "-host-name", "localhost", "-log-level", "warn"}
+		"-amqp-addr", "127.0.0.1:0", "-ca-out", b.caOut, "-host-name", "localhost", "-log-level", "warn"}
 	for flagName, key := range b.policyKeys {
 		args = append(args, "-"+flagName, key)
 	}

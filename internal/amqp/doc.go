@@ -45,8 +45,9 @@
 // IoT Hub or Event Hubs peer sends them.
 //
 // The application sees a Server (server.go) whose Attach callback is given
-// each Link the peer attaches; a Link where the server sends has Send, one
-// where it receives has Receive, whose Delivery takes the outcome. Node
+// each Link the peer attaches; a Link where the server sends has Send (or
+// SendSettled, pre-settled, as Event Hubs sends events), one where it
+// receives has Receive, whose Delivery takes the outcome. Node
 // (node.go) serves request/response nodes such as $cbs and $management on
 // top of a pair of links.
 package amqp

@@ -48,7 +48,7 @@ func (l *Link) Send(ctx context.Context, msg *Message) (DeliveryState, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	o, err := l.transmit(ctx, msg.Format, payload)
+	o, err := l.transmit(ctx, msg.Format, payload, l.settled)
 	<-l.sendSem
 	if err != nil || o == nil {
 		return nil, err
@@ -59,6 +59,32 @@ func (l *Link) Send(ctx context.Context, msg *Message) (DeliveryState, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// SendSettled sends msg pre-settled on a link where the server is the
+// sender, whatever settle mode the peer asked for (a sender in mode mixed
+// may settle each delivery at once, part 2, section 2.8.2): it returns
+// once the message is written, as Event Hubs sends events to receivers
+// that never settle them.
+func (l *Link) SendSettled(ctx context.Context, msg *Message) error {
+	if l.role != RoleSender {
+		return ErrNotSender
+	}
+	payload, err := msg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if m := l.peer.MaxMessageSize; m != nil && *m > 0 && uint64(len(payload)) > *m {
+		return fmt.Errorf("amqp: message of %d bytes exceeds the peer's max-message-size %d", len(payload), *m)
+	}
+	select {
+	case l.sendSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err = l.transmit(ctx, msg.Format, payload, true)
+	<-l.sendSem
+	return err
 }
 
 // post sends msg without waiting for its outcome.
@@ -72,7 +98,7 @@ func (l *Link) post(ctx context.Context, msg *Message) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	_, err = l.transmit(ctx, msg.Format, payload)
+	_, err = l.transmit(ctx, msg.Format, payload, l.settled)
 	<-l.sendSem
 	return err
 }
@@ -102,7 +128,7 @@ func (l *Link) await(ctx context.Context, ready func() bool) error {
 }
 
 // transmit writes one delivery's transfers.
-func (l *Link) transmit(ctx context.Context, format uint32, payload []byte) (*outgoing, error) {
+func (l *Link) transmit(ctx context.Context, format uint32, payload []byte, settled bool) (*outgoing, error) {
 	c, s := l.s.c, l.s
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -118,11 +144,11 @@ func (l *Link) transmit(ctx context.Context, format uint32, payload []byte) (*ou
 	tag := binary.BigEndian.AppendUint64(nil, l.nextTag)
 	l.nextTag++
 	var o *outgoing
-	if !l.settled {
+	if !settled {
 		o = &outgoing{done: make(chan struct{})}
 		s.unsettled[id] = o
 	}
-	t := &Transfer{Handle: l.local, DeliveryID: &id, DeliveryTag: tag, MessageFormat: &format, Settled: l.settled}
+	t := &Transfer{Handle: l.local, DeliveryID: &id, DeliveryTag: tag, MessageFormat: &format, Settled: settled}
 	for first := true; first || len(payload) > 0; first = false {
 		if err := l.await(ctx, func() bool { return s.remoteIncomingWindow > 0 }); err != nil {
 			if l.err == nil { // end the started delivery (2.6.14)
@@ -149,7 +175,7 @@ func (l *Link) transmit(ctx context.Context, format uint32, payload []byte) (*ou
 		payload = payload[len(chunk):]
 		s.nextOutgoingID++
 		s.remoteIncomingWindow--
-		t = &Transfer{Handle: l.local, Settled: l.settled}
+		t = &Transfer{Handle: l.local, Settled: settled}
 	}
 	return o, nil
 }

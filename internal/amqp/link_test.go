@@ -205,3 +205,29 @@ func TestFilters(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestServerSendsSettled: SendSettled returns once the message is written
+// although the peer asked for mixed settlement and never settles, as an
+// Event Hubs receiver never does; the peer receives the message.
+func TestServerSendsSettled(t *testing.T) {
+	ls := links(make(chan *amqp.Link, 4))
+	addr := serve(t, &amqp.Server{Attach: ls.attach})
+	s := session(t, dial(t, addr, nil))
+	rcv, err := s.NewReceiver(ctx(t), "hub/ConsumerGroups/$Default/Partitions/0", &goamqp.ReceiverOptions{
+		SettlementMode: goamqp.ReceiverSettleModeFirst.Ptr(), Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ls.next(t)
+	for _, body := range []string{"one", "two"} {
+		if err := l.SendSettled(ctx(t), &amqp.Message{Data: [][]byte{[]byte(body)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"one", "two"} {
+		m, err := rcv.Receive(ctx(t), nil)
+		if err != nil || string(m.GetData()) != want {
+			t.Fatalf("received %v, %v; want %q", m, err, want)
+		}
+	}
+}

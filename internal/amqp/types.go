@@ -107,6 +107,16 @@ func SymbolArray(syms ...Symbol) Array {
 	return a
 }
 
+// StringArray is an array of strings, as Event Hubs' $management node
+// answers partition_ids.
+func StringArray(strs ...string) Array {
+	a := Array{Code: codeStr32, Elems: make([]any, len(strs))}
+	for i, s := range strs {
+		a.Elems[i] = s
+	}
+	return a
+}
+
 // Limits of the decoder. maxDepth bounds the nesting of lists, maps,
 // arrays and described values, so a hostile frame of nested list0s cannot
 // run the decoder's recursion deep; the sizes themselves are bounded by the

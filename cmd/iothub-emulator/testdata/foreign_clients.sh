@@ -118,7 +118,7 @@ newcert deviceca /CN=ForeignDeviceCA -addext basicConstraints=critical,CA:TRUE -
 step "start $bin on 127.0.0.1:$https_port (HTTPS) and :$mqtt_port (MQTT)"
 ca=$work/ca.pem
 mkfifo "$work/stdout"
-"$bin" -https-addr "127.0.0.1:$https_port" -mqtt-addr "127.0.0.1:$mqtt_port" -device-ca "$work/deviceca.pem" \
+"$bin" -https-addr "127.0.0.1:$https_port" -mqtt-addr "127.0.0.1:$mqtt_port" -amqp-addr 127.0.0.1:0 -device-ca "$work/deviceca.pem" \
 	-owner-key "$owner_key" -ca-out "$ca" -log-level debug >"$work/stdout" 2>"$work/emulator.log" &
 emu_pid=$!
 exec 3<"$work/stdout"
