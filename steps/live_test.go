@@ -72,7 +72,7 @@ func startEmulatorProcess(t *testing.T) harness.Config {
 		t.Fatal(err)
 	}
 	defer logs.Close() // the child holds its own descriptor
-	cmd := exec.Command(bin, "-https-addr", "127.0.0.1:0", "-mqtt-addr", mqttAddr, "-ca-out", caFile)
+	cmd := exec.Command(bin, "-https-addr", "127.0.0.1:0", "-mqtt-addr", mqttAddr, "-amqp-addr", "127.0.0.1:0", "-ca-out", caFile)
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
