@@ -230,8 +230,28 @@ func freePort(t testing.TB) string {
 	return port
 }
 
+// start starts the process. Its ports are picked free beforehand (a
+// restart keeps them, so clients find it again), and another process of
+// the test run may take one in between: then it starts again on new ones.
 func (b *binaryTarget) start() error {
-	args := []string{"-https-addr", "127.0.0.1:" + b.httpsPort, "-mqtt-addr", "127.0.0.1:" + b.mqttPort,
+	for attempt := 1; ; attempt++ {
+		err := b.startOnce()
+		var se *startError
+		if attempt == 5 || !errors.As(err, &se) || !strings.Contains(se.stderr, "address already in use") {
+			return err
+		}
+		https, mqtt := freePort(b.t), freePort(b.t)
+		b.mu.Lock()
+		b.httpsPort, b.mqttPort = https, mqtt
+		b.mu.Unlock()
+	}
+}
+
+func (b *binaryTarget) startOnce() error {
+	b.mu.Lock()
+	httpsPort, mqttPort := b.httpsPort, b.mqttPort
+	b.mu.Unlock()
+	args := []string{"-https-addr", "127.0.0.1:" + httpsPort, "-mqtt-addr", "127.0.0.1:" + mqttPort,
 		"-amqp-addr", "127.0.0.1:0", "-ca-out", b.caOut, "-host-name", "localhost", "-log-level", "warn"}
 	for flagName, key := range b.policyKeys {
 		args = append(args, "-"+flagName, key)
@@ -360,7 +380,11 @@ func (b *binaryTarget) TLS() *tls.Config {
 	defer b.mu.Unlock()
 	return b.tls.Clone()
 }
-func (b *binaryTarget) MQTTAddr() string { return "127.0.0.1:" + b.mqttPort }
+func (b *binaryTarget) MQTTAddr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return "127.0.0.1:" + b.mqttPort
+}
 
 // control is the running process's control plane, authorized by
 // iothubowner: the Controls of the binary.
@@ -387,8 +411,12 @@ func (b *binaryTarget) DropDesiredPushes(ctx context.Context, n int) error {
 func (b *binaryTarget) RegisterDeviceCA(ctx context.Context, pem []byte) error {
 	return b.control().RegisterDeviceCA(ctx, pem)
 }
-func (b *binaryTarget) BaseURL() string { return "https://localhost:" + b.httpsPort }
-func (b *binaryTarget) Host() string    { return "localhost:" + b.httpsPort }
+func (b *binaryTarget) BaseURL() string { return "https://" + b.Host() }
+func (b *binaryTarget) Host() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return "localhost:" + b.httpsPort
+}
 func (b *binaryTarget) PID() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
