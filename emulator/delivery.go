@@ -93,20 +93,23 @@ func (c *connections) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.outboxes[cl] = newEventQueue()
-	c.live[identityOf(cl.ID)] = cl
+	id := identityOf(cl.ID)
+	c.live[id] = cl
+	// Connected before the CONNACK leaves: the registry decides, when a
+	// desired property changes, whether to push it by this state, and a
+	// client may change its twin through REST the moment it has its
+	// CONNACK.
+	c.presence(id, true)
 }
 
-// OnSessionEstablished counts the accepted connection and marks the
-// identity connected, once the CONNACK has gone out.
+// OnSessionEstablished counts the accepted connection, once the CONNACK
+// has gone out.
 func (c *connections) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	id := identityOf(cl.ID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.accepted[id]++
 	c.signal()
-	if c.live[id] == cl {
-		c.presence(id, true)
-	}
 }
 
 // OnSubscribed wakes those waiting for an identity to subscribe
