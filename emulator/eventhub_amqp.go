@@ -87,15 +87,8 @@ func (e *eventHubEndpoint) partitionOf(addr string) (*ehPartition, error) {
 // link's credit allows (SendSettled waits for credit), and waits on the partition's wake
 // channel when it has sent everything: no polling.
 func (e *eventHubEndpoint) stream(l *amqp.Link, p *ehPartition, pos ehPosition) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := l.Context()
 	defer cancel()
-	go func() {
-		select {
-		case <-l.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		batch, wake := p.from(pos, 64)
 		for _, ev := range batch {

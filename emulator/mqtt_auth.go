@@ -94,8 +94,9 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	case err == nil:
 		// The hub, not the broker, owns an accepted will: mochi would publish
 		// it to subscribers, and no message may reach an identity on the
-		// broker's own account. A will is telemetry, which this emulator does
-		// not route yet (docs/fidelity.md, "Will"), so it is dropped here.
+		// broker's own account. The hub would enqueue it on the built-in
+		// endpoint marked iothub-MessageType: Will; the emulator does not
+		// yet (docs/fidelity.md, "Will"), so it is dropped here.
 		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 		return nil
 	case errors.Is(err, errUnsupportedProtocol):

@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -72,6 +73,20 @@ func (l *Link) Conn() *Conn { return l.s.c }
 
 // Done is closed when the link has ended; Err then says why.
 func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Context is a context cancelled when the link ends or cancel is called:
+// what a goroutine serving the link waits with.
+func (l *Link) Context() (ctx context.Context, cancel context.CancelFunc) {
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-l.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
 
 // Err is why the link ended, nil while it lives.
 func (l *Link) Err() error {

@@ -64,15 +64,8 @@ func (n *Node) Attach(l *Link) error {
 }
 
 func (n *Node) serve(l *Link) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := l.Context()
 	defer cancel()
-	go func() {
-		select {
-		case <-l.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		d, err := l.Receive(ctx)
 		if err != nil {
