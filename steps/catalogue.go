@@ -39,7 +39,7 @@ var step = vocab.New
 // TestCatalogueIsWhatRegisterRegisters checks that nothing else is
 // registered.
 var vocabulary = vocab.NewCatalogue(domains, features.FS,
-	identityVocabulary, identityOpVocabulary, rememberIdentityVocabulary,
+	identityVocabulary, identityOpVocabulary, bulkVocabulary, rememberIdentityVocabulary,
 	twinVocabulary, twinCheckVocabulary, twinTableVocabulary, rememberTwinVocabulary,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, receivedVocabulary, groupVocabulary,
 	methodVocabulary, methodDeviceVocabulary,

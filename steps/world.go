@@ -55,6 +55,8 @@ type world struct {
 	cas map[string]*certtest.Cert
 	// query is the last twin query the service ran (queries.go).
 	query *queryRun
+	// bulk is the last bulk registry operation the hub answered (bulk.go).
+	bulk *bulkRun
 	// lastRefusal is the hub's refusal of the last action, until the
 	// next step checks it; one left unchecked fails the step that got it
 	// (refusals.go).
