@@ -219,6 +219,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
 		&telemetryHook{hub: s.eventHub, now: opts.Now},
+		newWillHook(s.eventHub, opts.Now),
 	); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
