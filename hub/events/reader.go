@@ -62,6 +62,7 @@ type Reader struct {
 	mu       sync.Mutex
 	received []Event
 	taken    []bool
+	first    int           // every event before it is taken: Await starts there
 	err      error         // the first receive failure, once any partition stopped
 	wake     chan struct{} // closed and replaced whenever received or err changes
 }
@@ -159,9 +160,12 @@ var ErrNoEvent = errors.New("no matching event")
 func (r *Reader) Await(ctx context.Context, match func(Event) bool) (Event, error) {
 	for {
 		r.mu.Lock()
-		for i, e := range r.received {
-			if !r.taken[i] && match(e) {
+		for i := r.first; i < len(r.received); i++ {
+			if e := r.received[i]; !r.taken[i] && match(e) {
 				r.taken[i] = true
+				for r.first < len(r.taken) && r.taken[r.first] {
+					r.first++
+				}
 				r.mu.Unlock()
 				return e, nil
 			}
