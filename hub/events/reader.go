@@ -17,6 +17,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
@@ -77,7 +79,7 @@ func Open(ctx context.Context, connectionString string, opts ...Option) (*Reader
 		o(&s)
 	}
 	client, err := azeventhubs.NewConsumerClientFromConnectionString(connectionString, "", s.consumerGroup,
-		&azeventhubs.ConsumerClientOptions{TLSConfig: s.tls, CustomEndpoint: s.address})
+		&azeventhubs.ConsumerClientOptions{TLSConfig: serverNamed(s.tls, connectionString), CustomEndpoint: s.address})
 	if err != nil {
 		return nil, fmt.Errorf("open built-in endpoint: %w", err)
 	}
@@ -205,3 +207,24 @@ func (r *Reader) Close() error {
 }
 
 func to[T any](v T) *T { return &v }
+
+// serverNamed is cfg with the endpoint's host name as ServerName when cfg
+// names none: go-amqp otherwise verifies the certificate against the
+// dialled host:port, which no certificate names when the endpoint carries
+// a port (an emulator's does).
+func serverNamed(cfg *tls.Config, connectionString string) *tls.Config {
+	if cfg == nil || cfg.ServerName != "" {
+		return cfg
+	}
+	for _, part := range strings.Split(connectionString, ";") {
+		k, v, _ := strings.Cut(part, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "Endpoint") {
+			continue
+		}
+		if u, err := url.Parse(strings.TrimSpace(v)); err == nil && u.Hostname() != "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = u.Hostname()
+		}
+	}
+	return cfg
+}
