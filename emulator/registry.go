@@ -77,6 +77,11 @@ type registryEvents struct {
 	// moduleID "" = the device itself. Deleting/disabling a device calls it
 	// for the device and for each of its modules.
 	IdentityGone func(deviceID, moduleID string)
+	// Notify is called (lock held, must not block), once the write is
+	// committed, with each twin-change and lifecycle event the write made
+	// (eventhub_notifications.go); nil when those events are off, and then
+	// none is made.
+	Notify func(n notification)
 }
 
 // identityState is what devices and modules have in common.

@@ -67,6 +67,7 @@ func (r *registry) storeDevice(id string, b deviceBody, status string, cond prec
 			d.iotEdge = b.Capabilities.IoTEdge
 		}
 		r.addDevice(d)
+		r.fireLifecycle(id, "", opCreateDevice, d.twin)
 		return d, nil
 	case !exists:
 		return nil, errDeviceNotFound(id)
@@ -149,6 +150,7 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 		}
 		r.removeDevice(id)
 		r.fireGoneDevice(d)
+		r.fireLifecycle(id, "", opDeleteDevice, d.twin)
 		return nil
 	})
 }

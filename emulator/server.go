@@ -87,6 +87,13 @@ type Options struct {
 	// partition keeps, oldest dropped first (default 10,000): telemetry
 	// never makes memory grow without bound.
 	EventHubPartitions, EventHubRetention int
+	// DisableTwinAndLifecycleEvents stops the routing of twin-change
+	// events (a twin updated or replaced, by the service or by a device's
+	// reported properties) and lifecycle events (a device or module created
+	// or deleted) to the built-in endpoint, leaving telemetry alone. They
+	// are routed by default, as test hubs route them
+	// (eventhub_notifications.go).
+	DisableTwinAndLifecycleEvents bool
 	// DeviceCAPEM holds the PEM of the CA certificates registered with the
 	// hub, as verified CAs are on a real hub: the certificate of a
 	// certificateAuthority device or module must chain to one of them.
@@ -212,6 +219,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
 		&telemetryHook{hub: s.eventHub, now: opts.Now},
+		newWillHook(s.eventHub, opts.Now),
 	); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -225,6 +233,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		IdentityGone: func(deviceID, moduleID string) {
 			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
+		Notify: s.notifier(opts),
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
@@ -263,6 +272,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
+}
+
+// notifier enqueues the registry's twin-change and lifecycle events on the
+// built-in endpoint, in the partition of their device as telemetry is; nil
+// when the options turn them off.
+func (s *Server) notifier(opts Options) func(notification) {
+	if opts.DisableTwinAndLifecycleEvents {
+		return nil
+	}
+	return func(n notification) {
+		now := opts.Now()
+		s.eventHub.enqueue(n.deviceID, n.message(s.eventHub.name, now), now)
+	}
 }
 
 // routes sends the WebSocket and health paths and the control plane (the

@@ -27,9 +27,11 @@ const (
 	policies   = "policies"
 	x509       = "x509"
 	queries    = "queries"
+	telemetry  = "telemetry"
+	events     = "events"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -47,4 +49,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	policyVocabulary,
 	x509Vocabulary,
 	queryVocabulary,
+	builtInVocabulary,
 )

@@ -33,6 +33,9 @@ type config struct {
 	logLevel    slog.Level
 	logJSON     bool
 	healthcheck bool
+	// twinLifecycleEvents routes twin-change and lifecycle events to the
+	// built-in endpoint (on unless -twin-lifecycle-events=false).
+	twinLifecycleEvents bool
 }
 
 // policyFlags name the flag that sets each shared access policy's primary
@@ -86,6 +89,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		c.deviceCAs = append(c.deviceCAs, v)
 		return nil
 	})
+	fs.BoolVar(&c.twinLifecycleEvents, "twin-lifecycle-events", true, "route twin-change and device/module lifecycle events to the built-in endpoint beside telemetry (false: telemetry only)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep identities, keys, twins and versions in this directory across restarts (default: in memory only)")
 	c.policyKeys = map[string]string{}
 	for _, p := range policyFlags {

@@ -146,6 +146,8 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		PolicyKeys: c.policyKeys,
 		DataDir:    c.dataDir,
 		Logger:     log,
+
+		DisableTwinAndLifecycleEvents: !c.twinLifecycleEvents,
 	}
 	for _, f := range c.deviceCAs {
 		b, err := os.ReadFile(f)

@@ -322,6 +322,16 @@ func TestParseFlags(t *testing.T) {
 	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); c.healthcheck {
 		t.Fatal("IOTHUB_EMULATOR_HEALTHCHECK honoured: a container exporting it would never serve")
 	}
+	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); !c.twinLifecycleEvents {
+		t.Fatal("twin-change and lifecycle events off by default")
+	}
+	env["IOTHUB_EMULATOR_TWIN_LIFECYCLE_EVENTS"] = "false"
+	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); c.twinLifecycleEvents {
+		t.Fatal("IOTHUB_EMULATOR_TWIN_LIFECYCLE_EVENTS=false left the events on")
+	}
+	if c, _ := parseFlags([]string{"-twin-lifecycle-events"}, func(k string) string { return env[k] }, io.Discard); !c.twinLifecycleEvents {
+		t.Fatal("-twin-lifecycle-events did not win over the environment")
+	}
 	for _, tc := range []struct {
 		args []string
 		env  string // one NAME=value
