@@ -196,3 +196,23 @@ func TestTwinAndLifecycleEventsOff(t *testing.T) {
 		t.Errorf("%d events, want the telemetry only", n)
 	}
 }
+
+// TestBulkRegistryRaisesEvents: a bulk call's creates, twin sections and
+// deletes put the same events on the built-in endpoint as the single calls.
+func TestBulkRegistryRaisesEvents(t *testing.T) {
+	s, reg := startHub(t)
+	r := openReader(t, s, "dev1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := reg.BulkUpdate(ctx, []hub.ExportImportDevice{{ID: "dev1", ImportMode: hub.ImportCreate, Tags: map[string]any{"site": "x"}}})
+	if err != nil || !res.IsSuccessful {
+		t.Fatalf("bulk create: %+v, %v", res, err)
+	}
+	checkEvent(t, awaitOp(ctx, t, r, "createDeviceIdentity"), builtin.KindLifecycle, "", "deviceLifecycleEvents", "deviceLifecycleNotification")
+	checkEvent(t, awaitOp(ctx, t, r, "updateTwin"), builtin.KindTwinChange, "", "twinChangeEvents", "twinChangeNotification")
+	res, err = reg.BulkUpdate(ctx, []hub.ExportImportDevice{{ID: "dev1", ImportMode: hub.ImportDelete}})
+	if err != nil || !res.IsSuccessful {
+		t.Fatalf("bulk delete: %+v, %v", res, err)
+	}
+	checkEvent(t, awaitOp(ctx, t, r, "deleteDeviceIdentity"), builtin.KindLifecycle, "", "deviceLifecycleEvents", "deviceLifecycleNotification")
+}

@@ -236,8 +236,7 @@ func (r *registry) applyBulk(op bulkOp) error {
 		if op.cond.stale(d.etag) {
 			return errStaleIdentity("Device", d.etag, op.cond.etag)
 		}
-		r.removeDevice(id)
-		r.fireGoneDevice(d)
+		r.dropDevice(d)
 		return nil
 	case op.mode.twinOnly:
 		if !exists {

@@ -148,11 +148,17 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 		if cond.stale(d.etag) {
 			return errStaleIdentity("Device", d.etag, cond.etag)
 		}
-		r.removeDevice(id)
-		r.fireGoneDevice(d)
-		r.fireLifecycle(id, "", opDeleteDevice, d.twin)
+		r.dropDevice(d)
 		return nil
 	})
+}
+
+// dropDevice takes a device out of the registry with its modules, closes
+// their connections and raises its lifecycle event. Caller holds r.mu.
+func (r *registry) dropDevice(d *deviceEntry) {
+	r.removeDevice(d.id)
+	r.fireGoneDevice(d)
+	r.fireLifecycle(d.id, "", opDeleteDevice, d.twin)
 }
 
 // listDevices answers GET /devices?top=n, ordered by id so that results
