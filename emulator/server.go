@@ -84,9 +84,12 @@ type Options struct {
 	MaxAMQPConnections int
 	// EventHubPartitions is the partition count of the built-in endpoint
 	// (default 4, IoT Hub's default); EventHubRetention the events each
-	// partition keeps, oldest dropped first (default 10,000): telemetry
-	// never makes memory grow without bound.
+	// partition keeps (default 10,000) and EventHubRetentionBytes their
+	// size at most (bodies plus 512 bytes an event; default 64 MiB), the
+	// oldest dropped first when either is reached: telemetry never makes
+	// memory grow without bound. The newest event is always kept.
 	EventHubPartitions, EventHubRetention int
+	EventHubRetentionBytes                int64
 	// DisableTwinAndLifecycleEvents stops the routing of twin-change
 	// events (a twin updated or replaced, by the service or by a device's
 	// reported properties) and lifecycle events (a device or module created
@@ -202,7 +205,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.registry.restore(kept.devices, kept.etagSeq, s.store)
 	}
 	s.events = newEventQueue()
-	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.Now())
+	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.EventHubRetentionBytes, opts.Now())
 	s.faults = newFaults()
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
@@ -366,6 +369,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.EventHubRetention <= 0 {
 		o.EventHubRetention = defaultEventHubRetention
+	}
+	if o.EventHubRetentionBytes <= 0 {
+		o.EventHubRetentionBytes = defaultEventHubRetentionBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -148,6 +148,9 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		Logger:     log,
 
 		DisableTwinAndLifecycleEvents: !c.twinLifecycleEvents,
+		EventHubPartitions:            c.partitions,
+		EventHubRetention:             c.retention,
+		EventHubRetentionBytes:        c.retentionBytes,
 	}
 	for _, f := range c.deviceCAs {
 		b, err := os.ReadFile(f)
