@@ -43,8 +43,8 @@ func (r *junitReport) Summary() {
 
 type (
 	junitSuites struct {
-		XMLName xml.Name     `xml:"testsuites"`
-		Name    string       `xml:"name,attr"`
+		XMLName xml.Name `xml:"testsuites"`
+		Name    string   `xml:"name,attr"`
 		junitCounts
 		Suites []junitSuite `xml:"testsuite"`
 	}
