@@ -78,9 +78,9 @@ type (
 		Status, Generated, Duration string
 		WallTime                    bool // Duration is the run's wall time, not the sum of its steps'
 
-		Features                    int
-		Scenarios, Steps            tally
-		Feature                     []featureView
+		Features         int
+		Scenarios, Steps tally
+		Feature          []featureView
 	}
 	featureView struct {
 		Name, URI, Description string

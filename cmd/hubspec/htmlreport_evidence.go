@@ -45,9 +45,9 @@ type evidenceView struct {
 	Text     *textBlock // twin document, text, or an unreadable item's raw text
 	Image    template.URL
 	File     template.URL
-	Problem  string // why the item is unreadable
+	Problem  string         // why the item is unreadable
 	Items    []evidenceView // polls: the attempts folded into this line
-	body     string // compact JSON of an HTTP response body or a twin document, to find one twin shown twice
+	body     string         // compact JSON of an HTTP response body or a twin document, to find one twin shown twice
 }
 
 type httpView struct {
