@@ -142,7 +142,7 @@ func (p *pretty) finish(s *prettyScenario) {
 			p.failures = append(p.failures, fmt.Sprintf("  %s # %s:%d\n    %s%s # %s:%d\n      %s %v\n",
 				p.paint("31", keyword+": "+s.pickle.Name), path, line,
 				p.paint("31", idx.stepKeyword(r.step)), p.paint("31", r.step.Text), path, idx.stepLine(r.step),
-				p.paint("31", "Error:"), p.paint("1;31", fmt.Sprint(r.err))))
+				p.paint("31", "Error:"), p.paint("1;31", strings.ReplaceAll(fmt.Sprint(r.err), "\n", "\n             "))))
 		}
 	}
 	io.WriteString(p.out, b.String())
