@@ -23,8 +23,8 @@ import (
 	"syscall"
 
 	// Imported for their start-up only: no "go env" at start (package doc).
-	_ "github.com/hubspec/hubspec/cmd/hubspec/internal/nogotool"
-	_ "github.com/hubspec/hubspec/cmd/hubspec/internal/nogotool/restore"
+	_ "github.com/hubspec/hubspec/internal/nogotool"
+	_ "github.com/hubspec/hubspec/internal/nogotool/restore"
 
 	"github.com/hubspec/hubspec/steps"
 )

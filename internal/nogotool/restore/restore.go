@@ -5,7 +5,7 @@ package restore
 import (
 	_ "github.com/cucumber/godog" // initialised first: the reason for this package
 
-	"github.com/hubspec/hubspec/cmd/hubspec/internal/nogotool"
+	"github.com/hubspec/hubspec/internal/nogotool"
 )
 
 func init() {
