@@ -60,7 +60,8 @@ type Client struct {
 	callsCtx    context.Context
 	cancelCalls context.CancelFunc
 
-	patches   *patchQueue
+	patches   *handoff[DesiredPatch]
+	cloud     *handoff[CloudMessage] // set once CloudMessages subscribes
 	resyncing bool           // a GET is reading the twin: patches wait in buffered
 	buffered  []DesiredPatch // patches that arrived during a resync
 	renew     *time.Timer
@@ -123,7 +124,7 @@ func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client,
 		handlers: map[string]MethodHandler{},
 		ready:    make(chan struct{}),
 		up:       make(chan struct{}),
-		patches:  newPatchQueue(),
+		patches:  newHandoff[DesiredPatch](),
 	}
 	c.callsCtx, c.cancelCalls = context.WithCancel(context.Background())
 	c.client = c.newPaho(tlsCfg)
@@ -231,6 +232,12 @@ func (c *Client) Close() error {
 	c.dropCalls()
 	c.failPending(errors.New("client closed"))
 	c.patches.close()
+	c.mu.Lock()
+	cloud := c.cloud
+	c.mu.Unlock()
+	if cloud != nil {
+		cloud.close()
+	}
 	return nil
 }
 
