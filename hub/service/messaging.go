@@ -287,3 +287,16 @@ func hostOnly(host string) string {
 	}
 	return host
 }
+
+// PurgeCloudMessages empties a device's cloud-to-device queue
+// (DELETE /devices/{id}/commands) and returns how many messages it held.
+func (c *RegistryClient) PurgeCloudMessages(ctx context.Context, deviceID string) (int, error) {
+	var out struct {
+		TotalMessagesPurged int `json:"totalMessagesPurged"`
+	}
+	err := c.do(ctx, restCall{method: "DELETE", path: devicePath(deviceID) + "/commands", ok: []int{200}, out: &out})
+	if err != nil {
+		return 0, fmt.Errorf("purge cloud messages of %s: %w", deviceID, err)
+	}
+	return out.TotalMessagesPurged, nil
+}
