@@ -118,9 +118,9 @@ type Server struct {
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
 	amqpLn   *guardedListener
-	amqp     *amqp.Server  // the built-in endpoint (eventhub_amqp.go)
-	eventHub *eventHub     // its events
-	c2d      *c2dQueues    // cloud-to-device messages and feedback
+	amqp     *amqp.Server // the built-in endpoint (eventhub_amqp.go)
+	eventHub *eventHub    // its events
+	c2d      *c2dQueues   // cloud-to-device messages and feedback
 	stopC2D  context.CancelFunc
 	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
 	served   chan struct{} // closed when the HTTPS server has stopped serving

@@ -62,8 +62,8 @@ type Client struct {
 
 	patches   *handoff[DesiredPatch]
 	cloud     *handoff[CloudMessage] // set once CloudMessages subscribes
-	resyncing bool           // a GET is reading the twin: patches wait in buffered
-	buffered  []DesiredPatch // patches that arrived during a resync
+	resyncing bool                   // a GET is reading the twin: patches wait in buffered
+	buffered  []DesiredPatch         // patches that arrived during a resync
 	renew     *time.Timer
 	connSeq   int // connections made, for the renewal timer
 
