@@ -35,7 +35,21 @@ type c2dEndpoint struct {
 
 // handles reports whether addr is one of the endpoint's nodes.
 func (e *c2dEndpoint) handles(addr string) bool {
-	return strings.EqualFold(addr, addrDeviceBound) || strings.EqualFold(addr, addrFeedback)
+	node := nodeOf(addr)
+	return strings.EqualFold(node, addrDeviceBound) || strings.EqualFold(node, addrFeedback)
+}
+
+// nodeOf is the node an address names: uamqp clients (the Python service
+// SDK) send the whole URL, amqps://{host}/messages/devicebound, as the
+// target address; others send the path alone.
+func nodeOf(addr string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return rest[i:]
+		}
+		return "/"
+	}
+	return addr
 }
 
 // attach takes a link to one of the endpoint's nodes.
@@ -44,9 +58,9 @@ func (e *c2dEndpoint) attach(l *amqp.Link) error {
 		return &amqp.Error{Condition: amqp.ErrUnauthorizedAccess, Description: "no valid claim with ServiceConnect for " + l.Address() + ": put a token on $cbs first"}
 	}
 	switch {
-	case strings.EqualFold(l.Address(), addrDeviceBound) && l.Role() == amqp.RoleReceiver:
+	case strings.EqualFold(nodeOf(l.Address()), addrDeviceBound) && l.Role() == amqp.RoleReceiver:
 		go e.receive(l)
-	case strings.EqualFold(l.Address(), addrFeedback) && l.Role() == amqp.RoleSender:
+	case strings.EqualFold(nodeOf(l.Address()), addrFeedback) && l.Role() == amqp.RoleSender:
 		go e.queues.feedback.serve(l, e.hubName)
 	default:
 		return &amqp.Error{Condition: amqp.ErrNotAllowed, Description: "the service sends to " + addrDeviceBound + " and receives from " + addrFeedback}

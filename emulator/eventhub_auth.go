@@ -111,7 +111,7 @@ func (t sasToken) signedByKeyText(keys ...string) bool {
 func (e *eventHubEndpoint) saslAuthenticate(_ context.Context, req *amqp.SASLRequest) (any, error) {
 	claims := &ehClaims{}
 	switch req.Mechanism {
-	case amqp.MechanismAnonymous:
+	case amqp.MechanismAnonymous, amqp.MechanismMSSBCBS:
 		return claims, nil
 	case amqp.MechanismPlain:
 		policy, _, ok := strings.Cut(req.Username, "@sas.root.")
