@@ -27,9 +27,10 @@ const (
 	policies   = "policies"
 	x509       = "x509"
 	queries    = "queries"
+	c2d        = "c2d"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, c2d}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -47,4 +48,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	policyVocabulary,
 	x509Vocabulary,
 	queryVocabulary,
+	c2dVocabulary,
 )

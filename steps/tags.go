@@ -38,6 +38,7 @@ var tagSet = []tagDoc{
 	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
 	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},
 	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
+	{"@" + c2d, "about cloud-to-device messages: the service sends them over AMQP, the device receives them over MQTT, the hub reports feedback"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 
