@@ -82,7 +82,7 @@ bench:
 ## fuzz: every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./hub ./emulator ./internal/iotquery ./internal/amqp; do \
+	@for pkg in ./hub ./hub/device ./emulator ./internal/iotquery ./internal/amqp; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$pkg/*_test.go | cut -d' ' -f2); do \
 	    $(GO) test -run '^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

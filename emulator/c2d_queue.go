@@ -130,18 +130,14 @@ func (q *c2dQueues) complete(deviceID string, packetID uint16) {
 // requeue makes the device's in-flight messages pending again, except those
 // whose packet id keep says the session will send again itself: a new
 // connection without the old session's in-flight messages gets them anew.
-func (q *c2dQueues) requeue(deviceID string, keep func(packetID uint16) bool) bool {
+func (q *c2dQueues) requeue(deviceID string, keep func(packetID uint16) bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	any := false
 	for _, m := range q.devices[deviceID] {
 		if m.inflight && !keep(m.packetID) {
 			m.inflight = false
-			any = true
 		}
-		any = any || !m.inflight
 	}
-	return any
 }
 
 // purge drops every message of a device with Purged feedback and returns
@@ -173,13 +169,6 @@ func (q *c2dQueues) expireAll() {
 	for id := range q.devices {
 		q.expireLocked(id)
 	}
-}
-
-// pending is how many messages wait for deviceID, in flight included.
-func (q *c2dQueues) pending(deviceID string) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.devices[deviceID])
 }
 
 // expireLocked drops deviceID's expired messages that are not in flight,

@@ -61,7 +61,8 @@ type Client struct {
 	cancelCalls context.CancelFunc
 
 	patches   *handoff[DesiredPatch]
-	cloud     *handoff[CloudMessage] // set once CloudMessages subscribes
+	cloud     *handoff[CloudMessage] // a device's cloud-to-device messages; nil for a module
+	listening bool                   // CloudMessages subscribed: resubscribe on reconnect
 	resyncing bool                   // a GET is reading the twin: patches wait in buffered
 	buffered  []DesiredPatch         // patches that arrived during a resync
 	renew     *time.Timer
@@ -125,6 +126,12 @@ func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client,
 		ready:    make(chan struct{}),
 		up:       make(chan struct{}),
 		patches:  newHandoff[DesiredPatch](),
+	}
+	if cs.ModuleID == "" {
+		// Ready before the first connect: a persistent session subscribed
+		// by an earlier client may deliver at once, and a message the
+		// client acknowledges must never be dropped.
+		c.cloud = newHandoff[CloudMessage]()
 	}
 	c.callsCtx, c.cancelCalls = context.WithCancel(context.Background())
 	c.client = c.newPaho(tlsCfg)

@@ -310,7 +310,7 @@ func (c *Client) onConnect(pc paho.Client) {
 	defer cancel()
 	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1, topicMethodRequests: 1}
 	c.mu.Lock()
-	if c.cloud != nil {
+	if c.listening {
 		filters[c.c2dFilter()] = 1
 	}
 	c.mu.Unlock()
