@@ -161,4 +161,3 @@ func TestNodeWithoutReplyTo(t *testing.T) {
 		t.Errorf("request without reply-to and two receivers: %v", err)
 	}
 }
-
