@@ -13,13 +13,17 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 .PHONY: setup run test test-image lint image bench fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
-## foreign-client test uses (mosquitto-clients, curl, openssl from Debian) and
+## foreign-client tests use (mosquitto-clients, curl, openssl, python3-uamqp
+## and python3-azure from Debian) and
 ## Chromium, the headless browser that checks the HTML report
 setup:
 	$(GO) mod download
 	$(GO) build ./...
 	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
+	fi
+	@if ! /usr/bin/python3 -c 'import uamqp, azure.core' 2>/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-uamqp python3-azure; \
 	fi
 	@if ! command -v chromium >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
@@ -78,7 +82,7 @@ bench:
 ## fuzz: every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./hub ./emulator ./internal/iotquery ./internal/amqp; do \
+	@for pkg in ./hub ./hub/device ./emulator ./internal/iotquery ./internal/amqp; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$pkg/*_test.go | cut -d' ' -f2); do \
 	    $(GO) test -run '^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -21,6 +21,9 @@ type ehClaims struct {
 	mu      sync.Mutex
 	granted bool
 	expiry  time.Time
+	// service is the claim on the hub's own service nodes (cloud-to-device
+	// messages and feedback, c2d_auth.go), proved with an IoT Hub token.
+	service serviceClaim
 }
 
 func (c *ehClaims) grant(expiry time.Time) {
@@ -108,19 +111,23 @@ func (t sasToken) signedByKeyText(keys ...string) bool {
 func (e *eventHubEndpoint) saslAuthenticate(_ context.Context, req *amqp.SASLRequest) (any, error) {
 	claims := &ehClaims{}
 	switch req.Mechanism {
-	case amqp.MechanismAnonymous:
+	case amqp.MechanismAnonymous, amqp.MechanismMSSBCBS:
 		return claims, nil
 	case amqp.MechanismPlain:
 		policy, _, ok := strings.Cut(req.Username, "@sas.root.")
 		if !ok {
 			return nil, errors.New("PLAIN user name is not {policy}@sas.root.{hub}")
 		}
+		if t, _ := parseToken(req.Password); t.keyName != policy {
+			return nil, errors.New("PLAIN user name names another policy than the token")
+		}
+		if expiry, err := e.policies.authorizeAMQPService(req.Password, e.host, e.now()); err == nil {
+			claims.service.grant(expiry)
+			return claims, nil
+		}
 		expiry, err := e.policies.authorizeEventHub(req.Password, e.host, e.hub.name, e.now())
 		if err != nil {
 			return nil, err
-		}
-		if t, _ := parseToken(req.Password); t.keyName != policy {
-			return nil, errors.New("PLAIN user name names another policy than the token")
 		}
 		claims.grant(expiry)
 		return claims, nil
@@ -148,6 +155,10 @@ func (e *eventHubEndpoint) putToken(_ context.Context, c *amqp.Conn, req *amqp.M
 	token, _ := req.Value.(string)
 	if token == "" && len(req.Data) == 1 {
 		token = string(req.Data[0])
+	}
+	if expiry, err := e.policies.authorizeAMQPService(token, e.host, e.now()); err == nil {
+		claims.service.grant(expiry)
+		return answer(200, "OK"), nil
 	}
 	expiry, err := e.policies.authorizeEventHub(token, e.host, e.hub.name, e.now())
 	if err != nil {

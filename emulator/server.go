@@ -128,8 +128,10 @@ type Server struct {
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
 	amqpLn   *guardedListener
-	amqp     *amqp.Server  // the built-in endpoint (eventhub_amqp.go)
-	eventHub *eventHub     // its events
+	amqp     *amqp.Server // the built-in endpoint (eventhub_amqp.go)
+	eventHub *eventHub    // its events
+	c2d      *c2dQueues   // cloud-to-device messages and feedback
+	stopC2D  context.CancelFunc
 	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
 	served   chan struct{} // closed when the HTTPS server has stopped serving
 	fresh    freshConns    // HTTPS connections that have not sent a request yet
@@ -227,6 +229,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	s.c2d = newC2DQueues(opts.Now, newFeedbackQueue(opts.Now))
+	c2dMQTT := &c2dHook{queues: s.c2d, conns: conns, registry: s.registry}
+	if err := s.broker.AddHook(c2dMQTT, nil); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("emulator: mqtt hook %s: %w", c2dMQTT.ID(), err)
+	}
+	s.c2d.onEnqueue = c2dMQTT.pump
 	s.registry.setEvents(registryEvents{
 		DesiredChanged: func(deviceID, moduleID string, patch []byte, version int64, online bool) {
 			if online {
@@ -234,11 +243,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			}
 		},
 		IdentityGone: func(deviceID, moduleID string) {
-			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
+			s.events.push(func() {
+				conns.forget(identity{deviceID: deviceID, moduleID: moduleID})
+				if _, err := s.registry.deviceGeneration(deviceID); err != nil && moduleID == "" {
+					s.c2d.forget(deviceID) // a deleted device's messages and feedback go with it
+				}
+			})
 		},
 		Notify: s.notifier(opts),
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.c2d)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
 	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
@@ -271,6 +285,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}()
 	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
+	c2dAMQP := &c2dEndpoint{queues: s.c2d, registry: s.registry, hubName: hubName(opts.HostName), now: opts.Now, log: s.log}
+	s.amqp.Attach = c2dAMQP.route(s.amqp.Attach)
+	var c2dCtx context.Context
+	c2dCtx, s.stopC2D = context.WithCancel(context.Background())
+	go s.c2d.expireEvery(c2dCtx, time.Second)
 	go func() { _ = s.amqp.Serve(tls.NewListener(s.amqpLn, s.trust.serverConfig())) }()
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
@@ -404,6 +423,7 @@ func (s *Server) Close() error {
 func (s *Server) close() error {
 	s.faults.stop()   // pending fault delays and control long polls end first
 	s.methods.close() // and direct method calls waiting for an answer
+	s.stopC2D()       // and the expiry of cloud-to-device messages
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)

@@ -60,9 +60,11 @@ type Client struct {
 	callsCtx    context.Context
 	cancelCalls context.CancelFunc
 
-	patches   *patchQueue
-	resyncing bool           // a GET is reading the twin: patches wait in buffered
-	buffered  []DesiredPatch // patches that arrived during a resync
+	patches   *handoff[DesiredPatch]
+	cloud     *handoff[CloudMessage] // a device's cloud-to-device messages; nil for a module
+	listening bool                   // CloudMessages subscribed: resubscribe on reconnect
+	resyncing bool                   // a GET is reading the twin: patches wait in buffered
+	buffered  []DesiredPatch         // patches that arrived during a resync
 	renew     *time.Timer
 	connSeq   int // connections made, for the renewal timer
 
@@ -123,7 +125,13 @@ func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client,
 		handlers: map[string]MethodHandler{},
 		ready:    make(chan struct{}),
 		up:       make(chan struct{}),
-		patches:  newPatchQueue(),
+		patches:  newHandoff[DesiredPatch](),
+	}
+	if cs.ModuleID == "" {
+		// Ready before the first connect: a persistent session subscribed
+		// by an earlier client may deliver at once, and a message the
+		// client acknowledges must never be dropped.
+		c.cloud = newHandoff[CloudMessage]()
 	}
 	c.callsCtx, c.cancelCalls = context.WithCancel(context.Background())
 	c.client = c.newPaho(tlsCfg)
@@ -231,6 +239,12 @@ func (c *Client) Close() error {
 	c.dropCalls()
 	c.failPending(errors.New("client closed"))
 	c.patches.close()
+	c.mu.Lock()
+	cloud := c.cloud
+	c.mu.Unlock()
+	if cloud != nil {
+		cloud.close()
+	}
 	return nil
 }
 

@@ -183,6 +183,8 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 		}
 	case strings.HasPrefix(topic, prefixMethodRequest):
 		c.onMethodRequest(m)
+	case strings.HasPrefix(topic, "devices/"+c.cs.DeviceID+"/messages/devicebound/"):
+		c.onCloudMessage(m)
 	case strings.HasPrefix(topic, prefixDesiredPatch):
 		props, version, err := decodeDesiredPatch(topic, m.Payload())
 		if err != nil {
@@ -307,6 +309,11 @@ func (c *Client) onConnect(pc paho.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
 	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1, topicMethodRequests: 1}
+	c.mu.Lock()
+	if c.listening {
+		filters[c.c2dFilter()] = 1
+	}
+	c.mu.Unlock()
 	tok := pc.SubscribeMultiple(filters, c.onMessage)
 	err := mqttconn.WaitToken(ctx, tok)
 	c.cfg.Emit(mqttconn.EventSubscribe, c.clientID(), mqttconn.FilterList(filters), 1, nil, mqttconn.SubackDetail(tok, err))

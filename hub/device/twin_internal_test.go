@@ -9,7 +9,7 @@ import (
 )
 
 func testClient(held int64) *Client {
-	return &Client{patches: newPatchQueue(), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &Client{patches: newHandoff[DesiredPatch](), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // drain reads patches until the one with version last arrives.

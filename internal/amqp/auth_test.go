@@ -124,3 +124,40 @@ func TestNode(t *testing.T) {
 		t.Fatalf("request with an unknown reply-to: %v", err)
 	}
 }
+
+// TestNodeWithoutReplyTo: azure-uamqp-c's management client sends no
+// reply-to; the answer goes to the connection's only receiver of the node,
+// and with two receivers (no way to choose) the request is refused.
+func TestNodeWithoutReplyTo(t *testing.T) {
+	cbs := &amqp.Node{Handle: func(context.Context, *amqp.Conn, *amqp.Message) (*amqp.Message, error) {
+		return &amqp.Message{ApplicationProperties: map[string]any{"status-code": int32(200)}}, nil
+	}}
+	srv := &amqp.Server{Attach: cbs.Attach}
+	addr := serve(t, srv)
+	s := session(t, dial(t, addr, nil))
+	snd, err := s.NewSender(ctx(t), "$cbs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "$cbs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &goamqp.Message{Value: "token", Properties: &goamqp.MessageProperties{MessageID: uint64(1)}}
+	if err := snd.Send(ctx(t), req, nil); err != nil {
+		t.Fatalf("request without reply-to: %v", err)
+	}
+	resp, err := rcv.Receive(ctx(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Properties.CorrelationID != uint64(1) {
+		t.Errorf("correlation-id %v, want 1", resp.Properties.CorrelationID)
+	}
+	if _, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx(t), req, nil); remoteErr(err) == nil || remoteErr(err).Condition != goamqp.ErrCondPreconditionFailed {
+		t.Errorf("request without reply-to and two receivers: %v", err)
+	}
+}

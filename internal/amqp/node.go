@@ -75,6 +75,30 @@ func (n *Node) serve(l *Link) {
 	}
 }
 
+// replyLink is the peer's receiver that answers go to: the one whose target
+// address is replyTo or, for a request without reply-to, the connection's
+// only receiver of the node. azure-uamqp-c's amqp_management.c (the
+// Python service SDK's and the C SDK's $cbs client) sends no reply-to: it
+// reads answers on the receiver it attached to the node.
+func (n *Node) replyLink(c *Conn, replyTo string) *Link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if replyTo != "" {
+		return n.replies[replyKey{c, replyTo}]
+	}
+	var only *Link
+	for k, l := range n.replies {
+		if k.c != c {
+			continue
+		}
+		if only != nil {
+			return nil
+		}
+		only = l
+	}
+	return only
+}
+
 // answer handles one request: the request is accepted, then the response
 // sent without waiting for its outcome: a peer such as go-amqp's Sender
 // waits for the request's outcome before it reads the response, so
@@ -89,9 +113,7 @@ func (n *Node) answer(ctx context.Context, d *Delivery) {
 			id = req.Properties.CorrelationID
 		}
 	}
-	n.mu.Lock()
-	reply := n.replies[replyKey{d.Link().Conn(), replyTo}]
-	n.mu.Unlock()
+	reply := n.replyLink(d.Link().Conn(), replyTo)
 	if reply == nil {
 		_ = d.Reject(ErrNoReplyLink)
 		return
