@@ -146,3 +146,23 @@ func (c *ControlClient) RegisterDeviceCA(ctx context.Context, pem []byte) error 
 	}
 	return nil
 }
+
+// AwaitDeliveries is Server.AwaitDeliveries on the remote emulator: one long
+// poll, for a little less than ctx has left (at most the control plane's
+// 30 s), so that the answer arrives before ctx ends.
+func (c *ControlClient) AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error) {
+	id := identity{deviceID: deviceID, moduleID: moduleID}
+	wait := maxControlWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, max(time.Until(dl)-250*time.Millisecond, 0))
+	}
+	var ans deliveriesAnswer
+	req := awaitDeliveriesRequest{DeviceID: deviceID, ModuleID: moduleID, Marker: marker, WaitSeconds: wait.Seconds()}
+	if err := c.call(ctx, ControlAwaitDeliveriesPath, req, &ans); err != nil {
+		return false, fmt.Errorf("await deliveries of %s: %w", id, err)
+	}
+	if !ans.Settled {
+		return false, fmt.Errorf("await deliveries of %s: not settled within %s: %w", id, wait, context.DeadlineExceeded)
+	}
+	return ans.Marked, nil
+}

@@ -40,6 +40,7 @@ func TestControlsConformance(t *testing.T) {
 			t.Run("AwaitAndDropConnections", func(t *testing.T) { conformConnections(t, s, c) })
 			t.Run("DropDesiredPushes", func(t *testing.T) { conformDesiredDrops(t, s, c) })
 			t.Run("RegisterDeviceCA", func(t *testing.T) { conformDeviceCAs(t, s, c) })
+			t.Run("AwaitDeliveries", func(t *testing.T) { conformDeliveries(t, s, c) })
 		})
 	}
 }
@@ -136,6 +137,42 @@ func conformConnections(t *testing.T, s *emulator.Server, c emulator.Controls) {
 	}
 	if dropped, err := c.DropConnection(ctx, "nobody", ""); dropped || err != nil {
 		t.Fatalf("DropConnection of an unknown device = %v, %v; want false, nil", dropped, err)
+	}
+}
+
+// conformDeliveries: the barrier owes a disconnected identity nothing; for
+// a connected one its marker follows the push of a change made before it,
+// on a topic the client never subscribed to; a marker that could change
+// the topic's meaning, or no device, is refused.
+func conformDeliveries(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := createModule(t, reg, "barrier", "mod1")
+	if marked, err := c.AwaitDeliveries(ctx, "barrier", "mod1", "none"); marked || err != nil {
+		t.Fatalf("AwaitDeliveries of an identity not connected = %v, %v; want false, nil", marked, err)
+	}
+	rc := mustDial(t, s, moduleCreds(t, s, m, "", time.Now().Add(time.Hour)))
+	rc.subscribe(t, "$iothub/twin/PATCH/properties/desired/#")
+	if _, err := reg.UpdateModuleTwin(ctx, "barrier", "mod1",
+		&hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"k": 1}}}, "*"); err != nil {
+		t.Fatal(err)
+	}
+	if marked, err := c.AwaitDeliveries(ctx, "barrier", "mod1", "tok-1"); !marked || err != nil {
+		t.Fatalf("AwaitDeliveries = %v, %v; want true, nil", marked, err)
+	}
+	for _, want := range []string{"$iothub/twin/PATCH/properties/desired/", emulator.DeliveryMarkerPrefix + "tok-1"} {
+		if got := rc.next(t).Topic(); !strings.HasPrefix(got, want) {
+			t.Fatalf("received %q, want %s...", got, want)
+		}
+	}
+	for _, bad := range []struct{ deviceID, marker string }{{"barrier", "a/#"}, {"", "m"}} {
+		if _, err := c.AwaitDeliveries(ctx, bad.deviceID, "mod1", bad.marker); err == nil {
+			t.Errorf("AwaitDeliveries(%q, marker %q) was accepted", bad.deviceID, bad.marker)
+		}
 	}
 }
 
