@@ -12,6 +12,9 @@ type patchQueue struct {
 	done   chan struct{}
 	out    chan DesiredPatch
 	closed bool
+	// handing is true while run holds a patch taken from items that out
+	// has not handed over yet.
+	handing bool
 }
 
 func newPatchQueue() *patchQueue {
@@ -47,13 +50,29 @@ func (q *patchQueue) run() {
 		}
 		p := q.items[0]
 		q.items = q.items[1:]
+		q.handing = true
 		q.mu.Unlock()
 		select {
 		case q.out <- p:
 		case <-q.done:
 			return
 		}
+		q.mu.Lock()
+		q.handing = false
+		q.mu.Unlock()
 	}
+}
+
+// pending is how many patches the queue holds that out has not handed
+// over yet.
+func (q *patchQueue) pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.items)
+	if q.handing {
+		n++
+	}
+	return n
 }
 
 // close stops delivery and closes the output channel; undelivered patches
