@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strconv"
 	"time"
 )
@@ -93,24 +92,6 @@ func receive[T any](ctx context.Context, ch <-chan T) (v T, closed bool, err err
 	case <-ctx.Done():
 		return v, false, ctx.Err()
 	}
-}
-
-// anyOf waits until ctx ends, or one of chans yields a value (a closed
-// channel yields its zero value): then it returns the value, the index of
-// its channel, and ok.
-func anyOf[T any](ctx context.Context, chans []<-chan T) (v T, from int, ok bool) {
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
-	for _, ch := range chans {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	chosen, got, _ := reflect.Select(cases)
-	if chosen == 0 {
-		return v, -1, false
-	}
-	if got.IsValid() {
-		v = got.Interface().(T)
-	}
-	return v, chosen - 1, true
 }
 
 // seconds is a whole number of seconds as a step writes it.
