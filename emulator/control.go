@@ -39,6 +39,9 @@ import (
 //	    Server.AwaitDeliveries, waiting at most waitSeconds (capped at 30 s);
 //	    answers {"deviceId","moduleId","settled","marked"}: settled false
 //	    when the wait ran out first.
+//	POST /$hubspec/registry/changes/await {"after","waitSeconds"}
+//	    Server.AwaitRegistryChange, waiting at most waitSeconds (capped at
+//	    30 s); answers {"changes"}, past after or not.
 const controlPrefix = ControlPrefix
 
 // maxControlWait bounds one long poll, so a client that went away holds
@@ -52,6 +55,8 @@ var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (a
 	ControlDropDesiredPushesPath: (*Server).controlDropDesiredPushes,
 	ControlDeviceCAsPath:         (*Server).controlDeviceCAs,
 	ControlAwaitDeliveriesPath:   (*Server).controlAwaitDeliveries,
+
+	ControlAwaitRegistryChangePath: (*Server).controlAwaitRegistryChange,
 }
 
 // serveControl routes, authorizes and answers a control request.
@@ -214,4 +219,18 @@ func (s *Server) controlAwaitDeliveries(ctx context.Context, body []byte) (any, 
 		return nil, hub.ErrServerError.WithMessage("%v", err)
 	}
 	return deliveriesAnswer{DeviceID: req.DeviceID, ModuleID: req.ModuleID, Settled: err == nil, Marked: marked}, nil
+}
+
+func (s *Server) controlAwaitRegistryChange(ctx context.Context, body []byte) (any, error) {
+	var req awaitChangeRequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	if req.WaitSeconds < 0 {
+		return nil, hub.ErrArgumentInvalid.WithMessage("waitSeconds must not be negative.")
+	}
+	pctx, cancel := s.longPoll(ctx, req.WaitSeconds)
+	defer cancel()
+	n, _ := s.AwaitRegistryChange(pctx, req.After) // not past after is an answer, not an error
+	return changesAnswer{Changes: n}, nil
 }

@@ -44,6 +44,11 @@ type Controls interface {
 	// then writes a PUBLISH of DeliveryMarkerPrefix+marker to that
 	// connection and reports whether it did. See Server.AwaitDeliveries.
 	AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error)
+	// AwaitRegistryChange returns the registry's change count once it is
+	// past after (at once for 0), or ctx's error: a read after a write
+	// reads again when the registry changes. See
+	// Server.AwaitRegistryChange.
+	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
 }
 
 // Both implementations have every power.
@@ -83,6 +88,10 @@ const (
 	// most waitSeconds (capped at 30 s) and answers deliveriesAnswer,
 	// whether or not the barrier was reached.
 	ControlAwaitDeliveriesPath = ControlPrefix + "deliveries/await"
+	// ControlAwaitRegistryChangePath takes awaitChangeRequest, waits at
+	// most waitSeconds (capped at 30 s) and answers changesAnswer, whether
+	// or not the count went past after.
+	ControlAwaitRegistryChangePath = ControlPrefix + "registry/changes/await"
 )
 
 // The requests and answers of the control plane, shared by its handlers
@@ -133,5 +142,12 @@ type (
 		ModuleID string `json:"moduleId"`
 		Settled  bool   `json:"settled"` // the barrier was reached within waitSeconds
 		Marked   bool   `json:"marked"`  // and the marker written
+	}
+	awaitChangeRequest struct {
+		After       uint64  `json:"after"`
+		WaitSeconds float64 `json:"waitSeconds"`
+	}
+	changesAnswer struct {
+		Changes uint64 `json:"changes"`
 	}
 )

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func TestControlsConformance(t *testing.T) {
 			t.Run("DropDesiredPushes", func(t *testing.T) { conformDesiredDrops(t, s, c) })
 			t.Run("RegisterDeviceCA", func(t *testing.T) { conformDeviceCAs(t, s, c) })
 			t.Run("AwaitDeliveries", func(t *testing.T) { conformDeliveries(t, s, c) })
+			t.Run("AwaitRegistryChange", func(t *testing.T) { conformRegistryChanges(t, s, c) })
 		})
 	}
 }
@@ -173,6 +175,39 @@ func conformDeliveries(t *testing.T, s *emulator.Server, c emulator.Controls) {
 		if _, err := c.AwaitDeliveries(ctx, bad.deviceID, "mod1", bad.marker); err == nil {
 			t.Errorf("AwaitDeliveries(%q, marker %q) was accepted", bad.deviceID, bad.marker)
 		}
+	}
+}
+
+// conformRegistryChanges: after 0 answers the count at once; a wait past
+// it ends with the next write, and without one with its context.
+func conformRegistryChanges(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := c.AwaitRegistryChange(ctx, 0)
+	if err != nil || now == 0 {
+		t.Fatalf("AwaitRegistryChange(0) = %d, %v; want the count at once", now, err)
+	}
+	next := make(chan error, 1)
+	go func() {
+		n, err := c.AwaitRegistryChange(ctx, now)
+		if err == nil && n <= now {
+			err = fmt.Errorf("answered %d, not past %d", n, now)
+		}
+		next <- err
+	}()
+	createModule(t, reg, "changes", "mod1")
+	if err := <-next; err != nil {
+		t.Fatalf("a wait for the change a write makes: %v", err)
+	}
+	after, _ := c.AwaitRegistryChange(ctx, 0)
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.AwaitRegistryChange(short, after+1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a wait no change ends: %v, want context.DeadlineExceeded", err)
 	}
 }
 

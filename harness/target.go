@@ -123,6 +123,16 @@ type DeliveryBarrier interface {
 	AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error)
 }
 
+// RegistryChangeNotifier is a target that tells when its registry changes,
+// so a check that reads after a write reads again at once instead of on a
+// timer. AwaitRegistryChange returns the registry's change count once it
+// is past after (at once for 0), counting every committed write and every
+// identity connecting or disconnecting, or ctx's error. The emulator
+// targets have it; a live hub is polled with back-off instead.
+type RegistryChangeNotifier interface {
+	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
+}
+
 // DeliveryMarkerPrefix is the topic of a DeliveryBarrier's marker, before
 // its token: no IoT Hub topic starts with it.
 const DeliveryMarkerPrefix = emulator.DeliveryMarkerPrefix
@@ -138,8 +148,10 @@ var (
 	_ RegistryFaulter   = emulator.Controls(nil)
 	_ DeviceCARegistrar = emulator.Controls(nil)
 	_ DeliveryBarrier   = emulator.Controls(nil)
-	_ emulator.Controls = (*Embedded)(nil)
-	_ emulator.Controls = (*Container)(nil)
+
+	_ RegistryChangeNotifier = emulator.Controls(nil)
+	_ emulator.Controls      = (*Embedded)(nil)
+	_ emulator.Controls      = (*Container)(nil)
 
 	_ PolicyConnectionStrings = (*Embedded)(nil)
 	_ PolicyConnectionStrings = (*Container)(nil)
