@@ -60,7 +60,11 @@ func (w *world) expectNothing(ctx context.Context, window time.Duration, sources
 	dctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
 	proven := make(chan bool, 1)
-	go func() { proven <- w.proveQuiet(dctx, sources) }()
+	if proofs, ok := w.proofs(sources); ok {
+		done := make(chan struct{})
+		go func() { defer close(done); proven <- proveQuiet(dctx, proofs) }()
+		defer func() { cancel(); <-done }() // the proof touches nothing once the step is over
+	}
 	cases := []reflect.SelectCase{
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(dctx.Done())},
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(proven)},
@@ -93,42 +97,57 @@ func anyHeld(sources []source) bool {
 	return false
 }
 
-// proveQuiet runs the delivery barrier for every source's connection and
-// reports whether each connection handled its marker before ctx ended.
-func (w *world) proveQuiet(ctx context.Context, sources []source) bool {
+// proof is one connection to run the delivery barrier for.
+type proof struct {
+	barrier            harness.DeliveryBarrier
+	deviceID, moduleID string
+	tap                *connTap
+}
+
+// proofs are the barriers that would prove the sources quiet, one per
+// connection; false when the target has no barrier or a source cannot
+// take part.
+func (w *world) proofs(sources []source) ([]proof, bool) {
 	barrier, ok := w.target.(harness.DeliveryBarrier)
 	if !ok || len(sources) == 0 {
-		return false
+		return nil, false
 	}
-	taps := map[*connTap]ident{}
+	var proofs []proof
+	seen := map[*connTap]bool{}
 	for _, s := range sources {
-		if s.tap == nil {
-			return false
+		d, m, err := w.ids(s.who)
+		if s.tap == nil || err != nil {
+			return nil, false
 		}
-		taps[s.tap] = s.who
+		if !seen[s.tap] {
+			seen[s.tap] = true
+			proofs = append(proofs, proof{barrier, d, m, s.tap})
+		}
 	}
-	results := make(chan bool, len(taps))
-	for tap, who := range taps {
-		go func() { results <- w.marked(ctx, barrier, who, tap) }()
+	return proofs, true
+}
+
+// proveQuiet runs every barrier at once and reports whether each
+// connection handled its marker before ctx ended.
+func proveQuiet(ctx context.Context, proofs []proof) bool {
+	results := make(chan bool, len(proofs))
+	for _, p := range proofs {
+		go func() { results <- p.marked(ctx) }()
 	}
 	proven := true
-	for range taps {
+	for range proofs {
 		proven = <-results && proven
 	}
 	return proven
 }
 
-// marked runs the barrier for who with a fresh marker and waits until tap's
+// marked runs the barrier with a fresh marker and waits until the tap's
 // connection has handled it.
-func (w *world) marked(ctx context.Context, barrier harness.DeliveryBarrier, who ident, tap *connTap) bool {
-	d, m, err := w.ids(who)
-	if err != nil {
-		return false
-	}
+func (p proof) marked(ctx context.Context) bool {
 	token := newMarkerToken()
-	seen, forget := tap.expect(token)
+	seen, forget := p.tap.expect(token)
 	defer forget()
-	if marked, err := barrier.AwaitDeliveries(ctx, d, m, token); !marked || err != nil {
+	if marked, err := p.barrier.AwaitDeliveries(ctx, p.deviceID, p.moduleID, token); !marked || err != nil {
 		return false
 	}
 	select {
