@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # be pulled here); Hubspec terminates its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: setup run test test-image lint image bench fuzz soak
+.PHONY: setup run test test-image lint image bench bench-suite fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
 ## foreign-client tests use (mosquitto-clients, curl, openssl, python3-uamqp
@@ -78,6 +78,14 @@ image:
 ## bench: the emulator's and the AMQP engine's benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./internal/amqp
+
+## bench-suite: the built-in feature suite's wall time on the embedded
+## emulator at the default concurrency (steps.BenchmarkSuite), three runs
+## and their median
+bench-suite:
+	@$(GO) test -run '^$$' -bench '^BenchmarkSuite$$' -benchtime 1x -count 3 ./steps | tee /dev/stderr | \
+	  awk '{ for (i = 1; i < NF; i++) if ($$(i+1) == "s/suite") print $$i }' | sort -n | \
+	  awk '{ t[NR] = $$1 } END { if (NR != 3) exit 1; printf "suite wall time on the embedded emulator, median of 3: %.2f s (runs %.2f %.2f %.2f)\n", t[2], t[1], t[2], t[3] }'
 
 ## fuzz: every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s

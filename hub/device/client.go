@@ -218,6 +218,24 @@ func (c *Client) credentials() (string, string) {
 // channel is closed by Close.
 func (c *Client) DesiredPatches() <-chan DesiredPatch { return c.patches.out }
 
+// PendingPatches is how many desired patches the client has taken in that
+// DesiredPatches has not handed over yet. While the client reads its twin
+// to catch up (after a reconnect or a $version gap) the patches it holds
+// back count, and so does the read itself, which may yield a patch. paho
+// hands the client what the hub sent in order, so once a caller has seen
+// the client handle a message (WithObserver), every desired patch the hub
+// sent before it has been handed over, is counted here, or was dropped as
+// stale: a check that nothing arrived can then end without waiting.
+func (c *Client) PendingPatches() int {
+	c.mu.Lock()
+	n := len(c.buffered)
+	if c.resyncing {
+		n++
+	}
+	c.mu.Unlock()
+	return n + c.patches.pending()
+}
+
 // Close disconnects and closes the DesiredPatches channel; direct method
 // calls in flight are discarded.
 func (c *Client) Close() error {

@@ -13,6 +13,9 @@ type handoff[T any] struct {
 	done   chan struct{}
 	out    chan T
 	closed bool
+	// handing is true while run holds an item taken from items that out
+	// has not handed over yet.
+	handing bool
 }
 
 func newHandoff[T any]() *handoff[T] {
@@ -48,13 +51,29 @@ func (q *handoff[T]) run() {
 		}
 		p := q.items[0]
 		q.items = q.items[1:]
+		q.handing = true
 		q.mu.Unlock()
 		select {
 		case q.out <- p:
 		case <-q.done:
 			return
 		}
+		q.mu.Lock()
+		q.handing = false
+		q.mu.Unlock()
 	}
+}
+
+// pending is how many items the queue holds that out has not handed over
+// yet.
+func (q *handoff[T]) pending() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.items)
+	if q.handing {
+		n++
+	}
+	return n
 }
 
 // close stops delivery and closes the output channel; what was not delivered

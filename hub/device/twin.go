@@ -54,7 +54,7 @@ func (c *Client) GetTwin(ctx context.Context) (*hub.TwinProperties, error) {
 		if !errors.Is(err, errConnectionLost) {
 			return props, err
 		}
-		if err := c.awaitConnected(ctx); err != nil {
+		if err := c.AwaitConnected(ctx); err != nil {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
 	}
@@ -74,7 +74,7 @@ func (c *Client) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
 		if !errors.Is(err, errConnectionLost) {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
-		if err := c.awaitConnected(ctx); err != nil {
+		if err := c.AwaitConnected(ctx); err != nil {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
 	}
@@ -369,8 +369,9 @@ func (c *Client) failPending(err error) {
 	}
 }
 
-// awaitConnected waits until the client is connected and resynced again, or ctx.
-func (c *Client) awaitConnected(ctx context.Context) error {
+// AwaitConnected waits until the client is connected and has caught up
+// with its twin (the read after every connect), or ctx ends.
+func (c *Client) AwaitConnected(ctx context.Context) error {
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()

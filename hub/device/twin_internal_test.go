@@ -55,3 +55,33 @@ func TestResyncPutsTheFullPatchFirst(t *testing.T) {
 		t.Fatalf("delivered %+v, want Full 5 then 6", got)
 	}
 }
+
+// TestPendingPatchesCountsUntilHandedOver: a patch offered counts until
+// DesiredPatches has handed it over, the one being handed over included
+// (the count may lag a hand-over by an instant, never lead it); a stale
+// one never counts; a resync counts as one more, with what it holds back.
+func TestPendingPatchesCountsUntilHandedOver(t *testing.T) {
+	c := testClient(3)
+	defer c.patches.close()
+	if n := c.PendingPatches(); n != 0 {
+		t.Fatalf("PendingPatches of a fresh client = %d, want 0", n)
+	}
+	c.offer(DesiredPatch{Version: 4})
+	c.offer(DesiredPatch{Version: 5})
+	c.offer(DesiredPatch{Version: 2}) // stale: dropped, never pending
+	if n := c.PendingPatches(); n != 2 {
+		t.Fatalf("PendingPatches after two offers = %d, want 2", n)
+	}
+	<-c.patches.out
+	if n := c.PendingPatches(); n < 1 {
+		t.Fatalf("PendingPatches with one patch still to hand over = %d, want at least 1", n)
+	}
+
+	r := testClient(3)
+	defer r.patches.close()
+	r.resyncing = true
+	r.offer(DesiredPatch{Version: 6})
+	if n := r.PendingPatches(); n != 2 {
+		t.Fatalf("PendingPatches during a resync holding one patch = %d, want 2", n)
+	}
+}
