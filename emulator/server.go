@@ -118,11 +118,12 @@ type Server struct {
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
 	amqpLn   *guardedListener
-	amqp     *amqp.Server  // the built-in endpoint (eventhub_amqp.go)
-	eventHub *eventHub     // its events
-	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
-	served   chan struct{} // closed when the HTTPS server has stopped serving
-	fresh    freshConns    // HTTPS connections that have not sent a request yet
+	amqp     *amqp.Server   // the built-in endpoint (eventhub_amqp.go)
+	eventHub *eventHub      // its events
+	ws       *wsListener    // MQTT over WebSockets, on the HTTPS port
+	amqpWS   *amqpWSHandler // AMQP over WebSockets, on the HTTPS port
+	served   chan struct{}  // closed when the HTTPS server has stopped serving
+	fresh    freshConns     // HTTPS connections that have not sent a request yet
 
 	closeOnce sync.Once // Close may be called more than once, as httptest's may
 	closeErr  error
@@ -240,7 +241,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
 	}
 
-	mux := routes(ws, rest, http.HandlerFunc(s.serveControl), http.HandlerFunc(s.serveHealth))
+	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
+	s.amqpWS = newAMQPWSHandler(s.amqp, opts.MaxAMQPConnections, s.log, rest)
+	mux := routes(ws, s.amqpWS, rest, http.HandlerFunc(s.serveControl), http.HandlerFunc(s.serveHealth))
 	s.http = &http.Server{
 		Handler:           mux,
 		ConnState:         s.fresh.track,
@@ -258,7 +261,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("https server stopped", "error", err)
 		}
 	}()
-	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
 	go func() { _ = s.amqp.Serve(tls.NewListener(s.amqpLn, s.trust.serverConfig())) }()
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
@@ -270,12 +272,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // sent, to the REST front end. http.ServeMux is not used because it cleans
 // paths and answers 301/307 redirects (for "/devices/..", "//x"), which no
 // IoT Hub answers; the REST front end gives those its own 4xx in the hub's
-// shape.
-func routes(ws, rest, control, health http.Handler) http.Handler {
+// shape. /$iothub/websocket serves MQTT or AMQP by the subprotocol asked
+// for, as edgeHub does (IoT Hub's own AMQP clients dial it).
+func routes(mqttWS, amqpWS, rest, control, health http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == websocketPath && wantsAMQP(r):
+			amqpWS.ServeHTTP(w, r)
 		case r.URL.Path == websocketPath:
-			ws.ServeHTTP(w, r)
+			mqttWS.ServeHTTP(w, r)
+		case isAMQPWebSocketPath(r.URL.Path):
+			amqpWS.ServeHTTP(w, r)
 		case r.URL.Path == HealthPath:
 			health.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, controlPrefix):
@@ -389,6 +396,7 @@ func (s *Server) close() error {
 	s.broker.Close()
 	s.amqpLn.Close()
 	_ = s.amqp.Close() // closes every AMQP connection and waits for them
+	s.amqpWS.close()   // and the WebSocket handlers they ran in
 	s.events.close()
 	s.closeStore()
 	return err
