@@ -231,8 +231,12 @@ func TestAMQPWebSocketHostileInput(t *testing.T) {
 	d := websocket.Dialer{TLSClientConfig: s.TLSConfig(), HandshakeTimeout: wait, Subprotocols: []string{"AMQPWSB10"}}
 	hugeFrame := append([]byte{'A', 'M', 'Q', 'P', 0, 1, 0, 0}, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0)
 	for name, send := range map[string]func(*websocket.Conn) error{
-		"text message":  func(ws *websocket.Conn) error { return ws.WriteMessage(websocket.TextMessage, []byte("AMQP\x00\x01\x00\x00")) },
-		"wrong header":  func(ws *websocket.Conn) error { return ws.WriteMessage(websocket.BinaryMessage, []byte("GET / HTTP/1.1\r\n")) },
+		"text message": func(ws *websocket.Conn) error {
+			return ws.WriteMessage(websocket.TextMessage, []byte("AMQP\x00\x01\x00\x00"))
+		},
+		"wrong header": func(ws *websocket.Conn) error {
+			return ws.WriteMessage(websocket.BinaryMessage, []byte("GET / HTTP/1.1\r\n"))
+		},
 		"4 GiB frame":   func(ws *websocket.Conn) error { return ws.WriteMessage(websocket.BinaryMessage, hugeFrame) },
 		"close at once": func(ws *websocket.Conn) error { return nil },
 	} {
