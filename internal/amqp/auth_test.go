@@ -124,3 +124,35 @@ func TestNode(t *testing.T) {
 		t.Fatalf("request with an unknown reply-to: %v", err)
 	}
 }
+
+// TestNodeWithoutReplyTo: Python's pyamqp (azure-eventhub 5.11) sends its
+// $cbs and $management requests without reply-to, having attached its
+// receiver with the node's own address as target; the response goes to
+// that receiver, correlated by the request's message-id (an integer there).
+func TestNodeWithoutReplyTo(t *testing.T) {
+	node := &amqp.Node{Handle: func(_ context.Context, _ *amqp.Conn, _ *amqp.Message) (*amqp.Message, error) {
+		return &amqp.Message{ApplicationProperties: map[string]any{"status-code": int32(200)}}, nil
+	}}
+	srv := &amqp.Server{Attach: func(l *amqp.Link) error { return node.Attach(l) }}
+	s := session(t, dial(t, serve(t, srv), nil))
+	snd, err := s.NewSender(ctx(t), "$cbs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "$cbs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &goamqp.Message{Value: "token", Properties: &goamqp.MessageProperties{MessageID: uint64(7)},
+		ApplicationProperties: map[string]any{"operation": "put-token"}}
+	if err := snd.Send(ctx(t), req, nil); err != nil {
+		t.Fatalf("a request without reply-to: %v", err)
+	}
+	resp, err := rcv.Receive(ctx(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Properties.CorrelationID != uint64(7) || resp.ApplicationProperties["status-code"] != int32(200) {
+		t.Fatalf("response %+v %v", resp.Properties, resp.ApplicationProperties)
+	}
+}

@@ -12,7 +12,10 @@ import (
 // the node's address and a receiver from it whose target address is the
 // peer's reply address; each request carries that address in reply-to and
 // the response goes back on the receiver with the request's message-id as
-// its correlation-id.
+// its correlation-id. A request without reply-to is answered on the
+// receiver whose target address is the node's own: Python's pyamqp
+// (azure-eventhub 5.11, management_link.py) attaches its receiver so and
+// sends no reply-to.
 //
 // The application routes both links of the node to Attach from its
 // Server.Attach.
@@ -88,6 +91,9 @@ func (n *Node) answer(ctx context.Context, d *Delivery) {
 		if id == nil {
 			id = req.Properties.CorrelationID
 		}
+	}
+	if replyTo == "" {
+		replyTo = d.Link().Address()
 	}
 	n.mu.Lock()
 	reply := n.replies[replyKey{d.Link().Conn(), replyTo}]

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""eventhub_read.py MODE TRANSPORT: read one event from the emulator's
+built-in endpoint with Microsoft's azure-eventhub package (Debian's
+python3-azure, 5.11) and check it.
+
+It is given what a back-end is given: the Event Hubs-compatible connection
+string the emulator prints (EVENTHUB_CONNECTION_STRING in the environment)
+and the CA to trust (--ca-file). No Hubspec code is involved, so a bug that
+Hubspec's clients and its emulator agree on cannot hide here.
+
+MODE says which event to look for and how to check it:
+  telemetry  a device's message: --device-id, --body, --property NAME=VALUE
+             (repeatable) must all match, and iothub-message-source must be
+             Telemetry.
+More modes (twin-change events) add a checker to CHECKS.
+
+TRANSPORT is how the client connects:
+  amqp       AMQP over TLS, to the host and port of the connection string.
+  websocket  AMQP over WebSockets (TransportType.AmqpOverWebsocket), to
+             --websocket-endpoint https://HOST:PORT (the emulator's HTTPS
+             port; the client dials wss://HOST:PORT/$servicebus/websocket).
+
+Every partition is read from its start; the first event of --device-id is
+checked. Exit status 0 and a PASS line when it matches; 1 and a FAIL line
+when it does not, or when no event of the device arrives within --timeout
+seconds.
+"""
+
+import argparse
+import os
+import sys
+import threading
+
+from azure.eventhub import EventHubConsumerClient, TransportType
+
+
+def text(value):
+    """Keys and values arrive as bytes; compare them as text."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def as_text(mapping):
+    return {text(k): text(v) for k, v in (mapping or {}).items()}
+
+
+def device_of(event):
+    return as_text(event.system_properties).get("iothub-connection-device-id")
+
+
+def check_telemetry(args, event):
+    """The problems with a telemetry event, [] when it is as expected."""
+    problems = []
+    system = as_text(event.system_properties)
+    if system.get("iothub-message-source") != "Telemetry":
+        problems.append("iothub-message-source %r, want 'Telemetry'" % system.get("iothub-message-source"))
+    body = event.body_as_str(encoding="UTF-8")
+    if body != args.body:
+        problems.append("body %r, want %r" % (body, args.body))
+    props = as_text(event.properties)
+    for pair in args.property:
+        name, _, want = pair.partition("=")
+        if props.get(name) != want:
+            problems.append("application property %s = %r, want %r (all: %r)" % (name, props.get(name), want, props))
+    return problems
+
+
+CHECKS = {"telemetry": check_telemetry}
+
+
+def client_for(args):
+    conn_str = os.environ.get("EVENTHUB_CONNECTION_STRING")
+    if not conn_str:
+        sys.exit("FAIL: EVENTHUB_CONNECTION_STRING is not set")
+    kwargs = {"consumer_group": "$Default", "connection_verify": args.ca_file}
+    if args.transport == "websocket":
+        if not args.websocket_endpoint:
+            sys.exit("FAIL: websocket needs --websocket-endpoint")
+        kwargs["transport_type"] = TransportType.AmqpOverWebsocket
+        kwargs["custom_endpoint_address"] = args.websocket_endpoint
+    return EventHubConsumerClient.from_connection_string(conn_str, **kwargs)
+
+
+def read_first(args):
+    """The first event of the device, or None after the timeout."""
+    client = client_for(args)
+    found, errors, seen = [], [], []
+    done = threading.Event()
+
+    def on_event(_partition, event):
+        if event is None:
+            return
+        seen.append(device_of(event))
+        if device_of(event) == args.device_id and not found:
+            found.append(event)
+            done.set()
+
+    def on_error(partition, error):
+        errors.append("%s: %r" % (getattr(partition, "partition_id", "-"), error))
+
+    receiver = threading.Thread(
+        target=client.receive,
+        kwargs={"on_event": on_event, "on_error": on_error, "starting_position": "-1"},
+        daemon=True,
+    )
+    receiver.start()
+    done.wait(args.timeout)
+    client.close()
+    receiver.join(args.timeout)
+    return (found[0] if found else None), errors, seen
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=sorted(CHECKS))
+    parser.add_argument("transport", choices=["amqp", "websocket"])
+    parser.add_argument("--ca-file", required=True)
+    parser.add_argument("--device-id", required=True)
+    parser.add_argument("--body", default="")
+    parser.add_argument("--property", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--websocket-endpoint", metavar="https://HOST:PORT")
+    parser.add_argument("--timeout", type=float, default=30)
+    args = parser.parse_args()
+
+    event, errors, seen = read_first(args)
+    where = "%s over %s" % (args.mode, args.transport)
+    if event is None:
+        print("FAIL: %s: no event of %s within %ss; events seen from %s; errors: %s"
+              % (where, args.device_id, args.timeout, seen or "none", errors or "none"))
+        return 1
+    problems = CHECKS[args.mode](args, event)
+    if problems:
+        print("FAIL: %s: %s" % (where, "; ".join(problems)))
+        return 1
+    print("PASS: %s: azure-eventhub read %s's event: %r" % (where, args.device_id, event.body_as_str(encoding="UTF-8")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
