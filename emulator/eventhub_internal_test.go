@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,7 +12,7 @@ import (
 // TestEventHubRetentionDropsOldest: a partition keeps at most its
 // retention count; the oldest go first and sequence numbers keep counting.
 func TestEventHubRetentionDropsOldest(t *testing.T) {
-	h := newEventHub("hub", 1, 3, time.Unix(0, 0))
+	h := newEventHub("hub", 1, 3, defaultEventHubRetentionBytes, time.Unix(0, 0))
 	p := h.partitions[0]
 	for i := range 1000 {
 		h.enqueue("dev", &amqp.Message{Data: [][]byte{{byte(i)}}}, time.Unix(int64(i), 0))
@@ -28,6 +30,31 @@ func TestEventHubRetentionDropsOldest(t *testing.T) {
 	begin, last, lastOffset, _, empty := p.info()
 	if begin != 999 || last != 1001 || lastOffset != 1001 || empty {
 		t.Errorf("info: begin %d last %d offset %d empty %v", begin, last, lastOffset, empty)
+	}
+}
+
+// TestEventHubRetentionBoundsBytes: a partition keeps at most its
+// retention size, bodies plus the overhead an event, the oldest dropped
+// first; an event larger than the whole bound is still kept, alone.
+func TestEventHubRetentionBoundsBytes(t *testing.T) {
+	const body = 10_000
+	bound := int64(3*(body+eventOverhead) + 100)
+	h := newEventHub("hub", 1, 1000, bound, time.Unix(0, 0))
+	p := h.partitions[0]
+	for i := range 50 {
+		h.enqueue("dev", &amqp.Message{Data: [][]byte{make([]byte, body)}}, time.Unix(int64(i), 0))
+		if p.bytes > bound {
+			t.Fatalf("after %d events the partition retains %d bytes, over its bound of %d", i+1, p.bytes, bound)
+		}
+	}
+	evs, _ := p.from(ehPosition{field: posOffset, value: -1}, 100)
+	if len(evs) != 3 || evs[0].seq != 47 {
+		t.Fatalf("retained %d events from %d, want 3 from sequence 47", len(evs), evs[0].seq)
+	}
+	h.enqueue("dev", &amqp.Message{Data: [][]byte{make([]byte, 4*body)}}, time.Unix(60, 0))
+	evs, _ = p.from(ehPosition{field: posOffset, value: -1}, 100)
+	if len(evs) != 1 || evs[0].seq != 50 || p.bytes != int64(4*body+eventOverhead) {
+		t.Fatalf("after an event over the bound: %d events, %d bytes", len(evs), p.bytes)
 	}
 }
 
@@ -85,7 +112,7 @@ func TestTelemetryMessageShape(t *testing.T) {
 // TestEventHubFromPositions: each kind of position finds the first event
 // it admits.
 func TestEventHubFromPositions(t *testing.T) {
-	h := newEventHub("hub", 1, 100, time.Unix(0, 0))
+	h := newEventHub("hub", 1, 100, defaultEventHubRetentionBytes, time.Unix(0, 0))
 	for i := range 10 {
 		h.enqueue("dev", &amqp.Message{Data: [][]byte{[]byte("ab")}}, time.UnixMilli(int64(1000*i)))
 	}
@@ -118,7 +145,7 @@ func TestEventHubFromPositions(t *testing.T) {
 // (10,000 retained) and read it back from the position after the previous
 // one, as a receiver at the end of the partition does for every event.
 func BenchmarkEventHubTailRead(b *testing.B) {
-	h := newEventHub("hub", 1, defaultEventHubRetention, time.Unix(0, 0))
+	h := newEventHub("hub", 1, defaultEventHubRetention, defaultEventHubRetentionBytes, time.Unix(0, 0))
 	now := time.Unix(0, 0)
 	for range defaultEventHubRetention {
 		h.enqueue("dev", &amqp.Message{Data: [][]byte{[]byte("x")}}, now)
@@ -134,4 +161,37 @@ func BenchmarkEventHubTailRead(b *testing.B) {
 		}
 		pos = ehPosition{field: posSequence, value: evs[0].seq}
 	}
+}
+
+// BenchmarkEventHubMemoryAtRetention: the heap a built-in endpoint holds
+// when every partition is at its retention limit (4 partitions of 10,000
+// telemetry events with IoT Hub's annotations, a property and a 1 KiB
+// body), the bound on what telemetry costs in memory at that body size.
+func BenchmarkEventHubMemoryAtRetention(b *testing.B) {
+	body := make([]byte, 1024)
+	id := identity{deviceID: "dev", moduleID: "mod"}
+	for b.Loop() {
+		before := heapInUse()
+		h := newEventHub("hub", defaultEventHubPartitions, defaultEventHubRetention, defaultEventHubRetentionBytes, time.Unix(0, 0))
+		now := time.Now()
+		// Twice the retention: the oldest half is dropped on the way.
+		for i := range 2 * defaultEventHubPartitions * defaultEventHubRetention {
+			dev := "dev-" + strconv.Itoa(i%64)
+			h.enqueue(dev, telemetryMessage(id, map[string]string{"k": "v"}, body, now), now)
+		}
+		b.ReportMetric(float64(heapInUse()-before)/(1<<20), "MiB-held")
+		for i, p := range h.partitions {
+			if len(p.events) != defaultEventHubRetention {
+				b.Fatalf("partition %d holds %d events, not its retention", i, len(p.events))
+			}
+		}
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -12,16 +12,24 @@ import (
 
 // Defaults of the built-in endpoint: IoT Hub creates it with 4 partitions
 // unless told otherwise (docs/fidelity.md, "Built-in endpoint partitions");
-// retention is a count per partition, the emulator's bound on memory.
+// retention is a count and a size per partition, the emulator's bound on
+// memory: the size bound is what holds when messages are large (10,000
+// events of 256 KiB would be 2.5 GiB a partition).
 const (
-	defaultEventHubPartitions = 4
-	defaultEventHubRetention  = 10000
+	defaultEventHubPartitions     = 4
+	defaultEventHubRetention      = 10000
+	defaultEventHubRetentionBytes = 64 << 20
 )
+
+// eventOverhead is what the retained size counts for an event besides its
+// body: its annotations and properties, in the order of their encoded size.
+const eventOverhead = 512
 
 // ehEvent is one enqueued event: its message, annotations already set.
 type ehEvent struct {
 	seq      int64
 	offset   int64
+	size     int64 // its share of the partition's retained size
 	enqueued time.Time
 	msg      *amqp.Message
 }
@@ -31,7 +39,9 @@ type ehEvent struct {
 // and replaced on every append, so receivers wait on a channel, never poll.
 type ehPartition struct {
 	mu         sync.Mutex
-	max        int
+	max        int   // events retained at most
+	maxBytes   int64 // retained size at most (eventSize summed)
+	bytes      int64 // retained size now
 	events     []ehEvent
 	nextSeq    int64
 	nextOffset int64
@@ -47,10 +57,10 @@ type eventHub struct {
 	partitions []*ehPartition
 }
 
-func newEventHub(name string, partitions, retention int, now time.Time) *eventHub {
+func newEventHub(name string, partitions, retention int, retentionBytes int64, now time.Time) *eventHub {
 	h := &eventHub{name: name, created: now.UTC()}
 	for range partitions {
-		h.partitions = append(h.partitions, &ehPartition{max: retention, wake: make(chan struct{})})
+		h.partitions = append(h.partitions, &ehPartition{max: retention, maxBytes: retentionBytes, wake: make(chan struct{})})
 	}
 	return h
 }
@@ -101,19 +111,22 @@ func (h *eventHub) enqueue(deviceID string, msg *amqp.Message, now time.Time) {
 	for _, d := range msg.Data {
 		size += len(d)
 	}
+	e.size = int64(size) + eventOverhead
 	p.nextSeq++
 	p.nextOffset += int64(max(size, 1))
 	p.lastTime = now
-	if len(p.events) >= p.max {
+	for len(p.events) > 0 && (len(p.events) >= p.max || p.bytes+e.size > p.maxBytes) {
 		// Dropping by reslicing is O(1); append then moves the live events
 		// to a new array only when the old one's tail is used up, so each
 		// event is copied a bounded number of times, and at most about
 		// twice the retention is ever held. The slot is cleared first so
 		// the dropped message is garbage at once.
+		p.bytes -= p.events[0].size
 		p.events[0] = ehEvent{}
 		p.events = p.events[1:]
 	}
 	p.events = append(p.events, e)
+	p.bytes += e.size
 	close(p.wake)
 	p.wake = make(chan struct{})
 }

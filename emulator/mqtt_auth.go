@@ -94,9 +94,8 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	case err == nil:
 		// The hub, not the broker, owns an accepted will: mochi would publish
 		// it to subscribers, and no message may reach an identity on the
-		// broker's own account. The hub would enqueue it on the built-in
-		// endpoint marked iothub-MessageType: Will; the emulator does not
-		// yet (docs/fidelity.md, "Will"), so it is dropped here.
+		// broker's own account. The will hook (mqtt_will.go) sends it to
+		// the built-in endpoint instead.
 		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 		return nil
 	case errors.Is(err, errUnsupportedProtocol):

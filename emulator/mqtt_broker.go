@@ -32,9 +32,10 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 // the order is: authentication first, so no other hook sees a client it
 // refuses; topic authorization next; then the connection registry, so a
 // connection is recorded before anything answers it; then the request
-// handlers (twins, direct method answers, faults).
-func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook, telemetry *telemetryHook) error {
-	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults, telemetry} {
+// handlers (twins, direct method answers, faults); last what goes to the
+// built-in endpoint (telemetry, wills).
+func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook, telemetry *telemetryHook, wills *willHook) error {
+	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults, telemetry, wills} {
 		if err := broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}

@@ -14,6 +14,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub"
+	builtin "github.com/hubspec/hubspec/hub/events"
 )
 
 const wait = 10 * time.Second
@@ -235,11 +236,15 @@ func TestMQTTConnectRefusals(t *testing.T) {
 
 // TestMQTTWillsStayWithinTheIdentity: the hub takes a will only on the
 // identity's own telemetry topic; a will on any other topic is refused at
-// CONNECT, and no will ever reaches another identity's connection.
+// CONNECT, and no will ever reaches another identity's connection. An
+// accepted will goes to the built-in endpoint, as telemetry from its own
+// identity marked iothub-MessageType: Will, when the connection ends
+// without a DISCONNECT.
 func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
 	s, reg := startHub(t)
 	attacker := createModule(t, reg, "dev1", "attacker")
 	victimModule := createModule(t, reg, "dev1", "victim")
+	builtIn := openReader(t, s, "dev1")
 	future := time.Now().Add(time.Hour)
 	victim := mustDial(t, s, moduleCreds(t, s, victimModule, "", future))
 	victim.subscribe(t, "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#", "devices/dev1/modules/victim/inputs/#")
@@ -280,14 +285,57 @@ func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
 				t.Fatalf("the attacker was not connected (%v)", err)
 			}
 			rc.closedByHub(t)
+			awaitWill(t, builtIn, tc.topic)
 		})
 	}
+	t.Run("a clean disconnect sends no will", func(t *testing.T) {
+		c := moduleCreds(t, s, attacker, "", future)
+		c.willTopic = "devices/dev1/modules/attacker/messages/events/clean=1"
+		rc, err := dialRaw(s, c, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.c.Disconnect(250) // sends DISCONNECT
+		// The next connection's telemetry comes after any will of the
+		// first in dev1's partition.
+		next := mustDial(t, s, moduleCreds(t, s, attacker, "", future))
+		next.publish(t, "devices/dev1/modules/attacker/messages/events/", 1, "marker")
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if _, err := builtIn.Await(ctx, func(e builtin.Event) bool { return string(e.Body) == "marker" }); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range builtIn.Received() {
+			if e.Properties["clean"] != nil {
+				t.Fatalf("a will after a clean disconnect: %+v", e)
+			}
+		}
+	})
 	// Every will above is gone; nothing the broker sent on its own account
 	// may have reached the victim. Its own twin GET answer proves the
 	// connection delivers, and is the only message it gets.
 	victim.publish(t, "$iothub/twin/GET/?$rid=probe", 1, "")
 	if m := victim.next(t); m.Topic() != "$iothub/twin/res/200/?$rid=probe" {
 		t.Fatalf("the victim received %q %s", m.Topic(), m.Payload())
+	}
+}
+
+// awaitWill waits for the will an attacker connection left on topic,
+// and checks that it is telemetry from the attacker, marked as a will,
+// with the topic's properties.
+func awaitWill(t *testing.T, r *builtin.Reader, topic string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ev, err := r.Await(ctx, func(e builtin.Event) bool { return e.Properties["iothub-MessageType"] == "Will" })
+	if err != nil {
+		t.Fatalf("no will on the built-in endpoint: %v", err)
+	}
+	if ev.Kind != builtin.KindTelemetry || ev.DeviceID != "dev1" || ev.ModuleID != "attacker" || string(ev.Body) != `{"forged":true}` {
+		t.Errorf("the will: %+v", ev)
+	}
+	if strings.HasSuffix(topic, "k=v") != (ev.Properties["k"] == "v") {
+		t.Errorf("the will's properties %v, from the topic %q", ev.Properties, topic)
 	}
 }
 

@@ -31,6 +31,10 @@ type registry struct {
 	// listing devices or answering a query never sorts them under the lock
 	// (at 20,000 devices a sort per GET /devices held the lock for 7 ms).
 	ids []string
+	// counts are the registry and service statistics, kept as devices come,
+	// go, change status and connect, so reading them costs nothing under
+	// the lock however large the registry is.
+	counts registryCounts
 	// etagSeq is the source of identity etags. It is registry-wide and starts
 	// at a random 9-digit value, so a deleted and re-created identity, or an
 	// identity of another emulator run, never gets an etag a client still
@@ -73,6 +77,11 @@ type registryEvents struct {
 	// moduleID "" = the device itself. Deleting/disabling a device calls it
 	// for the device and for each of its modules.
 	IdentityGone func(deviceID, moduleID string)
+	// Notify is called (lock held, must not block), once the write is
+	// committed, with each twin-change and lifecycle event the write made
+	// (eventhub_notifications.go); nil when those events are off, and then
+	// none is made.
+	Notify func(n notification)
 }
 
 // identityState is what devices and modules have in common.
@@ -136,6 +145,10 @@ func (r *registry) restore(devices map[string]*deviceEntry, etagSeq uint64, st d
 	defer r.mu.Unlock()
 	r.devices = devices
 	r.ids = slices.Sorted(maps.Keys(devices))
+	r.counts = registryCounts{}
+	for _, d := range devices {
+		r.counts.add(d, 1)
+	}
 	if etagSeq != 0 {
 		r.etagSeq = etagSeq
 	}
@@ -188,6 +201,10 @@ func (r *registry) newIdentityState(creds credentials) identityState {
 // addDevice puts a device in the registry (replacing one of the same id)
 // and removeDevice takes it out, keeping ids in order. Caller holds r.mu.
 func (r *registry) addDevice(d *deviceEntry) {
+	if old, ok := r.devices[d.id]; ok {
+		r.counts.add(old, -1)
+	}
+	r.counts.add(d, 1)
 	r.devices[d.id] = d
 	if i, found := slices.BinarySearch(r.ids, d.id); !found {
 		r.ids = slices.Insert(r.ids, i, d.id)
@@ -195,6 +212,9 @@ func (r *registry) addDevice(d *deviceEntry) {
 }
 
 func (r *registry) removeDevice(id string) {
+	if old, ok := r.devices[id]; ok {
+		r.counts.add(old, -1)
+	}
 	delete(r.devices, id)
 	if i, found := slices.BinarySearch(r.ids, id); found {
 		r.ids = slices.Delete(r.ids, i, i+1)
@@ -371,6 +391,13 @@ func (r *registry) setConnected(deviceID, moduleID string, connected bool) {
 		return
 	}
 	ts := r.timestamp()
+	switch {
+	case moduleID != "" || st.connected == connected:
+	case connected:
+		r.counts.connected++
+	default:
+		r.counts.connected--
+	}
 	st.connected = connected
 	st.connStateUpdated = ts
 	st.lastActivity = ts

@@ -67,6 +67,7 @@ func (r *registry) storeDevice(id string, b deviceBody, status string, cond prec
 			d.iotEdge = b.Capabilities.IoTEdge
 		}
 		r.addDevice(d)
+		r.fireLifecycle(id, "", opCreateDevice, d.twin)
 		return d, nil
 	case !exists:
 		return nil, errDeviceNotFound(id)
@@ -87,7 +88,9 @@ func (r *registry) storeDevice(id string, b deviceBody, status string, cond prec
 	}
 	d.etag = r.nextETag()
 	if status != "" && status != d.status {
+		r.counts.add(d, -1)
 		d.status = status
+		r.counts.add(d, 1)
 		d.statusUpdated = r.timestamp()
 		if status == hub.StatusDisabled {
 			r.fireGoneDevice(d)
@@ -145,10 +148,17 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 		if cond.stale(d.etag) {
 			return errStaleIdentity("Device", d.etag, cond.etag)
 		}
-		r.removeDevice(id)
-		r.fireGoneDevice(d)
+		r.dropDevice(d)
 		return nil
 	})
+}
+
+// dropDevice takes a device out of the registry with its modules, closes
+// their connections and raises its lifecycle event. Caller holds r.mu.
+func (r *registry) dropDevice(d *deviceEntry) {
+	r.removeDevice(d.id)
+	r.fireGoneDevice(d)
+	r.fireLifecycle(d.id, "", opDeleteDevice, d.twin)
 }
 
 // listDevices answers GET /devices?top=n, ordered by id so that results
@@ -171,23 +181,44 @@ func (r *registry) listDevices(top int) []deviceJSON {
 	return out
 }
 
+// deviceStats is GET /statistics/devices; serviceStats GET
+// /statistics/service.
 type deviceStats struct {
 	Total    int `json:"totalDeviceCount"`
 	Enabled  int `json:"enabledDeviceCount"`
 	Disabled int `json:"disabledDeviceCount"`
 }
 
+type serviceStats struct {
+	Connected int `json:"connectedDeviceCount"`
+}
+
+// registryCounts are the devices that are enabled and that have a live
+// connection of their own (a module's connection does not make its device
+// connected: the device's connectionState, which the count agrees with, is
+// its own). Devices in all is len(registry.devices).
+type registryCounts struct {
+	enabled, connected int
+}
+
+// add counts d in (n = 1) or out (n = -1). Caller holds r.mu.
+func (c *registryCounts) add(d *deviceEntry, n int) {
+	if d.status == hub.StatusEnabled {
+		c.enabled += n
+	}
+	if d.connected {
+		c.connected += n
+	}
+}
+
 func (r *registry) stats() deviceStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var s deviceStats
-	for _, d := range r.devices {
-		s.Total++
-		if d.status == hub.StatusEnabled {
-			s.Enabled++
-		} else {
-			s.Disabled++
-		}
-	}
-	return s
+	return deviceStats{Total: len(r.devices), Enabled: r.counts.enabled, Disabled: len(r.devices) - r.counts.enabled}
+}
+
+func (r *registry) serviceStats() serviceStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return serviceStats{Connected: r.counts.connected}
 }

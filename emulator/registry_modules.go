@@ -59,6 +59,7 @@ func (r *registry) storeModule(hubName, deviceID, moduleID string, b moduleBody,
 		}
 		m = &moduleEntry{identityState: r.newIdentityState(creds), id: moduleID, managedBy: copyString(b.ManagedBy)}
 		d.modules[moduleID] = m
+		r.fireLifecycle(deviceID, moduleID, opCreateModule, m.twin)
 		return m, nil
 	case !exists:
 		return nil, errModuleNotFound(deviceID, moduleID)
@@ -137,6 +138,7 @@ func (r *registry) deleteModule(deviceID, moduleID string, cond precondition) er
 		}
 		delete(d.modules, moduleID)
 		r.fireGone(deviceID, moduleID)
+		r.fireLifecycle(deviceID, moduleID, opDeleteModule, m.twin)
 		return nil
 	})
 }

@@ -93,7 +93,11 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, ids := h.match(segs, r.Method)
 	if rt == nil {
-		writeError(w, errNoRoute.WithMessage("No resource matches %s %s.", r.Method, r.URL.Path), h.now())
+		// One WARN line, so whoever's app met this 404 can learn that the
+		// emulator, not their code, lacks the route (docs/fidelity.md lists
+		// what is not emulated).
+		h.log.Warn("rest request to a route that is not emulated", "method", r.Method, "path", r.URL.Path)
+		writeError(w, errNoRoute.WithMessage("No resource matches %s %s (not emulated).", r.Method, r.URL.Path), h.now())
 		return
 	}
 	op, ok := rt.ops[r.Method]

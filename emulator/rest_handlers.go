@@ -18,7 +18,8 @@ func (h *restHandler) buildRoutes() []route {
 	read, write, service := permRegistryRead, permRegistryWrite, permServiceConnect
 	return []route{
 		{[]string{"devices"}, map[string]operation{
-			http.MethodGet: {perm: read, serve: h.listDevices},
+			http.MethodGet:  {perm: read, serve: h.listDevices},
+			http.MethodPost: {perm: write, serve: h.bulkDevices},
 		}},
 		// Twin queries need ServiceConnect: DOC-SAS lists "run queries"
 		// among what ServiceConnect grants, beside reading twins.
@@ -56,6 +57,11 @@ func (h *restHandler) buildRoutes() []route {
 		}},
 		{[]string{"statistics", "devices"}, map[string]operation{
 			http.MethodGet: {perm: read, serve: h.statistics},
+		}},
+		// The service statistics' permission is undocumented: ServiceConnect,
+		// which DOC-SAS says grants the service-facing monitoring endpoints.
+		{[]string{"statistics", "service"}, map[string]operation{
+			http.MethodGet: {perm: service, serve: h.serviceStatistics},
 		}},
 	}
 }
@@ -150,8 +156,25 @@ func (h *restHandler) deleteModule(r *http.Request, ids []string) (restResult, e
 	return restResult{status: http.StatusNoContent}, nil
 }
 
+// bulkDevices is POST /devices, the bulk registry operation.
+func (h *restHandler) bulkDevices(r *http.Request, _ []string) (restResult, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return restResult{}, err
+	}
+	res, err := h.reg.bulk(body)
+	if err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(res, "")
+}
+
 func (h *restHandler) statistics(*http.Request, []string) (restResult, error) {
 	return jsonResult(h.reg.stats(), "")
+}
+
+func (h *restHandler) serviceStatistics(*http.Request, []string) (restResult, error) {
+	return jsonResult(h.reg.serviceStats(), "")
 }
 
 // twinIDs splits the ids of /twins/{d} and /twins/{d}/modules/{m}.

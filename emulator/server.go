@@ -84,9 +84,19 @@ type Options struct {
 	MaxAMQPConnections int
 	// EventHubPartitions is the partition count of the built-in endpoint
 	// (default 4, IoT Hub's default); EventHubRetention the events each
-	// partition keeps, oldest dropped first (default 10,000): telemetry
-	// never makes memory grow without bound.
+	// partition keeps (default 10,000) and EventHubRetentionBytes their
+	// size at most (bodies plus 512 bytes an event; default 64 MiB), the
+	// oldest dropped first when either is reached: telemetry never makes
+	// memory grow without bound. The newest event is always kept.
 	EventHubPartitions, EventHubRetention int
+	EventHubRetentionBytes                int64
+	// DisableTwinAndLifecycleEvents stops the routing of twin-change
+	// events (a twin updated or replaced, by the service or by a device's
+	// reported properties) and lifecycle events (a device or module created
+	// or deleted) to the built-in endpoint, leaving telemetry alone. They
+	// are routed by default, as test hubs route them
+	// (eventhub_notifications.go).
+	DisableTwinAndLifecycleEvents bool
 	// DeviceCAPEM holds the PEM of the CA certificates registered with the
 	// hub, as verified CAs are on a real hub: the certificate of a
 	// certificateAuthority device or module must chain to one of them.
@@ -196,7 +206,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.registry.restore(kept.devices, kept.etagSeq, s.store)
 	}
 	s.events = newEventQueue()
-	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.Now())
+	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.EventHubRetentionBytes, opts.Now())
 	s.faults = newFaults()
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
@@ -213,6 +223,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		&methodHook{methods: s.methods, log: s.log},
 		&faultHook{faults: s.faults, conns: conns, log: s.log},
 		&telemetryHook{hub: s.eventHub, now: opts.Now},
+		newWillHook(s.eventHub, opts.Now),
 	); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
@@ -226,6 +237,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		IdentityGone: func(deviceID, moduleID string) {
 			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
+		Notify: s.notifier(opts),
 	})
 	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
@@ -265,6 +277,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
+}
+
+// notifier enqueues the registry's twin-change and lifecycle events on the
+// built-in endpoint, in the partition of their device as telemetry is; nil
+// when the options turn them off.
+func (s *Server) notifier(opts Options) func(notification) {
+	if opts.DisableTwinAndLifecycleEvents {
+		return nil
+	}
+	return func(n notification) {
+		now := opts.Now()
+		s.eventHub.enqueue(n.deviceID, n.message(s.eventHub.name, now), now)
+	}
 }
 
 // routes sends the WebSocket and health paths and the control plane (the
@@ -351,6 +376,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.EventHubRetention <= 0 {
 		o.EventHubRetention = defaultEventHubRetention
+	}
+	if o.EventHubRetentionBytes <= 0 {
+		o.EventHubRetentionBytes = defaultEventHubRetentionBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -187,6 +187,13 @@ func (r *registry) mergeServiceWrite(deviceID, moduleID string, tw *twinState, w
 	if changeDesired {
 		r.fireDesired(deviceID, moduleID, note, tw.desired.version)
 	}
+	r.fireNotification(deviceID, moduleID, opUpdateTwin, func() ([]byte, error) {
+		section := ""
+		if changeDesired {
+			section = "desired"
+		}
+		return twinUpdateBody(tw, w.tags, section, w.desired)
+	})
 	return nil
 }
 
@@ -225,6 +232,9 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 		tw.etag++
 		r.fireDesired(deviceID, moduleID, note, tw.desired.version)
 		snap = snapshotTwin(d, st, moduleID)
+		r.fireNotification(deviceID, moduleID, opReplaceTwin, func() ([]byte, error) {
+			return lifecycleBody(deviceID, moduleID, tw)
+		})
 		return nil
 	})
 	if err != nil {
@@ -273,6 +283,9 @@ func (r *registry) patchReported(deviceID, moduleID string, body []byte) (int64,
 		mergePatch(rep.values, patch, rep.meta, stamp{at: r.timestamp()})
 		st.twin.version++
 		version = rep.version
+		r.fireNotification(deviceID, moduleID, opUpdateTwin, func() ([]byte, error) {
+			return twinUpdateBody(st.twin, nil, "reported", patch)
+		})
 		return nil
 	})
 	return version, err

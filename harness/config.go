@@ -21,6 +21,15 @@ type Config struct {
 	// clients dial when it is not the hub's HostName on port 8883 (a
 	// protocol gateway, or an emulator on another port).
 	MQTTAddress string
+	// AMQPAddress is IOTHUB_AMQP_ADDRESS, for the live target: where AMQP
+	// clients (the built-in endpoint's reader, cloud-to-device senders) dial
+	// when it is not the hub's HostName on port 5671.
+	AMQPAddress string
+	// EventHubConnectionString is IOTHUB_EVENTHUB_CONNECTION_STRING, for
+	// the live target: the built-in endpoint's Event Hubs-compatible
+	// connection string (the portal's "Built-in endpoints" page), which
+	// scenarios reading telemetry and events need.
+	EventHubConnectionString string
 }
 
 // ConfigFromEnv reads the IOTHUB_* variables.
@@ -31,6 +40,9 @@ func ConfigFromEnv() Config {
 		CAFile:           os.Getenv("IOTHUB_CA_FILE"),
 		Image:            os.Getenv("IOTHUB_EMULATOR_IMAGE"),
 		MQTTAddress:      os.Getenv("IOTHUB_MQTT_ADDRESS"),
+		AMQPAddress:      os.Getenv("IOTHUB_AMQP_ADDRESS"),
+
+		EventHubConnectionString: os.Getenv("IOTHUB_EVENTHUB_CONNECTION_STRING"),
 	}
 	if c.Target == "" {
 		c.Target = "embedded"

@@ -37,6 +37,7 @@ type Container struct {
 	policies map[string]string // every policy's connection string, by name
 	mqttAddr string
 	tls      *tls.Config
+	amqp     AMQPEndpoint
 }
 
 // OpenContainer runs the emulator image c.Image (IOTHUB_EMULATOR_IMAGE),
@@ -98,6 +99,13 @@ func OpenContainer(ctx context.Context, c Config, log *slog.Logger) (_ Target, e
 	if t.tls, err = emu.TLSConfig(ctx); err != nil {
 		return nil, err
 	}
+	t.amqp.TLS = t.tls
+	if t.amqp.Address, err = emu.AMQPAddress(ctx); err != nil {
+		return nil, err
+	}
+	if t.amqp.EventHubConnectionString, err = emu.EventHubConnectionString(ctx); err != nil {
+		return nil, err
+	}
 	if t.Controls, err = emulator.NewControlClient(t.connStr, t.tls); err != nil {
 		return nil, err
 	}
@@ -137,6 +145,10 @@ func (t *Container) DialOptions() []device.Option {
 	_, dial := tlsOptions(t.tls)
 	return append(dial, device.WithAddress(t.mqttAddr))
 }
+
+// AMQP is the published AMQP port and the built-in endpoint's connection
+// string the emulator printed, rewritten to that port.
+func (t *Container) AMQP() AMQPEndpoint { return t.amqp }
 
 // Emulator is the running container, for tests that want more than a Target.
 func (t *Container) Emulator() *EmulatorContainer { return t.emu }

@@ -36,9 +36,11 @@ const (
 	// a test can tell an image of this checkout from a stale one.
 	EmulatorSourceLabel = "org.hubspec.source"
 	// EmulatorHTTPSPort serves the REST API, the health probe and MQTT over
-	// WebSockets; EmulatorMQTTPort serves MQTT over TLS.
+	// WebSockets; EmulatorMQTTPort serves MQTT over TLS; EmulatorAMQPPort
+	// AMQP over TLS (the built-in endpoint, cloud-to-device messages).
 	EmulatorHTTPSPort = "443/tcp"
 	EmulatorMQTTPort  = "8883/tcp"
+	EmulatorAMQPPort  = "5671/tcp"
 
 	emulatorCAPath      = "/ca.pem"
 	emulatorHealthPath  = emulator.HealthPath
@@ -108,7 +110,7 @@ func RunEmulator(ctx context.Context, image string, opts ...testcontainers.Conta
 	printed := wait.ForLog("(?m)^" + regexp.QuoteMeta(connectionStringTag+"HostName=")).AsRegexp().
 		WithPollInterval(waitPoll)
 	defaults := []testcontainers.ContainerCustomizer{
-		testcontainers.WithExposedPorts(EmulatorHTTPSPort, EmulatorMQTTPort),
+		testcontainers.WithExposedPorts(EmulatorHTTPSPort, EmulatorMQTTPort, EmulatorAMQPPort),
 		testcontainers.WithEnv(env),
 		testcontainers.WithLabels(map[string]string{EmulatorLabel: "true"}),
 		testcontainers.WithWaitStrategyAndDeadline(time.Minute, printed, trust, &atHost{health, dialHost}),
@@ -171,16 +173,57 @@ func (c *EmulatorContainer) connectionStrings(ctx context.Context) (string, map[
 	return at(printed.owner), policies, nil
 }
 
+// EventHubConnectionString is the built-in endpoint's connection string
+// the emulator printed (EVENTHUB_CONNECTION_STRING), its endpoint rewritten
+// to the hub's host name and the published AMQP port.
+func (c *EmulatorContainer) EventHubConnectionString(ctx context.Context) (string, error) {
+	logs, err := c.Logs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("emulator logs: %w", err)
+	}
+	defer logs.Close()
+	printed, err := parsePrinted(logs)
+	if err != nil {
+		return "", err
+	}
+	if printed.eventHub == "" {
+		return "", errors.New("emulator printed no EVENTHUB_CONNECTION_STRING line")
+	}
+	port, err := c.MappedPort(ctx, EmulatorAMQPPort)
+	if err != nil {
+		return "", fmt.Errorf("mapped AMQP port: %w", err)
+	}
+	return withEndpoint(printed.eventHub, net.JoinHostPort(c.hubHost, port.Port()))
+}
+
+// withEndpoint replaces the host of an Event Hubs connection string's
+// Endpoint=sb://{host}/ with host.
+func withEndpoint(ehcs, host string) (string, error) {
+	fields := strings.Split(ehcs, ";")
+	for i, f := range fields {
+		if strings.HasPrefix(f, "Endpoint=sb://") {
+			fields[i] = "Endpoint=sb://" + host + "/"
+			return strings.Join(fields, ";"), nil
+		}
+	}
+	return "", errors.New("emulator's EVENTHUB_CONNECTION_STRING has no Endpoint=sb://")
+}
+
 // printedLine is a line the emulator prints on stdout once it serves, one
 // per shared access policy: IOTHUB_CONNECTION_STRING=... (iothubowner's,
 // connectionStringTag) or IOTHUB_POLICY_<NAME>_CONNECTION_STRING=...
 var printedLine = regexp.MustCompile(`^(IOTHUB_(?:[A-Z0-9]+_)*CONNECTION_STRING)=(.*)$`)
 
+// eventHubTag starts the line with the built-in endpoint's connection string.
+const eventHubTag = "EVENTHUB_CONNECTION_STRING="
+
 // printed is what the emulator printed: the IOTHUB_CONNECTION_STRING line,
-// and every line by the policy its connection string names.
+// every line by the policy its connection string names, and the
+// EVENTHUB_CONNECTION_STRING line.
 type printed struct {
 	owner    hub.ConnectionString
 	byPolicy map[string]hub.ConnectionString
+	eventHub string
 }
 
 // parsePrinted reads the emulator's output (its stdout and stderr, as the
@@ -193,7 +236,12 @@ func parsePrinted(r io.Reader) (printed, error) {
 	var sawOwner bool
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		m := printedLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		line := strings.TrimSpace(sc.Text())
+		if ehcs, ok := strings.CutPrefix(line, eventHubTag); ok {
+			p.eventHub = ehcs
+			continue
+		}
+		m := printedLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
@@ -223,6 +271,15 @@ func (c *EmulatorContainer) MQTTAddress(ctx context.Context) (string, error) {
 	port, err := c.MappedPort(ctx, EmulatorMQTTPort)
 	if err != nil {
 		return "", fmt.Errorf("mapped MQTT port: %w", err)
+	}
+	return net.JoinHostPort(c.dialHost, port.Port()), nil
+}
+
+// AMQPAddress is host:port where AMQP over TLS is published.
+func (c *EmulatorContainer) AMQPAddress(ctx context.Context) (string, error) {
+	port, err := c.MappedPort(ctx, EmulatorAMQPPort)
+	if err != nil {
+		return "", fmt.Errorf("mapped AMQP port: %w", err)
 	}
 	return net.JoinHostPort(c.dialHost, port.Port()), nil
 }
@@ -279,14 +336,14 @@ func isLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// bindLoopback publishes both ports on 127.0.0.1 with a random host port:
+// bindLoopback publishes the ports on 127.0.0.1 with a random host port:
 // the owner key is in the container's logs, so the hub should not be
 // reachable from the network by default.
 func bindLoopback(hc *container.HostConfig) {
 	if hc.PortBindings == nil {
 		hc.PortBindings = network.PortMap{}
 	}
-	for _, p := range []string{EmulatorHTTPSPort, EmulatorMQTTPort} {
+	for _, p := range []string{EmulatorHTTPSPort, EmulatorMQTTPort, EmulatorAMQPPort} {
 		hc.PortBindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
 	}
 }

@@ -78,13 +78,15 @@ func TestContainerTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, port := range []string{harness.EmulatorHTTPSPort, harness.EmulatorMQTTPort} {
+		for _, port := range []string{harness.EmulatorHTTPSPort, harness.EmulatorMQTTPort, harness.EmulatorAMQPPort} {
 			bs := ins.NetworkSettings.Ports[network.MustParsePort(port)]
 			if len(bs) == 0 || !bs[0].HostIP.IsLoopback() {
 				t.Errorf("port %s published as %+v, want on loopback only", port, bs)
 			}
 		}
 	}
+
+	harness.CheckAMQPEndpoint(t, tg)
 
 	reg, err := service.NewRegistryClient(tg.ServiceConnectionString(), tg.RegistryOptions()...)
 	if err != nil {

@@ -51,6 +51,11 @@ func (e *Embedded) DialOptions() []device.Option {
 	return append(dial, device.WithAddress(e.srv.MQTTAddr()))
 }
 
+// AMQP is the emulator's AMQPS listener and its built-in endpoint.
+func (e *Embedded) AMQP() AMQPEndpoint {
+	return AMQPEndpoint{Address: e.srv.AMQPAddr(), TLS: e.srv.TLSConfig(), EventHubConnectionString: e.srv.EventHubConnectionString()}
+}
+
 // Server is the emulator itself, for Go tests that want more than a Target.
 func (e *Embedded) Server() *emulator.Server { return e.srv }
 

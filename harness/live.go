@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hubspec/hubspec/hub/device"
@@ -38,6 +39,7 @@ type live struct {
 	cs       hub.ConnectionString
 	tls      *tls.Config // nil: the system roots
 	mqttAddr string      // "": the dial default, HostName on 8883
+	amqp     AMQPEndpoint
 }
 
 // OpenLive connects to the hub of c.ConnectionString (IOTHUB_CONNECTION_STRING),
@@ -73,6 +75,9 @@ func OpenLive(ctx context.Context, c Config) (Target, error) {
 	if l.mqttAddr, err = mqttAddress(c.MQTTAddress, cs); err != nil {
 		return nil, err
 	}
+	if l.amqp, err = amqpEndpoint(c, l.tls); err != nil {
+		return nil, err
+	}
 	if err := l.checkPermissions(ctx); err != nil {
 		return nil, err
 	}
@@ -96,6 +101,10 @@ func (l *live) DialOptions() []device.Option {
 	return dial
 }
 
+// AMQP is IOTHUB_AMQP_ADDRESS (else the hub's HostName on 5671) and
+// IOTHUB_EVENTHUB_CONNECTION_STRING, with the target's trust.
+func (l *live) AMQP() AMQPEndpoint { return l.amqp }
+
 // Close has nothing to release: the hub outlives the run, and each
 // scenario deletes what it created.
 func (l *live) Close() error { return nil }
@@ -116,14 +125,35 @@ func trustFile(path string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
+// amqpEndpoint checks the live target's AMQP settings: an address must be
+// host:port, and a built-in endpoint connection string must be an Event
+// Hubs one with an entity (the errors name the variable, never a key).
+func amqpEndpoint(c Config, trust *tls.Config) (AMQPEndpoint, error) {
+	if c.AMQPAddress != "" && !isHostPort(c.AMQPAddress) {
+		return AMQPEndpoint{}, fmt.Errorf("IOTHUB_AMQP_ADDRESS %q: want host:port", c.AMQPAddress)
+	}
+	if ehcs := c.EventHubConnectionString; ehcs != "" &&
+		(!strings.HasPrefix(ehcs, "Endpoint=sb://") || !strings.Contains(ehcs, ";EntityPath=") || !strings.Contains(ehcs, ";SharedAccessKey=")) {
+		return AMQPEndpoint{}, errors.New("IOTHUB_EVENTHUB_CONNECTION_STRING: want the built-in endpoint's Event Hubs-compatible connection string " +
+			"(Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...;EntityPath=...)")
+	}
+	return AMQPEndpoint{Address: c.AMQPAddress, TLS: trust, EventHubConnectionString: c.EventHubConnectionString}, nil
+}
+
+// isHostPort reports whether addr is host:port with a port in 1..65535.
+func isHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 1 && n <= 65535
+}
+
 // mqttAddress is where module clients dial: IOTHUB_MQTT_ADDRESS when set,
 // else the service string's GatewayHostName on 8883 (the steps build module
 // strings from HostName alone, so the gateway would otherwise be lost),
 // else "" for the dial default, HostName on 8883.
 func mqttAddress(configured string, cs hub.ConnectionString) (string, error) {
 	if configured != "" {
-		_, port, err := net.SplitHostPort(configured)
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+		if !isHostPort(configured) {
 			return "", fmt.Errorf("IOTHUB_MQTT_ADDRESS %q: want host:port", configured)
 		}
 		return configured, nil

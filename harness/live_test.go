@@ -16,8 +16,10 @@ import (
 	"github.com/hubspec/hubspec/hub"
 )
 
-// liveStandIn is an emulator playing a live hub: its CA in a PEM file and
-// its MQTT address, as IOTHUB_CA_FILE and IOTHUB_MQTT_ADDRESS give them.
+// liveStandIn is an emulator playing a live hub: its CA in a PEM file, its
+// MQTT and AMQP addresses and its built-in endpoint, as IOTHUB_CA_FILE,
+// IOTHUB_MQTT_ADDRESS, IOTHUB_AMQP_ADDRESS and
+// IOTHUB_EVENTHUB_CONNECTION_STRING give them.
 func liveStandIn(t *testing.T) (*Embedded, Config) {
 	t.Helper()
 	emb := startEmbedded(t)
@@ -25,7 +27,8 @@ func liveStandIn(t *testing.T) (*Embedded, Config) {
 	if err := os.WriteFile(ca, emb.Server().CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return emb, Config{Target: "live", ConnectionString: emb.ServiceConnectionString(), CAFile: ca, MQTTAddress: emb.Server().MQTTAddr()}
+	return emb, Config{Target: "live", ConnectionString: emb.ServiceConnectionString(), CAFile: ca, MQTTAddress: emb.Server().MQTTAddr(),
+		AMQPAddress: emb.Server().AMQPAddr(), EventHubConnectionString: emb.Server().EventHubConnectionString()}
 }
 
 // TestLiveTargetReachesTheHub: through Open, like every suite; the target
@@ -95,6 +98,8 @@ func TestOpenLiveNamesWhatIsWrong(t *testing.T) {
 		{"unreadable CA file", with(func(c *Config) { c.CAFile = filepath.Join(t.TempDir(), "missing.pem") }), "IOTHUB_CA_FILE"},
 		{"CA file without a certificate", with(func(c *Config) { c.CAFile = noCert }), "holds no PEM certificate"},
 		{"MQTT address without a port", with(func(c *Config) { c.MQTTAddress = "localhost" }), "IOTHUB_MQTT_ADDRESS"},
+		{"AMQP address without a port", with(func(c *Config) { c.AMQPAddress = "localhost" }), "IOTHUB_AMQP_ADDRESS"},
+		{"IoT Hub string as the built-in endpoint", with(func(c *Config) { c.EventHubConnectionString = c.ConnectionString }), "IOTHUB_EVENTHUB_CONNECTION_STRING: want"},
 		{"untrusted certificate", with(func(c *Config) { c.CAFile = "" }), "set IOTHUB_CA_FILE"},
 		{"wrong key", with(func(c *Config) { c.ConnectionString = wrongKey.String() }), `401 to policy "iothubowner": its key is wrong or it lacks registry read`},
 		{"service policy", with(func(c *Config) { c.ConnectionString = policy("service") }), `401 to policy "service": its key is wrong or it lacks registry read`},

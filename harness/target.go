@@ -35,8 +35,29 @@ type Target interface {
 	// DialOptions configure device.DialModule/DialDevice for this target (MQTT
 	// address, TLS trust).
 	DialOptions() []device.Option
+	// AMQP is where the hub's AMQP 1.0 side is reached: the built-in
+	// endpoint that service apps read telemetry and events from, and
+	// cloud-to-device messages.
+	AMQP() AMQPEndpoint
 	// Close releases the target.
 	Close() error
+}
+
+// AMQPEndpoint is how a service app reaches a hub over AMQP 1.0.
+type AMQPEndpoint struct {
+	// Address is host:port of AMQP over TLS; "" means the hub's HostName on
+	// 5671, where a real hub listens.
+	Address string
+	// TLS is the client's trust (nil: the system roots). Its ServerName is
+	// the hub's host name where the dial address is not.
+	TLS *tls.Config
+	// EventHubConnectionString is the built-in endpoint's Event
+	// Hubs-compatible connection string (Endpoint=sb://{host}/;
+	// SharedAccessKeyName=...;SharedAccessKey=...;EntityPath={name}), the
+	// one the portal shows; "" on a live hub given none
+	// (IOTHUB_EVENTHUB_CONNECTION_STRING), since a service connection
+	// string does not name it.
+	EventHubConnectionString string
 }
 
 // Emulated is a target that is a Hubspec emulator rather than a real IoT

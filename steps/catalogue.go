@@ -27,9 +27,11 @@ const (
 	policies   = "policies"
 	x509       = "x509"
 	queries    = "queries"
+	telemetry  = "telemetry"
+	events     = "events"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -39,7 +41,7 @@ var step = vocab.New
 // TestCatalogueIsWhatRegisterRegisters checks that nothing else is
 // registered.
 var vocabulary = vocab.NewCatalogue(domains, features.FS,
-	identityVocabulary, identityOpVocabulary, rememberIdentityVocabulary,
+	identityVocabulary, identityOpVocabulary, bulkVocabulary, rememberIdentityVocabulary,
 	twinVocabulary, twinCheckVocabulary, twinTableVocabulary, rememberTwinVocabulary,
 	mqttVocabulary, connectionVocabulary, bareVocabulary, patchVocabulary, receivedVocabulary, groupVocabulary,
 	methodVocabulary, methodDeviceVocabulary,
@@ -47,4 +49,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	policyVocabulary,
 	x509Vocabulary,
 	queryVocabulary,
+	builtInVocabulary,
 )

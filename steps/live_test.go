@@ -3,10 +3,13 @@ package steps_test
 import (
 	"bufio"
 	"context"
+	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -102,20 +105,20 @@ func startEmulatorProcess(t *testing.T) harness.Config {
 		}
 	})
 
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- s
-	}()
+	lines := make(chan map[string]string, 1)
+	go func() { lines <- printedUntilEventHub(stdout) }()
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	select {
-	case s := <-line:
-		cs, ok := strings.CutPrefix(strings.TrimSpace(s), "IOTHUB_CONNECTION_STRING=")
-		if !ok {
-			t.Fatalf("emulator printed %q, want IOTHUB_CONNECTION_STRING=...", s)
+	case printed := <-lines:
+		cs, ehcs := printed["IOTHUB_CONNECTION_STRING"], printed["EVENTHUB_CONNECTION_STRING"]
+		if cs == "" || ehcs == "" {
+			t.Fatalf("emulator printed %v, want IOTHUB_CONNECTION_STRING and EVENTHUB_CONNECTION_STRING", slices.Sorted(maps.Keys(printed)))
 		}
-		return harness.Config{Target: "live", ConnectionString: cs, CAFile: caFile, MQTTAddress: mqttAddr}
+		// The endpoint is sb://localhost:{AMQP port}/: AMQP clients dial it.
+		amqpAddr := strings.TrimSuffix(strings.TrimPrefix(strings.Split(ehcs, ";")[0], "Endpoint=sb://"), "/")
+		return harness.Config{Target: "live", ConnectionString: cs, CAFile: caFile, MQTTAddress: mqttAddr,
+			AMQPAddress: amqpAddr, EventHubConnectionString: ehcs}
 	case err := <-exited:
 		exited <- err // for the cleanup
 		t.Fatalf("emulator exited before it served: %v", err)
@@ -123,6 +126,21 @@ func startEmulatorProcess(t *testing.T) harness.Config {
 		t.Fatal("emulator printed no connection string within 30s")
 	}
 	return harness.Config{}
+}
+
+// printedUntilEventHub reads the emulator's NAME=value lines up to the
+// EVENTHUB_CONNECTION_STRING one, which it prints last.
+func printedUntilEventHub(r io.Reader) map[string]string {
+	printed := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		name, value, _ := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		printed[name] = value
+		if name == "EVENTHUB_CONNECTION_STRING" {
+			break
+		}
+	}
+	return printed
 }
 
 // freeAddr is a loopback address no one listened on a moment ago.

@@ -38,6 +38,8 @@ var tagSet = []tagDoc{
 	{"@" + policies, "about shared access policies: what each lets the service and devices do"},
 	{"@" + x509, "about devices and modules that authenticate with X.509 certificates instead of SAS tokens"},
 	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
+	{"@" + telemetry, "about device-to-cloud telemetry, as the service reads it from the built-in endpoint"},
+	{"@" + events, "about the hub's own events on the built-in endpoint: twin changes, identities created and deleted"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

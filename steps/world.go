@@ -25,6 +25,7 @@ import (
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
+	builtin "github.com/hubspec/hubspec/hub/events"
 	"github.com/hubspec/hubspec/internal/certtest"
 )
 
@@ -55,6 +56,11 @@ type world struct {
 	cas map[string]*certtest.Cert
 	// query is the last twin query the service ran (queries.go).
 	query *queryRun
+	// bulk is the last bulk registry operation the hub answered (bulk.go).
+	bulk *bulkRun
+	// builtIn reads the built-in endpoint, from the step that opens it on
+	// (builtin_endpoint.go); nil before.
+	builtIn *builtin.Reader
 	// lastRefusal is the hub's refusal of the last action, until the
 	// next step checks it; one left unchecked fails the step that got it
 	// (refusals.go).

@@ -50,6 +50,10 @@ The target's settings come from the environment:
                             (registry read/write and service connect)
   IOTHUB_CA_FILE            live and sweep: a PEM file of CAs to trust besides the system's
   IOTHUB_MQTT_ADDRESS       live: where MQTT clients dial when not HostName:8883
+  IOTHUB_AMQP_ADDRESS       live: where AMQP clients (cloud-to-device) dial when not HostName:5671
+  IOTHUB_EVENTHUB_CONNECTION_STRING
+                            live: the built-in endpoint's Event Hubs-compatible connection string
+                            (the portal's "Built-in endpoints"), for telemetry and event scenarios
   IOTHUB_EMULATOR_IMAGE     container: the emulator image to run (default hubspec/iothub-emulator:dev);
                             hubspec runs it and never builds it: "make image" builds it from a checkout
 

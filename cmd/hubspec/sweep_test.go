@@ -107,5 +107,7 @@ func emulatorAsLiveHub(t *testing.T) *emulator.Server {
 	t.Setenv("IOTHUB_CONNECTION_STRING", s.ConnectionString())
 	t.Setenv("IOTHUB_CA_FILE", caFile)
 	t.Setenv("IOTHUB_MQTT_ADDRESS", s.MQTTAddr())
+	t.Setenv("IOTHUB_AMQP_ADDRESS", s.AMQPAddr())
+	t.Setenv("IOTHUB_EVENTHUB_CONNECTION_STRING", s.EventHubConnectionString())
 	return s
 }

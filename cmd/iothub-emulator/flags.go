@@ -33,6 +33,13 @@ type config struct {
 	logLevel    slog.Level
 	logJSON     bool
 	healthcheck bool
+	// twinLifecycleEvents routes twin-change and lifecycle events to the
+	// built-in endpoint (on unless -twin-lifecycle-events=false).
+	twinLifecycleEvents bool
+	// The built-in endpoint's partitions and retention (0: the emulator's
+	// defaults, 4 partitions keeping 10,000 events and 64 MiB each).
+	partitions, retention int
+	retentionBytes        int64
 }
 
 // policyFlags name the flag that sets each shared access policy's primary
@@ -86,6 +93,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		c.deviceCAs = append(c.deviceCAs, v)
 		return nil
 	})
+	fs.BoolVar(&c.twinLifecycleEvents, "twin-lifecycle-events", true, "route twin-change and device/module lifecycle events to the built-in endpoint beside telemetry (false: telemetry only)")
+	fs.IntVar(&c.partitions, "eventhub-partitions", 0, "partitions of the built-in endpoint (default 4)")
+	fs.IntVar(&c.retention, "eventhub-retention", 0, "events each partition of the built-in endpoint keeps, the oldest dropped first (default 10000)")
+	fs.Int64Var(&c.retentionBytes, "eventhub-retention-bytes", 0, "bytes each partition of the built-in endpoint keeps, bodies plus 512 an event, the oldest dropped first (default 67108864, 64 MiB)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep identities, keys, twins and versions in this directory across restarts (default: in memory only)")
 	c.policyKeys = map[string]string{}
 	for _, p := range policyFlags {
@@ -176,6 +187,14 @@ func (c config) check() error {
 	}
 	if c.hostName == "" {
 		return errors.New("-host-name is empty")
+	}
+	// IoT Hub allows 2 to 128 partitions (DOC-BUILTIN); the emulator
+	// takes 1 to 128, one being handy in tests that read a single stream.
+	if c.partitions < 0 || c.partitions > 128 {
+		return fmt.Errorf("-eventhub-partitions %d: want 1 to 128", c.partitions)
+	}
+	if c.retention < 0 || c.retentionBytes < 0 {
+		return errors.New("-eventhub-retention and -eventhub-retention-bytes cannot be negative")
 	}
 	return nil
 }

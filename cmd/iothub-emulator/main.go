@@ -146,6 +146,11 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		PolicyKeys: c.policyKeys,
 		DataDir:    c.dataDir,
 		Logger:     log,
+
+		DisableTwinAndLifecycleEvents: !c.twinLifecycleEvents,
+		EventHubPartitions:            c.partitions,
+		EventHubRetention:             c.retention,
+		EventHubRetentionBytes:        c.retentionBytes,
 	}
 	for _, f := range c.deviceCAs {
 		b, err := os.ReadFile(f)

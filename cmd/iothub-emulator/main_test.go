@@ -322,6 +322,25 @@ func TestParseFlags(t *testing.T) {
 	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); c.healthcheck {
 		t.Fatal("IOTHUB_EMULATOR_HEALTHCHECK honoured: a container exporting it would never serve")
 	}
+	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); !c.twinLifecycleEvents {
+		t.Fatal("twin-change and lifecycle events off by default")
+	}
+	env["IOTHUB_EMULATOR_TWIN_LIFECYCLE_EVENTS"] = "false"
+	if c, _ := parseFlags(nil, func(k string) string { return env[k] }, io.Discard); c.twinLifecycleEvents {
+		t.Fatal("IOTHUB_EMULATOR_TWIN_LIFECYCLE_EVENTS=false left the events on")
+	}
+	if c, _ := parseFlags([]string{"-twin-lifecycle-events"}, func(k string) string { return env[k] }, io.Discard); !c.twinLifecycleEvents {
+		t.Fatal("-twin-lifecycle-events did not win over the environment")
+	}
+	env["IOTHUB_EMULATOR_EVENTHUB_PARTITIONS"] = "8"
+	c, err = parseFlags([]string{"-eventhub-retention", "5", "-eventhub-retention-bytes", "1000"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, _ := c.emulatorOptions(nil); opts.EventHubPartitions != 8 || opts.EventHubRetention != 5 || opts.EventHubRetentionBytes != 1000 {
+		t.Fatalf("built-in endpoint options %d partitions, retention %d events and %d bytes; want 8, 5, 1000",
+			opts.EventHubPartitions, opts.EventHubRetention, opts.EventHubRetentionBytes)
+	}
 	for _, tc := range []struct {
 		args []string
 		env  string // one NAME=value
@@ -336,6 +355,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-registry-read-write-key", ""}, "", "-registry-read-write-key"},
 		{nil, "IOTHUB_EMULATOR_DEVICE_KEY=%%%", "-device-key"},
 		{[]string{"-device-ca", ""}, "", "-device-ca"},
+		{[]string{"-eventhub-partitions", "129"}, "", "-eventhub-partitions 129"},
+		{nil, "IOTHUB_EMULATOR_EVENTHUB_RETENTION=-1", "cannot be negative"},
+		{nil, "IOTHUB_EMULATOR_EVENTHUB_RETENTION_BYTES=lots", "IOTHUB_EMULATOR_EVENTHUB_RETENTION_BYTES"},
 	} {
 		name, value, _ := strings.Cut(tc.env, "=")
 		var stderr bytes.Buffer

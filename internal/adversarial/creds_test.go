@@ -76,6 +76,12 @@ var restOps = []restOp{
 		}},
 	{name: "get module twin", method: http.MethodGet, path: fixed("/twins/d1/modules/m1"), allowed: permServiceConnect, ok: http.StatusOK},
 	{name: "statistics", method: http.MethodGet, path: fixed("/statistics/devices"), allowed: permRegistryRead | permRegistryWrite, ok: http.StatusOK},
+	{name: "service statistics", method: http.MethodGet, path: fixed("/statistics/service"), allowed: permServiceConnect, ok: http.StatusOK},
+	{name: "bulk registry", method: http.MethodPost, path: fixed("/devices"), body: `[{"id":"bulk%d","importMode":"create"}]`,
+		allowed: permRegistryWrite, ok: http.StatusOK,
+		unchanged: func(t *testing.T, tg target, n int64) {
+			expectStatus(t, tg, http.MethodGet, "/devices/bulk"+strconv.FormatInt(n, 10), http.StatusNotFound, "DeviceNotFound")
+		}},
 }
 
 // expectStatus sends an iothubowner request and checks its status and
