@@ -63,7 +63,7 @@ func (e *eventHubEndpoint) attach(l *amqp.Link) error {
 	}
 	// The answer carries the receiver's link properties (com.microsoft:
 	// timeout, epoch): pyamqp merges the answer's into its own with
-	// dict.update, which fails on none (docs/fidelity.md, "Receiver links").
+	// dict.update, which fails on none (docs/fidelity.md, "pyamqp's wire habits").
 	l.SetProperties(l.Properties())
 	go e.stream(l, p, pos)
 	return nil
