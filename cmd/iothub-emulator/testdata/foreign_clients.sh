@@ -27,7 +27,9 @@
 # Then it queries the twins as the Python service SDK's query_iot_hub does (POST
 # /devices/query, {"query": ...}, x-ms-max-item-count, x-ms-continuation)
 # and reads the headers that SDK reads back (x-ms-item-type,
-# x-ms-continuation).
+# x-ms-continuation), sends bulk registry operations as
+# bulk_create_or_update_devices does, reads the registry and service
+# statistics, and meets the 404 of a route that is not emulated.
 # Every wait is bounded: read -t, curl --max-time, mosquitto -W.
 set -euo pipefail
 
@@ -329,5 +331,25 @@ query 200 '{"query":"SELECT COUNT() AS n FROM devices.modules"}'
 query 400 '{"query":"SELECT * FROM devices WHERE"}'
 [ "$(header iothub-errorcode)" = ArgumentInvalid ] || fail "bad query: iothub-errorcode '$(header iothub-errorcode)'"
 grep -q 'Line 1:28' "$work/body" || fail "bad query: the message does not name the position: $(cat "$work/body")"
+
+step "curl: bulk registry operations, as bulk_create_or_update_devices sends them"
+hub POST /devices 200 "[{\"id\":\"${device}b1\",\"importMode\":\"create\"},{\"id\":\"${device}b2\",\"importMode\":\"create\",\"status\":\"disabled\"}]"
+grep -q '"isSuccessful":true' "$work/body" || fail "bulk create: $(cat "$work/body")"
+hub GET "/devices/${device}b2" 200
+grep -q '"status":"disabled"' "$work/body" || fail "bulk-created ${device}b2: $(cat "$work/body")"
+hub POST /devices 200 "[{\"id\":\"${device}b1\",\"importMode\":\"create\"},{\"id\":\"${device}b2\",\"importMode\":\"delete\"}]"
+grep -q '"isSuccessful":false' "$work/body" && grep -q "\"deviceId\":\"${device}b1\",\"errorCode\":\"DeviceAlreadyExists\"" "$work/body" ||
+	fail "bulk with one failure: $(cat "$work/body")"
+hub GET "/devices/${device}b2" 404
+hub POST /devices 400 "[{\"id\":\"${device}b3\",\"importMode\":\"create\"},{\"id\":\"${device}b3\",\"importMode\":\"delete\"}]"
+hub GET "/devices/${device}b3" 404
+
+step "curl: registry and service statistics, and a route that is not emulated"
+hub GET /statistics/devices 200
+grep -Eq '^\{"totalDeviceCount":[0-9]+,"enabledDeviceCount":[0-9]+,"disabledDeviceCount":[0-9]+\}$' "$work/body" || fail "registry statistics: $(cat "$work/body")"
+hub GET /statistics/service 200
+grep -Eq '^\{"connectedDeviceCount":[0-9]+\}$' "$work/body" || fail "service statistics: $(cat "$work/body")"
+hub GET /jobs/v2/query 404
+grep -q 'not emulated' "$work/body" || fail "a route that is not emulated: $(cat "$work/body")"
 
 echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"
