@@ -9,7 +9,9 @@
 //
 // It serves the registry, twin, query and direct method REST API over HTTPS
 // and the device/module MQTT protocol over TLS and over WebSockets
-// (wss://{host}/$iothub/websocket on the HTTPS port, as the real hub), with
+// (wss://{host}/$iothub/websocket on the HTTPS port, as the real hub), the
+// built-in endpoint over AMQP (over TLS, and over WebSockets at
+// wss://{host}/$servicebus/websocket on the HTTPS port), with
 // real SAS authentication and, over MQTT over TLS, X.509 certificates
 // (x509.go), etags, versions and the error codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.

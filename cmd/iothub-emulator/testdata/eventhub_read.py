@@ -9,10 +9,10 @@ and the CA to trust (--ca-file). No Hubspec code is involved, so a bug that
 Hubspec's clients and its emulator agree on cannot hide here.
 
 MODE says which event to look for and how to check it:
-  telemetry  a device's message: --device-id, --body, --property NAME=VALUE
-             (repeatable) must all match, and iothub-message-source must be
-             Telemetry.
-More modes (twin-change events) add a checker to CHECKS.
+  telemetry  the device's first message (iothub-message-source Telemetry):
+             --body and every --property NAME=VALUE (repeatable) must match.
+More modes (twin-change events: iothub-message-source twinChangeEvents) add
+an entry to MODES: the message source they look for and their checker.
 
 TRANSPORT is how the client connects:
   amqp       AMQP over TLS, to the host and port of the connection string.
@@ -20,8 +20,8 @@ TRANSPORT is how the client connects:
              --websocket-endpoint https://HOST:PORT (the emulator's HTTPS
              port; the client dials wss://HOST:PORT/$servicebus/websocket).
 
-Every partition is read from its start; the first event of --device-id is
-checked. Exit status 0 and a PASS line when it matches; 1 and a FAIL line
+Every partition is read from its start; the first event of --device-id
+from the mode's message source is checked. Exit status 0 and a PASS line when it matches; 1 and a FAIL line
 when it does not, or when no event of the device arrives within --timeout
 seconds.
 """
@@ -47,12 +47,13 @@ def device_of(event):
     return as_text(event.system_properties).get("iothub-connection-device-id")
 
 
+def source_of(event):
+    return as_text(event.system_properties).get("iothub-message-source")
+
+
 def check_telemetry(args, event):
     """The problems with a telemetry event, [] when it is as expected."""
     problems = []
-    system = as_text(event.system_properties)
-    if system.get("iothub-message-source") != "Telemetry":
-        problems.append("iothub-message-source %r, want 'Telemetry'" % system.get("iothub-message-source"))
     body = event.body_as_str(encoding="UTF-8")
     if body != args.body:
         problems.append("body %r, want %r" % (body, args.body))
@@ -64,7 +65,9 @@ def check_telemetry(args, event):
     return problems
 
 
-CHECKS = {"telemetry": check_telemetry}
+# MODES: for each mode, the iothub-message-source of the events it looks
+# for and the checker of the first such event of the device.
+MODES = {"telemetry": ("Telemetry", check_telemetry)}
 
 
 def client_for(args):
@@ -89,8 +92,8 @@ def read_first(args):
     def on_event(_partition, event):
         if event is None:
             return
-        seen.append(device_of(event))
-        if device_of(event) == args.device_id and not found:
+        seen.append("%s (%s)" % (device_of(event), source_of(event)))
+        if device_of(event) == args.device_id and source_of(event) == MODES[args.mode][0] and not found:
             found.append(event)
             done.set()
 
@@ -111,7 +114,7 @@ def read_first(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=sorted(CHECKS))
+    parser.add_argument("mode", choices=sorted(MODES))
     parser.add_argument("transport", choices=["amqp", "websocket"])
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--device-id", required=True)
@@ -127,7 +130,7 @@ def main():
         print("FAIL: %s: no event of %s within %ss; events seen from %s; errors: %s"
               % (where, args.device_id, args.timeout, seen or "none", errors or "none"))
         return 1
-    problems = CHECKS[args.mode](args, event)
+    problems = MODES[args.mode][1](args, event)
     if problems:
         print("FAIL: %s: %s" % (where, "; ".join(problems)))
         return 1
