@@ -13,17 +13,19 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 .PHONY: setup run test test-image lint image bench bench-suite fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
-## foreign-client tests use (mosquitto-clients, curl, openssl, python3-uamqp
-## and python3-azure from Debian) and
-## Chromium, the headless browser that checks the HTML report
+## foreign-client test uses (mosquitto-clients, curl, openssl from Debian), the
+## Python Azure SDKs the foreign AMQP tests run (python3-azure with
+## azure-eventhub, python3-uamqp, python3-websocket, for Debian's
+## /usr/bin/python3) and Chromium, the headless browser that checks the HTML
+## report
 setup:
 	$(GO) mod download
 	$(GO) build ./...
 	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
 	fi
-	@if ! /usr/bin/python3 -c 'import uamqp, azure.core' 2>/dev/null; then \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-uamqp python3-azure; \
+	@if ! /usr/bin/python3 -c 'import azure.eventhub, uamqp, websocket' 2>/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-azure python3-uamqp python3-websocket; \
 	fi
 	@if ! command -v chromium >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
