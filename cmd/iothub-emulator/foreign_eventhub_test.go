@@ -45,10 +45,12 @@ func eventHubPython(t *testing.T) string {
 // TestForeignEventHubClient runs testdata/eventhub_read.py, Microsoft's
 // azure-eventhub for Python, against the binary with nothing but the
 // EVENTHUB_CONNECTION_STRING it prints and the CA it writes: a device sends
-// telemetry over MQTT, and the script reads it from the built-in endpoint
-// over AMQP over TLS and over AMQP over WebSockets on the HTTPS port,
-// checking the body, an application property and the device id. A run that
-// expects another property value must fail: the script's checks bite.
+// telemetry over MQTT and reports a property, and the script reads the
+// telemetry and the twin-change event from the built-in endpoint over AMQP
+// over TLS and over AMQP over WebSockets on the HTTPS port, checking the
+// body, an application property and the device id, and the event's opType
+// and reported property. Runs that expect other values must fail: the
+// script's checks bite.
 //
 // azure-eventhub 5.11 dials AMQP over TLS on port 5671 whatever port the
 // connection string names (docs/fidelity.md, "AMQP port"), so the binary's
@@ -75,28 +77,40 @@ func TestForeignEventHubClient(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sendTelemetry(ctx, t, cs, caOut, mqttAddr, "pyReader", `{"temperature":21.5}`, map[string]string{"unit": "celsius"})
+	fromDevice(ctx, t, cs, caOut, mqttAddr, "pyReader", func(c *device.Client) error {
+		if err := c.SendEvent(ctx, []byte(`{"temperature":21.5}`), map[string]string{"unit": "celsius"}); err != nil {
+			return err
+		}
+		_, err := c.UpdateReported(ctx, map[string]any{"firmware": "1.2.3"})
+		return err
+	})
 
-	check := []string{"--ca-file", caOut, "--device-id", "pyReader", "--body", `{"temperature":21.5}`, "--property", "unit=celsius"}
+	common := []string{"--ca-file", caOut, "--device-id", "pyReader"}
+	telemetry := append([]string{"--body", `{"temperature":21.5}`, "--property", "unit=celsius"}, common...)
+	twinChange := append([]string{"--reported", `firmware="1.2.3"`}, common...)
+	ws := []string{"--websocket-endpoint", "https://localhost:" + httpsPort}
 	for _, run := range []struct {
-		name, connStr string
-		args          []string // after MODE
-		pass          bool
+		name string
+		args []string // MODE TRANSPORT and the checks
+		fail string   // "": must pass; else the text its FAIL line must hold
 	}{
-		{"amqp", ehcs, append([]string{"amqp"}, check...), true},
-		{"websocket", ehcs, append([]string{"websocket", "--websocket-endpoint", "https://localhost:" + httpsPort}, check...), true},
-		{"amqp, wrong property", ehcs, append([]string{"amqp", "--property", "unit=kelvin"}, check...), false},
+		{"telemetry over amqp", append([]string{"telemetry", "amqp"}, telemetry...), ""},
+		{"telemetry over websocket", append(append([]string{"telemetry", "websocket"}, ws...), telemetry...), ""},
+		{"twin change over amqp", append([]string{"twinchange", "amqp"}, twinChange...), ""},
+		{"twin change over websocket", append(append([]string{"twinchange", "websocket"}, ws...), twinChange...), ""},
+		{"telemetry, wrong property", append([]string{"telemetry", "amqp", "--property", "unit=kelvin"}, telemetry...), "want 'kelvin'"},
+		{"twin change, wrong value", append([]string{"twinchange", "amqp", "--reported", `firmware="9"`}, twinChange...), "want '9'"},
 	} {
 		t.Run(run.name, func(t *testing.T) {
-			cmd := exec.CommandContext(ctx, python, append([]string{"testdata/eventhub_read.py", "telemetry"}, run.args...)...)
-			cmd.Env = append(os.Environ(), "EVENTHUB_CONNECTION_STRING="+run.connStr)
+			cmd := exec.CommandContext(ctx, python, append([]string{"testdata/eventhub_read.py"}, run.args...)...)
+			cmd.Env = append(os.Environ(), "EVENTHUB_CONNECTION_STRING="+ehcs)
 			out, err := cmd.CombinedOutput()
-			t.Logf("eventhub_read.py telemetry %s:\n%s", run.args[0], out)
+			t.Logf("eventhub_read.py %s:\n%s", strings.Join(run.args[:2], " "), out)
 			switch {
-			case run.pass && (err != nil || !strings.Contains(string(out), "PASS:")):
+			case run.fail == "" && (err != nil || !strings.Contains(string(out), "PASS:")):
 				t.Fatalf("eventhub_read.py: %v", err)
-			case !run.pass && (exitCodeOf(err) != 1 || !strings.Contains(string(out), "want 'kelvin'")):
-				t.Fatalf("eventhub_read.py with a wrong expectation: exit %d, want 1 naming the property", exitCodeOf(err))
+			case run.fail != "" && (exitCodeOf(err) != 1 || !strings.Contains(string(out), run.fail)):
+				t.Fatalf("eventhub_read.py with a wrong expectation: exit %d, want 1 with %q", exitCodeOf(err), run.fail)
 			}
 		})
 	}
@@ -123,10 +137,10 @@ func (p *proc) eventHubConnectionString(t *testing.T) string {
 	}
 }
 
-// sendTelemetry creates a device with the service connection string and
-// sends one message from it over MQTT (mqttAddr), acknowledged before it
-// returns.
-func sendTelemetry(ctx context.Context, t *testing.T, cs, caFile, mqttAddr, deviceID, body string, props map[string]string) {
+// fromDevice creates a device with the service connection string,
+// connects it over MQTT (mqttAddr) and runs send with it: what the device
+// sends is acknowledged by the time send returns.
+func fromDevice(ctx context.Context, t *testing.T, cs, caFile, mqttAddr, deviceID string, send func(*device.Client) error) {
 	t.Helper()
 	tlsCfg := trusting(t, caFile)
 	reg, err := service.NewRegistryClient(cs, service.WithTLSConfig(tlsCfg))
@@ -147,7 +161,7 @@ func sendTelemetry(ctx context.Context, t *testing.T, cs, caFile, mqttAddr, devi
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.SendEvent(ctx, []byte(body), props); err != nil {
+	if err := send(c); err != nil {
 		t.Fatal(err)
 	}
 }

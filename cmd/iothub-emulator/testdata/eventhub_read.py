@@ -9,10 +9,14 @@ and the CA to trust (--ca-file). No Hubspec code is involved, so a bug that
 Hubspec's clients and its emulator agree on cannot hide here.
 
 MODE says which event to look for and how to check it:
-  telemetry  the device's first message (iothub-message-source Telemetry):
-             --body and every --property NAME=VALUE (repeatable) must match.
-More modes (twin-change events: iothub-message-source twinChangeEvents) add
-an entry to MODES: the message source they look for and their checker.
+  telemetry   the device's first message (iothub-message-source Telemetry):
+              --body and every --property NAME=VALUE (repeatable) must match.
+  twinchange  the device's first twin-change event (iothub-message-source
+              twinChangeEvents): opType updateTwin, the schema
+              twinChangeNotification, and every --reported NAME=JSON
+              (repeatable) in the body's properties.reported.
+More modes add an entry to MODES: the message source they look for and
+their checker.
 
 TRANSPORT is how the client connects:
   amqp       AMQP over TLS, to the host and port of the connection string.
@@ -27,6 +31,7 @@ seconds.
 """
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -65,9 +70,29 @@ def check_telemetry(args, event):
     return problems
 
 
+def check_twin_change(args, event):
+    """The problems with a twin-change event, [] when it is as expected."""
+    problems = []
+    props = as_text(event.properties)
+    for name, want in (("opType", "updateTwin"), ("iothub-message-schema", "twinChangeNotification"),
+                       ("deviceId", args.device_id)):
+        if props.get(name) != want:
+            problems.append("application property %s = %r, want %r (all: %r)" % (name, props.get(name), want, props))
+    try:
+        body = json.loads(event.body_as_str(encoding="UTF-8"))
+    except ValueError as err:
+        return problems + ["body is not JSON: %s" % err]
+    reported = (body.get("properties") or {}).get("reported") or {}
+    for pair in args.reported:
+        name, _, want = pair.partition("=")
+        if reported.get(name) != json.loads(want):
+            problems.append("reported %s = %r, want %r (body: %s)" % (name, reported.get(name), json.loads(want), body))
+    return problems
+
+
 # MODES: for each mode, the iothub-message-source of the events it looks
 # for and the checker of the first such event of the device.
-MODES = {"telemetry": ("Telemetry", check_telemetry)}
+MODES = {"telemetry": ("Telemetry", check_telemetry), "twinchange": ("twinChangeEvents", check_twin_change)}
 
 
 def client_for(args):
@@ -120,6 +145,7 @@ def main():
     parser.add_argument("--device-id", required=True)
     parser.add_argument("--body", default="")
     parser.add_argument("--property", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--reported", action="append", default=[], metavar="NAME=JSON")
     parser.add_argument("--websocket-endpoint", metavar="https://HOST:PORT")
     parser.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args()
