@@ -195,7 +195,31 @@ func (q *Query) RestrictToDevices(ids []string) {
 	q.Where = scope
 }
 
-func (p *Path) write(b *strings.Builder) { b.WriteString(strings.Join(p.Segs, ".")) }
+// write prints the path, a segment that is not a plain name in [[ ]].
+func (p *Path) write(b *strings.Builder) {
+	for i, s := range p.Segs {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if plainName(s) {
+			b.WriteString(s)
+		} else {
+			b.WriteString("[[" + s + "]]")
+		}
+	}
+}
+
+func plainName(s string) bool {
+	if s == "" || !isWordStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isWordPart(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func (l *Literal) write(b *strings.Builder) { b.WriteString(literalText(l)) }
 
