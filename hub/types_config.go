@@ -56,3 +56,9 @@ const (
 	ConfigurationApplied  = "Applied"
 	ConfigurationTargeted = "Targeted"
 )
+
+// TwinConfiguration is a configuration's status on a twin it targets:
+// ConfigurationApplied or ConfigurationTargeted.
+type TwinConfiguration struct {
+	Status string `json:"status"`
+}

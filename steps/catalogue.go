@@ -29,9 +29,11 @@ const (
 	queries    = "queries"
 	telemetry  = "telemetry"
 	events     = "events"
+	// configurations are automatic device and module configurations.
+	configurations = "configurations"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, configurations}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -50,4 +52,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	x509Vocabulary,
 	queryVocabulary,
 	builtInVocabulary,
+	configurationVocabulary,
 )
