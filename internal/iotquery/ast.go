@@ -195,13 +195,14 @@ func (q *Query) RestrictToDevices(ids []string) {
 	q.Where = scope
 }
 
-// write prints the path, a segment that is not a plain name in [[ ]].
+// write prints the path, a segment that is not a plain name (or, first, is
+// a reserved word) in [[ ]], so that the text parses back to the path.
 func (p *Path) write(b *strings.Builder) {
 	for i, s := range p.Segs {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		if plainName(s) {
+		if plainName(s) && (i > 0 || !isReserved(s)) {
 			b.WriteString(s)
 		} else {
 			b.WriteString("[[" + s + "]]")

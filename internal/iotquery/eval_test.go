@@ -187,6 +187,9 @@ func TestRowKeepsStringsAsWritten(t *testing.T) {
 // configurations.[[id]].status, since configuration ids may hold characters
 // a name cannot ('-', ':', ...); the query prints it back the same way.
 func TestBracketedNames(t *testing.T) {
+	if q, err := Parse("SELECT * FROM devices WHERE [[where]] = 1"); err != nil || q.String() != "SELECT * FROM devices WHERE ([[where]] = 1)" {
+		t.Errorf("a reserved word in brackets: %v, %v", q, err)
+	}
 	q, err := Parse("SELECT deviceId FROM devices WHERE configurations.[[fw-2:a]].status = 'Applied'")
 	if err != nil {
 		t.Fatal(err)
