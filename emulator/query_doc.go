@@ -22,7 +22,7 @@ type queryDoc struct {
 // "lastActivityTime").
 var twinFields = []string{"deviceId", "moduleId", "etag", "deviceEtag", "status", "statusReason",
 	"statusUpdateTime", "connectionState", "lastActivityTime", "cloudToDeviceMessageCount",
-	"authenticationType", "x509Thumbprint", "modelId", "version", "tags", "properties", "capabilities"}
+	"authenticationType", "x509Thumbprint", "modelId", "version", "tags", "properties", "configurations", "capabilities"}
 
 // foldTwinPath gives a path the twin's own spelling of the names the twin
 // defines: its top-level members and properties.desired/reported. Tag and
@@ -100,10 +100,22 @@ func (v queryDoc) top(name string) (any, bool) {
 		return st.twin.tags, len(st.twin.tags) > 0 // the twin JSON leaves empty tags out
 	case "properties":
 		return nil, true
+	case "configurations":
+		return configurationsObject(st.twin.configs), len(st.twin.configs) > 0
 	case "capabilities":
 		return map[string]any{"iotEdge": d.iotEdge}, device
 	}
 	return nil, false
+}
+
+// configurationsObject is the twin's "configurations" member: each
+// configuration targeting it, {"status": "Applied" or "Targeted"}.
+func configurationsObject(configs map[string]string) map[string]any {
+	out := make(map[string]any, len(configs))
+	for id, s := range configs {
+		out[id] = map[string]any{"status": s}
+	}
+	return out
 }
 
 // property resolves a path below "properties".

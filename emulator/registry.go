@@ -45,6 +45,11 @@ type registry struct {
 	// store is where writes are committed (store.go); nil keeps the state
 	// in memory only.
 	store deviceStore
+	// configurations are the automatic configurations by id, kept in
+	// memory only (configurations_apply.go); configSeq numbers them in
+	// creation order.
+	configurations map[string]*configEntry
+	configSeq      uint64
 	// pending are the events of the write in progress: they fire once the
 	// write is committed, so a client never hears of a change the hub then
 	// fails to keep.
@@ -135,10 +140,11 @@ func newRegistry(now func() time.Time) *registry {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
 	return &registry{
-		devices: map[string]*deviceEntry{},
-		etagSeq: 100_000_000 + binary.BigEndian.Uint64(b[:])%800_000_000,
-		now:     now,
-		changes: newChangeFeed(),
+		devices:        map[string]*deviceEntry{},
+		configurations: map[string]*configEntry{},
+		etagSeq:        100_000_000 + binary.BigEndian.Uint64(b[:])%800_000_000,
+		now:            now,
+		changes:        newChangeFeed(),
 	}
 }
 
@@ -245,6 +251,7 @@ func (r *registry) write(deviceID string, fn func() error) error {
 	r.pending = r.pending[:0]
 	err := fn()
 	if err == nil {
+		r.reconcileDevice(deviceID)
 		err = r.commit(deviceID)
 	}
 	if err == nil {

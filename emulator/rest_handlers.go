@@ -66,6 +66,19 @@ func (h *restHandler) buildRoutes() []route {
 		{[]string{"statistics", "service"}, map[string]operation{
 			http.MethodGet: {perm: service, serve: h.serviceStatistics},
 		}},
+		// Configurations are registry data: reading them (and testing
+		// their queries) needs RegistryRead, changing them RegistryWrite.
+		{[]string{"configurations"}, map[string]operation{
+			http.MethodGet: {perm: read, serve: h.listConfigurations},
+		}},
+		{[]string{"configurations", "testQueries"}, map[string]operation{
+			http.MethodPost: {perm: read, serve: h.testConfigurationQueries},
+		}},
+		{[]string{"configurations", "*"}, map[string]operation{
+			http.MethodGet:    {perm: read, serve: h.getConfiguration},
+			http.MethodPut:    {perm: write, serve: h.putConfiguration},
+			http.MethodDelete: {perm: write, serve: h.deleteConfiguration},
+		}},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 )
 
 // twinState is a device or module twin. Its counters follow what real
@@ -19,6 +20,11 @@ type twinState struct {
 	tags     map[string]any
 	desired  twinSection
 	reported twinSection
+	// configs is the status ("Applied", "Targeted") of each configuration
+	// that targets the twin, and appliedSeq the seq of the one whose
+	// content was last merged into desired (configurations_apply.go).
+	configs    map[string]string
+	appliedSeq uint64
 }
 
 type twinSection struct {
@@ -44,6 +50,7 @@ func (t *twinState) clone() *twinState {
 	c.tags = cloneObject(t.tags)
 	c.desired = t.desired.clone()
 	c.reported = t.reported.clone()
+	c.configs = maps.Clone(t.configs)
 	return &c
 }
 

@@ -18,7 +18,8 @@ type twinDoc struct {
 // object of the IoT Hub REST reference, and the module twin the IoT Hub
 // module-identity tutorial prints; the fidelity table's "Twin JSON" row):
 // identity fields first, modelId "" (PnP api-versions), tags only
-// when non-empty, capabilities last and only on device twins.
+// when non-empty, configurations only when one targets the twin,
+// capabilities last and only on device twins.
 type twinJSON struct {
 	DeviceID                  string                  `json:"deviceId"`
 	ModuleID                  string                  `json:"moduleId,omitempty"`
@@ -36,6 +37,7 @@ type twinJSON struct {
 	Version                   int64                   `json:"version"`
 	Tags                      map[string]any          `json:"tags,omitempty"`
 	Properties                twinPropertiesJSON      `json:"properties"`
+	Configurations            map[string]any          `json:"configurations,omitempty"`
 	Capabilities              *hub.DeviceCapabilities `json:"capabilities,omitempty"`
 }
 
@@ -88,6 +90,9 @@ func renderTwin(s twinSnapshot) (twinDoc, error) {
 		Version:                   tw.version,
 		Tags:                      tw.tags,
 		Properties:                twinPropertiesJSON{Desired: desired, Reported: reported},
+	}
+	if len(tw.configs) > 0 {
+		j.Configurations = configurationsObject(tw.configs)
 	}
 	if moduleID == "" {
 		j.StatusReason = copyString(d.statusReason)

@@ -86,6 +86,10 @@ func (e *Error) WithInfo(info json.RawMessage) *Error {
 // The IoT Hub errors Hubspec knows by name. Codes and names come from the
 // C# service SDK's ErrorCode.cs (Microsoft.Azure.Devices.Common.Exceptions);
 // one table drives the emulator's error writer and the clients' parser.
+// The configuration errors are the exception: ErrorCode.cs lists none, the
+// names are the hub's (InvalidConfigurationContent: a real answer quoted in
+// Azure/azure-iot-sdk-csharp#2419) and the numbers are Hubspec's
+// (docs/fidelity.md, "Configurations").
 var (
 	ErrInvalidOperation                = &Error{StatusCode: 400, Code: 400003, Name: "InvalidOperation"}
 	ErrArgumentInvalid                 = &Error{StatusCode: 400, Code: 400004, Name: "ArgumentInvalid"}
@@ -93,16 +97,19 @@ var (
 	ErrIotHubFormatError               = &Error{StatusCode: 400, Code: 400006, Name: "IotHubFormatError"}
 	ErrDeviceDefinedMultipleTimes      = &Error{StatusCode: 400, Code: 400011, Name: "DeviceDefinedMultipleTimes"}
 	ErrBulkRegistryOperationFailure    = &Error{StatusCode: 400, Code: 400013, Name: "BulkRegistryOperationFailure"}
+	ErrInvalidConfigurationContent     = &Error{StatusCode: 400, Code: 400030, Name: "InvalidConfigurationContent"}
 	ErrConnectionForcefullyClosedOnNew = &Error{StatusCode: 400, Code: 400027, Name: "ConnectionForcefullyClosedOnNewConnection"}
 	ErrUnauthorized                    = &Error{StatusCode: 401, Code: 401002, Name: "IotHubUnauthorizedAccess"}
 	ErrQuotaExceeded                   = &Error{StatusCode: 403, Code: 403002, Name: "IotHubQuotaExceeded"}
 	ErrDeviceMaximumQueueDepthExceeded = &Error{StatusCode: 403, Code: 403004, Name: "DeviceMaximumQueueDepthExceeded"}
 	ErrDeviceNotFound                  = &Error{StatusCode: 404, Code: 404001, Name: "DeviceNotFound"}
 	ErrModuleNotFound                  = &Error{StatusCode: 404, Code: 404010, Name: "ModuleNotFound"}
+	ErrConfigurationNotFound           = &Error{StatusCode: 404, Code: 404011, Name: "ConfigurationNotFound"}
 	ErrDeviceNotOnline                 = &Error{StatusCode: 404, Code: 404103, Name: "DeviceNotOnline"}
 	ErrDeviceConnectionClosedRemotely  = &Error{StatusCode: 404, Code: 404104, Name: "DeviceConnectionClosedRemotely"}
 	ErrDeviceAlreadyExists             = &Error{StatusCode: 409, Code: 409001, Name: "DeviceAlreadyExists"}
 	ErrModuleAlreadyExistsOnDevice     = &Error{StatusCode: 409, Code: 409301, Name: "ModuleAlreadyExistsOnDevice"}
+	ErrConfigurationAlreadyExists      = &Error{StatusCode: 409, Code: 409005, Name: "ConfigurationAlreadyExists"}
 	ErrPreconditionFailed              = &Error{StatusCode: 412, Code: 412001, Name: "PreconditionFailed"}
 	ErrMessageTooLarge                 = &Error{StatusCode: 413, Code: 413001, Name: "MessageTooLarge"}
 	ErrTooManyDevices                  = &Error{StatusCode: 413, Code: 413002, Name: "TooManyDevices"}
@@ -121,6 +128,7 @@ var knownErrors = []*Error{
 	ErrDeviceAlreadyExists, ErrModuleAlreadyExistsOnDevice, ErrPreconditionFailed,
 	ErrMessageTooLarge, ErrTooManyDevices, ErrTooManyModulesOnDevice,
 	ErrThrottled, ErrServerError, ErrServiceUnavailable, ErrGatewayTimeout,
+	ErrConfigurationNotFound, ErrConfigurationAlreadyExists, ErrInvalidConfigurationContent,
 }
 
 // LookupErrorName returns the known error with this iothub-errorcode name.

@@ -99,6 +99,9 @@ type Twin struct {
 	Version                   int64               `json:"version,omitempty"`
 	Tags                      map[string]any      `json:"tags,omitempty"`
 	Properties                *TwinProperties     `json:"properties,omitempty"`
+	// Configurations are the automatic configurations targeting the twin,
+	// by id (read-only).
+	Configurations map[string]TwinConfiguration `json:"configurations,omitempty"`
 }
 
 // TwinProperties holds the desired and reported sections.

@@ -30,9 +30,11 @@ const (
 	telemetry  = "telemetry"
 	events     = "events"
 	c2d        = "c2d"
+	// configurations are automatic device and module configurations.
+	configurations = "configurations"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -52,4 +54,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	queryVocabulary,
 	builtInVocabulary,
 	c2dVocabulary,
+	configurationVocabulary,
 )

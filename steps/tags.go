@@ -41,6 +41,7 @@ var tagSet = []tagDoc{
 	{"@" + telemetry, "about device-to-cloud telemetry, as the service reads it from the built-in endpoint"},
 	{"@" + events, "about the hub's own events on the built-in endpoint: twin changes, identities created and deleted"},
 	{"@" + c2d, "about cloud-to-device messages: the service sends them over AMQP, the device receives them over MQTT, the hub reports feedback"},
+	{"@" + configurations, "about automatic device and module configurations: target conditions, priorities, the desired properties they set, their metrics"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

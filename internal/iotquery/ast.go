@@ -195,7 +195,32 @@ func (q *Query) RestrictToDevices(ids []string) {
 	q.Where = scope
 }
 
-func (p *Path) write(b *strings.Builder) { b.WriteString(strings.Join(p.Segs, ".")) }
+// write prints the path, a segment that is not a plain name (or, first, is
+// a reserved word) in [[ ]], so that the text parses back to the path.
+func (p *Path) write(b *strings.Builder) {
+	for i, s := range p.Segs {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if plainName(s) && (i > 0 || !isReserved(s)) {
+			b.WriteString(s)
+		} else {
+			b.WriteString("[[" + s + "]]")
+		}
+	}
+}
+
+func plainName(s string) bool {
+	if s == "" || !isWordStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isWordPart(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func (l *Literal) write(b *strings.Builder) { b.WriteString(literalText(l)) }
 

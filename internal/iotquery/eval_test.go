@@ -182,3 +182,28 @@ func TestRowKeepsStringsAsWritten(t *testing.T) {
 		t.Fatalf("%s %v", b, err)
 	}
 }
+
+// TestBracketedNames: a configuration's metric names it in double brackets,
+// configurations.[[id]].status, since configuration ids may hold characters
+// a name cannot ('-', ':', ...); the query prints it back the same way.
+func TestBracketedNames(t *testing.T) {
+	if q, err := Parse("SELECT * FROM devices WHERE [[where]] = 1"); err != nil || q.String() != "SELECT * FROM devices WHERE ([[where]] = 1)" {
+		t.Errorf("a reserved word in brackets: %v, %v", q, err)
+	}
+	q, err := Parse("SELECT deviceId FROM devices WHERE configurations.[[fw-2:a]].status = 'Applied'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := docs(t, `[{"deviceId":"a","configurations":{"fw-2:a":{"status":"Applied"}}},{"deviceId":"b","configurations":{"fw-2:a":{"status":"Targeted"}}}]`)
+	if !q.Match(d[0]) || q.Match(d[1]) {
+		t.Errorf("match = %v, %v; want true, false", q.Match(d[0]), q.Match(d[1]))
+	}
+	if got, want := q.String(), "SELECT deviceId FROM devices WHERE (configurations.[[fw-2:a]].status = 'Applied')"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"SELECT * FROM devices WHERE configurations.[[]].status = 'Applied'", "SELECT * FROM devices WHERE configurations.[[x.status = 'Applied'"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}

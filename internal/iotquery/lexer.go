@@ -65,6 +65,8 @@ func lexOne(src string, i int) (token, error) {
 		return lexNumber(src, i)
 	case c == '\'' || c == '"':
 		return lexString(src, i)
+	case strings.HasPrefix(src[i:], "[["):
+		return lexBracketed(src, i)
 	}
 	for _, op := range []string{"!=", "<>", "<=", ">="} {
 		if strings.HasPrefix(src[i:], op) {
@@ -76,6 +78,19 @@ func lexOne(src string, i int) (token, error) {
 	}
 	r, _ := utf8.DecodeRuneInString(src[i:])
 	return token{}, errorAt(src, i, "Unexpected character %q", r)
+}
+
+// lexBracketed reads a name in double brackets, [[fw-2:a]]: the form in
+// which a configuration's metric queries name it (configurations.[[id]],
+// Microsoft's automatic device management docs), since configuration ids
+// may hold characters a plain name cannot. It is a word whose str is the
+// name inside.
+func lexBracketed(src string, i int) (token, error) {
+	end := strings.Index(src[i+2:], "]]")
+	if end <= 0 {
+		return token{}, errorAt(src, i, "A name in [[ ]] is empty or not closed")
+	}
+	return token{kind: tokWord, text: src[i : i+2+end+2], str: src[i+2 : i+2+end], pos: i}, nil
 }
 
 // lexNumber reads a decimal literal (12, 1.5, .5, 1e-3) or a hexadecimal
@@ -187,4 +202,12 @@ func errorAt(src string, off int, format string, args ...any) *SyntaxError {
 		}
 	}
 	return &SyntaxError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// name is a word's name: the text, or for [[name]] what is inside.
+func (t token) name() string {
+	if strings.HasPrefix(t.text, "[[") {
+		return t.str
+	}
+	return t.text
 }

@@ -238,14 +238,14 @@ func (p *parser) path() (*Path, error) {
 		return nil, p.unexpected("expected a property name")
 	}
 	p.next()
-	path := &Path{Segs: []string{t.text}, pos: t.pos}
+	path := &Path{Segs: []string{t.name()}, pos: t.pos}
 	for p.is(".") {
 		p.next()
 		s := p.peek()
 		if s.kind != tokWord {
 			return nil, p.unexpected("expected a property name after '.'")
 		}
-		path.Segs = append(path.Segs, p.next().text)
+		path.Segs = append(path.Segs, p.next().name())
 	}
 	if p.fold != nil {
 		path.Segs = p.fold(path.Segs)

@@ -29,7 +29,8 @@
 # and reads the headers that SDK reads back (x-ms-item-type,
 # x-ms-continuation), sends bulk registry operations as
 # bulk_create_or_update_devices does, reads the registry and service
-# statistics, and meets the 404 of a route that is not emulated.
+# statistics, manages a configuration as IoTHubConfigurationManager does,
+# and meets the 404 of a route that is not emulated.
 # Every wait is bounded: read -t, curl --max-time, mosquitto -W.
 set -euo pipefail
 
@@ -343,6 +344,28 @@ grep -q '"isSuccessful":false' "$work/body" && grep -q "\"deviceId\":\"${device}
 hub GET "/devices/${device}b2" 404
 hub POST /devices 400 "[{\"id\":\"${device}b3\",\"importMode\":\"create\"},{\"id\":\"${device}b3\",\"importMode\":\"delete\"}]"
 hub GET "/devices/${device}b3" 404
+
+step "curl: a configuration, as IoTHubConfigurationManager sends it"
+# Configuration ids are lowercase.
+cfg="{\"id\":\"foreign-cfg\",\"priority\":10,\"targetCondition\":\"deviceId = '${device}b1'\",\"content\":{\"deviceContent\":{\"properties.desired.fw\":{\"v\":2}}},\"metrics\":{\"queries\":{\"ok\":\"SELECT deviceId FROM devices WHERE configurations.[[foreign-cfg]].status = 'Applied'\"}}}"
+hub PUT "/configurations/foreign-cfg" 200 "$cfg"
+etag=$(sed -E 's/.*"etag":"([^"]*)".*/\1/' "$work/body")
+hub PUT "/configurations/foreign-cfg" 409 "$cfg"
+hub GET "/twins/${device}b1" 200
+grep -q '"fw":{"v":2' "$work/body" && grep -q "\"configurations\":{\"foreign-cfg\":{\"status\":\"Applied\"}}" "$work/body" ||
+	fail "configured twin: $(cat "$work/body")"
+hub GET "/configurations/foreign-cfg" 200
+grep -q '"results":{"appliedCount":1,"targetedCount":1}' "$work/body" && grep -q '"results":{"ok":1}' "$work/body" ||
+	fail "configuration metrics: $(cat "$work/body")"
+hub PUT "/configurations/foreign-cfg" 200 "${cfg/\"priority\":10/\"priority\":20}" "If-Match: \"$etag\""
+hub GET /configurations 200
+grep -q '"priority":20' "$work/body" || fail "configurations: $(cat "$work/body")"
+hub POST /configurations/testQueries 200 '{"targetCondition":"tags.site = ","customMetricQueries":{"ok":"SELECT deviceId FROM devices"}}'
+grep -q '"targetConditionError":"[^"]' "$work/body" && grep -q '"customMetricQueryErrors":{}' "$work/body" ||
+	fail "test queries: $(cat "$work/body")"
+hub DELETE "/configurations/foreign-cfg" 412 "" 'If-Match: "c3RhbGU="'
+hub DELETE "/configurations/foreign-cfg" 204 "" 'If-Match: *'
+hub GET "/configurations/foreign-cfg" 404
 
 step "curl: registry and service statistics, and a route that is not emulated"
 hub GET /statistics/devices 200
