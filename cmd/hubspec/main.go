@@ -43,6 +43,8 @@ Usage:
   hubspec sweep --prefix P --older-than DURATION  delete a live hub's leftovers of run prefix P
   hubspec steps [--markdown]                      list the steps features can use, with an example of each
   hubspec report --html FILE cucumber.json        render a Cucumber JSON report as one HTML page
+  hubspec report --merge [--cucumber F] [--junit F] [--html F] REPORTS...
+                                                  merge the reports of a run's shards (run --shard i/n)
   hubspec help                                    print this text
 
 Feature paths are .feature files (file.feature:LINE for one scenario) or

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,15 +12,25 @@ import (
 
 // reportCmd renders a Cucumber JSON file as the HTML report: for runs
 // hubspec did not make itself (`go test ./steps` with godog's cucumber
-// format), or a report archived by CI and wanted again as a page.
+// format), or a report archived by CI and wanted again as a page. With
+// --merge it merges the reports of a sharded run's parts (report_merge.go)
+// into one Cucumber JSON, JUnit XML and HTML report.
 func reportCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("report", "render a Cucumber JSON report as one HTML page.", stderr)
+	fs := newFlagSet("report", "render a Cucumber JSON report as one HTML page, or merge the reports of a sharded run.", stderr)
 	out := fs.String("html", "", "write the HTML report to `FILE` (parent directories are created)")
+	merge := fs.Bool("merge", false, "merge the reports given (each shard's Cucumber JSON and JUnit XML, in any order)\ninto --cucumber, --junit and --html")
+	cucumberOut := fs.String("cucumber", "", "with --merge: write the merged Cucumber JSON to `FILE`")
+	junitOut := fs.String("junit", "", "with --merge: write the merged JUnit XML to `FILE`")
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return parseStatus(err)
 	}
+	if *merge {
+		return mergeCmd(fs, rest, *cucumberOut, *junitOut, *out, stdout, stderr)
+	}
 	switch {
+	case *cucumberOut != "" || *junitOut != "":
+		return usageError(fs, "--cucumber and --junit go with --merge")
 	case *out == "":
 		return usageError(fs, "--html FILE is required")
 	case len(rest) != 1:
@@ -28,10 +39,7 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	// Rendered before the file is touched: a wrong input keeps the old report.
 	page, err := renderReport(rest[0], time.Now())
 	if err == nil {
-		err = os.MkdirAll(filepath.Dir(*out), 0o755)
-	}
-	if err == nil {
-		err = os.WriteFile(*out, page, 0o644)
+		err = writeReportFile(*out, page)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hubspec: %v\n", err)
@@ -39,6 +47,41 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "hubspec: HTML report %s (%d bytes)\n", *out, len(page))
 	return exitPassed
+}
+
+// mergeCmd is report --merge.
+func mergeCmd(fs *flag.FlagSet, inputs []string, cucumberOut, junitOut, htmlOut string, stdout, stderr io.Writer) int {
+	switch {
+	case cucumberOut == "" && junitOut == "" && htmlOut == "":
+		return usageError(fs, "--merge writes --cucumber FILE, --junit FILE or --html FILE: name at least one")
+	case len(inputs) == 0:
+		return usageError(fs, "--merge needs the reports to merge")
+	}
+	in, err := classifyReports(inputs)
+	if err == nil {
+		var written []string
+		written, err = mergeReports(in, cucumberOut, junitOut, htmlOut, func(cuke []byte) ([]byte, error) {
+			var page bytes.Buffer
+			err := writeHTMLReport(&page, cuke, time.Now())
+			return page.Bytes(), err
+		})
+		for _, w := range written {
+			fmt.Fprintf(stdout, "hubspec: merged %d reports into %s\n", len(inputs), w)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hubspec: %v\n", err)
+		return exitFailed
+	}
+	return exitPassed
+}
+
+// writeReportFile writes a report, creating its directory.
+func writeReportFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // renderReport reads a Cucumber JSON file and returns the HTML report.

@@ -26,6 +26,8 @@ type runFlags struct {
 	concurrency int
 	random      int64
 	strict      bool
+	shardSpec   string
+	shard       shard // shardSpec, once checked
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet, envTarget string) {
@@ -38,6 +40,7 @@ func (f *runFlags) bind(fs *flag.FlagSet, envTarget string) {
 	fs.StringVar(&f.html, "html", "", "also write an HTML report to `FILE`: one page, readable offline, with each step's\nevidence (rendered from the run's Cucumber JSON; parent directories are created)")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "run up to `N` scenarios at a time")
 	fs.Int64Var(&f.random, "random", -1, "shuffle the scenarios with `SEED` to replay an earlier order;\n-1 picks a fresh seed (printed at the end), 0 keeps file order")
+	fs.StringVar(&f.shardSpec, "shard", "", "run only the `I/N`-th part of the scenarios (e.g. 2/4), for a CI matrix of N runners;\nthe split is by each scenario's file and line, the same on every machine; merge the parts' reports\nwith \"hubspec report --merge\"")
 	fs.BoolVar(&f.strict, "strict", true, "fail on pending steps (--strict=false lets them pass); an undefined step always fails, naming the closest steps")
 }
 
@@ -53,6 +56,10 @@ func (f *runFlags) check() error {
 		return fmt.Errorf("--concurrency %d: want 1 or more", f.concurrency)
 	case f.random < -1:
 		return fmt.Errorf("--random %d: want a seed, -1 or 0", f.random)
+	}
+	var err error
+	if f.shard, err = parseShard(f.shardSpec); err != nil {
+		return err
 	}
 	return checkTags(f.tags)
 }
@@ -118,6 +125,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s\n", p)
 		}
 		return exitFailed // as godog would for an undefined step
+	}
+	if !f.shard.whole() && scenarios > 0 {
+		mine, n, err := f.shard.paths(opts)
+		if err != nil {
+			return usageError(fs, "%v", parseProblem(err))
+		}
+		fmt.Fprintf(stderr, "hubspec: shard %d/%d: %d of %d scenarios\n", f.shard.index, f.shard.count, n, scenarios)
+		if n == 0 {
+			// Another shard runs them all: with more runners than
+			// scenarios, this one has nothing to do, which is no failure.
+			return exitPassed
+		}
+		opts.Paths, scenarios = mine, n
 	}
 	if scenarios == 0 {
 		// A tag typo must not turn a conformance check green.
