@@ -62,6 +62,7 @@ type identityState struct {
 	lastPatch *device.DesiredPatch // the last desired patch it received
 	acked     *int64               // the reported $version the hub answered to its last report
 	methods   *methodState         // its direct methods, made on first use (methods.go)
+	pnp       *pnpState            // its digital twin's ETag and command answers, made on first use (pnp.go)
 }
 
 // state is the identity's state, made on first use.

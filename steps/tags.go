@@ -40,6 +40,7 @@ var tagSet = []tagDoc{
 	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
 	{"@" + telemetry, "about device-to-cloud telemetry, as the service reads it from the built-in endpoint"},
 	{"@" + events, "about the hub's own events on the built-in endpoint: twin changes, identities created and deleted"},
+	{"@" + pnp, "about IoT Plug and Play: the model a device announces, its digital twin, JSON patches and commands"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 
