@@ -124,6 +124,11 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if !sameHost(u.host, h.hostName) {
 		return fmt.Errorf("username host %q is not this hub (%s)", u.host, h.hostName)
 	}
+	if m, ok := u.props["model-id"]; ok {
+		if err := checkModelID(m); err != nil {
+			return err
+		}
+	}
 	if pk.Connect.ClientIdentifier != u.id.clientID() {
 		return fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
 	}
@@ -136,7 +141,10 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	if pk.Connect.WillFlag && !strings.HasPrefix(pk.Connect.WillTopic, telemetryPrefix(u.id)) {
 		return fmt.Errorf("will topic %q is not the identity's telemetry topic", pk.Connect.WillTopic)
 	}
-	return h.faults.refusedConnect(u.id)
+	if err := h.faults.refusedConnect(u.id); err != nil {
+		return err
+	}
+	return h.registry.announceModel(u.id.deviceID, u.id.moduleID, u.props["model-id"])
 }
 
 // credentialsValid authenticates the identity by what the client

@@ -93,7 +93,7 @@ func (v queryDoc) top(name string) (any, bool) {
 		return map[string]any{"primaryThumbprint": stringOrNil(st.creds.primaryThumbprint),
 			"secondaryThumbprint": stringOrNil(st.creds.secondaryThumbprint)}, true
 	case "modelId":
-		return "", true
+		return st.modelID, true
 	case "version":
 		return st.twin.version, true
 	case "tags":

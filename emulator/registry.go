@@ -100,6 +100,7 @@ type identityState struct {
 	connStateUpdated string
 	lastActivity     string
 	c2dCount         int
+	modelID          string // the model it last announced at CONNECT (pnp_model.go)
 	creds            credentials
 	twin             *twinState
 }

@@ -79,6 +79,18 @@ func (h *restHandler) buildRoutes() []route {
 			http.MethodPut:    {perm: write, serve: h.putConfiguration},
 			http.MethodDelete: {perm: write, serve: h.deleteConfiguration},
 		}},
+		// Plug and Play digital twins (pnp_rest.go) are the twins' and
+		// the direct methods' operations in another shape: ServiceConnect.
+		{[]string{"digitaltwins", "*"}, map[string]operation{
+			http.MethodGet:   {perm: service, serve: h.getDigitalTwin},
+			http.MethodPatch: {perm: service, serve: h.patchDigitalTwin},
+		}},
+		{[]string{"digitaltwins", "*", "commands", "*"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.invokeCommand, waits: true},
+		}},
+		{[]string{"digitaltwins", "*", "components", "*", "commands", "*"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.invokeCommand, waits: true},
+		}},
 	}
 }
 

@@ -33,6 +33,7 @@ type storedIdentity struct {
 	ConnStateUpdated string      `json:"connectionStateUpdated"`
 	LastActivity     string      `json:"lastActivity"`
 	C2DCount         int         `json:"c2dCount,omitempty"`
+	ModelID          string      `json:"modelId,omitempty"`
 	Credentials      storedCreds `json:"credentials"`
 	Twin             storedTwin  `json:"twin"`
 }
@@ -108,7 +109,7 @@ func storedIdentityOf(st *identityState) storedIdentity {
 	tw := st.twin
 	return storedIdentity{
 		GenerationID: st.generationID, ETag: st.etag, ConnStateUpdated: st.connStateUpdated,
-		LastActivity: st.lastActivity, C2DCount: st.c2dCount,
+		LastActivity: st.lastActivity, C2DCount: st.c2dCount, ModelID: st.modelID,
 		Credentials: storedCreds{Type: c.authType, PrimaryKey: c.primaryKey, SecondaryKey: c.secondaryKey,
 			PrimaryThumbprint: c.primaryThumbprint, SecondaryThumbprint: c.secondaryThumbprint},
 		Twin: storedTwin{ETag: tw.etag, Version: tw.version, Tags: tw.tags,
@@ -120,7 +121,7 @@ func (si storedIdentity) state() identityState {
 	c := si.Credentials
 	return identityState{
 		generationID: si.GenerationID, etag: si.ETag, connStateUpdated: si.ConnStateUpdated,
-		lastActivity: si.LastActivity, c2dCount: si.C2DCount,
+		lastActivity: si.LastActivity, c2dCount: si.C2DCount, modelID: si.ModelID,
 		creds: credentials{authType: c.Type, primaryKey: c.PrimaryKey, secondaryKey: c.SecondaryKey,
 			primaryThumbprint: c.PrimaryThumbprint, secondaryThumbprint: c.SecondaryThumbprint},
 		twin: &twinState{etag: si.Twin.ETag, version: si.Twin.Version, tags: orEmpty(si.Twin.Tags),

@@ -17,9 +17,9 @@ type twinDoc struct {
 // twinJSON is the REST twin in the field order of real answers (the Twin
 // object of the IoT Hub REST reference, and the module twin the IoT Hub
 // module-identity tutorial prints; the fidelity table's "Twin JSON" row):
-// identity fields first, modelId "" (PnP api-versions), tags only
-// when non-empty, configurations only when one targets the twin,
-// capabilities last and only on device twins.
+// identity fields first, modelId ("" until the identity announces a model,
+// pnp_model.go), tags only when non-empty, configurations only when one
+// targets the twin, capabilities last and only on device twins.
 type twinJSON struct {
 	DeviceID                  string                  `json:"deviceId"`
 	ModuleID                  string                  `json:"moduleId,omitempty"`
@@ -87,6 +87,7 @@ func renderTwin(s twinSnapshot) (twinDoc, error) {
 		CloudToDeviceMessageCount: st.c2dCount,
 		AuthenticationType:        st.creds.authType,
 		X509Thumbprint:            authJSONOf(st.creds).X509Thumbprint,
+		ModelID:                   st.modelID,
 		Version:                   tw.version,
 		Tags:                      tw.tags,
 		Properties:                twinPropertiesJSON{Desired: desired, Reported: reported},

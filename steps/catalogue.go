@@ -32,9 +32,10 @@ const (
 	c2d        = "c2d"
 	// configurations are automatic device and module configurations.
 	configurations = "configurations"
+	pnp        = "pnp"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -55,4 +56,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	builtInVocabulary,
 	c2dVocabulary,
 	configurationVocabulary,
+	pnpVocabulary,
 )

@@ -64,6 +64,7 @@ type identityState struct {
 	acked     *int64                      // the reported $version the hub answered to its last report
 	methods   *methodState                // its direct methods, made on first use (methods.go)
 	cloud     <-chan device.CloudMessage  // its cloud-to-device messages, once it listens (c2d.go)
+	pnp       *pnpState                   // its digital twin's ETag and command answers, made on first use (pnp.go)
 }
 
 // state is the identity's state, made on first use.

@@ -68,3 +68,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *mqttconn.Settings) { c.L
 // made or refused; paho's own reconnect attempts that fail are not seen,
 // only the loss before them and the connection that finally succeeds.
 func WithObserver(fn func(Event)) Option { return func(c *mqttconn.Settings) { c.Observe = fn } }
+
+// WithModelID announces the IoT Plug and Play model the device or module
+// implements, a DTMI such as "dtmi:com:example:Thermostat;1", in the MQTT
+// user name of every CONNECT ("&model-id=", URL-encoded), as the SDKs'
+// model id option does. The hub shows it as the twin's modelId and the
+// digital twin's $metadata.$model.
+func WithModelID(dtmi string) Option { return func(c *mqttconn.Settings) { c.ModelID = dtmi } }

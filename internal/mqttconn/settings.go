@@ -35,6 +35,7 @@ type Settings struct {
 	ClientID   string             // a client identifier sent instead of the identity's own (mqtttest.WithClientID)
 	OnMessage  func(paho.Message) // mqtttest.DialRaw's handler of unrouted messages (mqtttest.WithOnMessage)
 	Observe    func(Event)        // nil: nobody observes (see device.WithObserver)
+	ModelID    string             // the Plug and Play model announced in the user name (device.WithModelID)
 }
 
 // Resolve applies the options over the defaults and works out the
@@ -90,13 +91,18 @@ func (cfg Settings) BrokerURL() string {
 	return "tls://" + cfg.Addr
 }
 
-// Credentials are the MQTT user name and password for cs: a given token;
+// Credentials are the MQTT user name and password for cs (the user name
+// with "&model-id=" and the URL-encoded model when one is announced, as the
+// Python device SDK writes it: pipeline_stages_iothub_mqtt.py): a given token;
 // no password when the client presents a certificate, as the SDKs send
 // none with X.509 (azure-iot-sdk-python pipeline_stages_mqtt.py); or a
 // token signed with the connection string's key.
 func Credentials(cs hub.ConnectionString, cfg Settings) (string, string) {
 	user := cs.HostName + "/" + IdentityClientID(cs) + "/?api-version=" + APIVersion +
 		"&DeviceClientType=" + url.QueryEscape("hubspec/0.1")
+	if cfg.ModelID != "" {
+		user += "&model-id=" + url.QueryEscape(cfg.ModelID)
+	}
 	if cfg.Token != "" {
 		return user, cfg.Token
 	}

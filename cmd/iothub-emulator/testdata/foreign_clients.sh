@@ -30,7 +30,11 @@
 # x-ms-continuation), sends bulk registry operations as
 # bulk_create_or_update_devices does, reads the registry and service
 # statistics, manages a configuration as IoTHubConfigurationManager does,
-# and meets the 404 of a route that is not emulated.
+# and meets the 404 of a route that is not emulated. Last, Plug and
+# Play: the device connects announcing its model in the user name, curl reads
+# its twin and digital twin, patches the digital twin (the device gets the
+# desired patch with the component marker) and calls a component command
+# that the device answers as a direct method.
 # Every wait is bounded: read -t, curl --max-time, mosquitto -W.
 set -euo pipefail
 
@@ -374,5 +378,73 @@ hub GET /statistics/service 200
 grep -Eq '^\{"connectedDeviceCount":[0-9]+\}$' "$work/body" || fail "service statistics: $(cat "$work/body")"
 hub GET /jobs/v2/query 404
 grep -q 'not emulated' "$work/body" || fail "a route that is not emulated: $(cat "$work/body")"
+
+step "curl and mosquitto: Plug and Play, the device announcing its model in the user name"
+hub GET "/devices/$device" 200
+device_key=$(grep -o '"primaryKey":"[^"]*"' "$work/body" | head -n 1 | cut -d'"' -f4)
+device_sas=$(sas "$host/devices/$device" "$device_key")
+model='dtmi:com:example:TemperatureController;1'
+# The Python device SDK's user name: the model URL-encoded after the api-version.
+pnp_args=(-h 127.0.0.1 -p "$mqtt_port" --cafile "$ca" -V mqttv311 -i "$device"
+	-u "$host/$device/?$api&model-id=$(urlencode "$model")")
+mkfifo "$work/pnp"
+stdbuf -oL mosquitto_sub "${pnp_args[@]}" -P "$device_sas" -c -q 1 -d -v -C 2 -W 20 \
+	-t '$iothub/twin/PATCH/properties/desired/#' -t '$iothub/methods/POST/#' >"$work/pnp" 2>>"$work/mosquitto_sub.log" &
+sub_pid=$!
+exec 6<"$work/pnp"
+subacks=0
+while [ "$subacks" -lt 1 ]; do
+	read -r -t 15 line <&6 || fail "mosquitto_sub: no SUBACK for the Plug and Play device within 15 s"
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in *"received SUBACK"*) subacks=1 ;; esac
+done
+hub GET "/twins/$device" 200
+grep -q "\"modelId\":\"$model\"" "$work/body" || fail "the twin does not show the model: $(cat "$work/body")"
+hub GET "/digitaltwins/$device" 200
+grep -q "^{\"\$dtId\":\"$device\"," "$work/body" && grep -q "\"\$model\":\"$model\"" "$work/body" ||
+	fail "digital twin: $(cat "$work/body")"
+
+step "curl: a JSON patch of the digital twin, as update_digital_twin sends it, reaches the device"
+hub PATCH "/digitaltwins/$device" 202 '[{"op":"add","path":"/thermostat1/targetTemperature","value":21.4}]' 'If-Match: *'
+patch=
+while read -r -t 15 line <&6; do
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in '$iothub/twin/PATCH/properties/desired/'*) patch=$line && break ;; esac
+done
+case $patch in *'{"thermostat1":{"__t":"c","targetTemperature":21.4},"$version":2}') ;; *) fail "desired patch from the JSON patch: '$patch'" ;; esac
+hub PATCH "/digitaltwins/$device" 400 '[{"op":"move","from":"/a","path":"/b"}]'
+
+step "curl: a component command, as invoke_component_command sends it; mosquitto_pub answers the method"
+curl -sS --max-time 30 --cacert "$ca" -X POST -D "$work/command.headers" -o "$work/command.body" -w '%{http_code}' \
+	-H "Authorization: $(sas "$host" "$owner_key" iothubowner)" -H 'Content-Type: application/json' --data '"now"' \
+	"https://$host/digitaltwins/$device/components/thermostat1/commands/getMaxMinReport?$api&responseTimeoutInSeconds=20" \
+	>"$work/command.status" 2>>"$work/curl.log" &
+call_pid=$!
+request=
+while read -r -t 15 line <&6; do
+	echo "$line" >>"$work/mosquitto_sub.log"
+	case $line in '$iothub/methods/POST/thermostat1*getMaxMinReport/?$rid='*) request=$line && break ;; esac
+done
+[ "${request#* }" = '"now"' ] || fail "command as a method call: '$request'"
+rid=${request%% *}
+rid=${rid#*'?$rid='}
+wait "$sub_pid" || fail "mosquitto_sub exited $?"
+sub_pid=
+mosquitto_pub "${pnp_args[@]}" -P "$device_sas" -q 1 -d -t "\$iothub/methods/res/200/?\$rid=$rid" \
+	-m '{"maxTemp":25.3}' >>"$work/mosquitto_pub.log" 2>&1 || fail "mosquitto_pub of the command answer exited $?"
+wait "$call_pid" || fail "curl of the command exited $?"
+call_pid=
+[ "$(cat "$work/command.status")" = 200 ] && [ "$(cat "$work/command.body")" = '{"maxTemp":25.3}' ] ||
+	fail "the command answered $(cat "$work/command.status"): $(cat "$work/command.body")"
+grep -qi '^x-ms-command-statuscode: 200' "$work/command.headers" && grep -qi '^x-ms-request-id: ' "$work/command.headers" ||
+	fail "the command's headers: $(cat "$work/command.headers")"
+
+step "mosquitto_pub: a model id that is not a DTMI is refused"
+: >"$work/mosquitto_pub.bad"
+if mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" --cafile "$ca" -V mqttv311 -i "$device" -u "$host/$device/?$api&model-id=thermostat" \
+	-P "$device_sas" -q 1 -t "devices/$device/messages/events/" -m 'x' >>"$work/mosquitto_pub.bad" 2>&1; then
+	fail "mosquitto_pub with model-id=thermostat was accepted"
+fi
+grep -q 'not authorised\|Connection Refused' "$work/mosquitto_pub.bad" || fail "model-id=thermostat failed, but not as refused"
 
 echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"
