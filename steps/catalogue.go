@@ -32,7 +32,7 @@ const (
 	c2d        = "c2d"
 	// configurations are automatic device and module configurations.
 	configurations = "configurations"
-	pnp        = "pnp"
+	pnp            = "pnp"
 )
 
 var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp}
