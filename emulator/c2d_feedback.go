@@ -62,6 +62,9 @@ type feedbackQueue struct {
 	now     func() time.Time
 	records []feedbackRecord
 	wake    chan struct{} // closed and replaced when records arrive
+	// locked are the batches received over HTTPS and not yet settled, by
+	// lock token (c2d_feedback_http.go).
+	locked map[string]lockedFeedback
 }
 
 func newFeedbackQueue(now func() time.Time) *feedbackQueue {

@@ -258,3 +258,58 @@ func serviceSession(ctx context.Context, t *testing.T, s *emulator.Server) *amqp
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestFeedbackOverHTTPS: the HTTP runtime's receive takes a batch under a
+// lock (204 when none, or all are locked); abandon gives it back under a
+// new lock, complete removes it, a used or unknown lock token is 412
+// DeviceMessageLockLost, and a lock that expires gives the batch back.
+func TestFeedbackOverHTTPS(t *testing.T) {
+	clock := &fakeClock{at: time.Now()}
+	s, reg := startHubWith(t, emulator.Options{Now: clock.now})
+	cs := c2dDevice(t, s, reg, "dev1")
+	_, msgs := dialC2D(t, s, cs)
+	m := dialMessaging(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Send(ctx, "dev1", service.CloudMessage{MessageID: "m-1", Ack: service.AckFull, Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	<-msgs
+	var first *service.FeedbackBatch
+	for first == nil { // the Success record follows the device's PUBACK
+		var err error
+		if first, err = reg.ReceiveFeedbackHTTP(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no feedback over HTTPS")
+		}
+	}
+	if first.LockToken == "" || len(first.Records) != 1 || first.Records[0].OriginalMessageID != "m-1" || first.Records[0].StatusCode != "Success" {
+		t.Fatalf("batch %+v", first)
+	}
+	if b, err := reg.ReceiveFeedbackHTTP(ctx); err != nil || b != nil {
+		t.Fatalf("a locked batch was received again: %+v, %v", b, err)
+	}
+	if err := reg.AbandonFeedback(ctx, first.LockToken); err != nil {
+		t.Fatal(err)
+	}
+	again, err := reg.ReceiveFeedbackHTTP(ctx)
+	if err != nil || again == nil || again.LockToken == first.LockToken || again.Records[0].OriginalMessageID != "m-1" {
+		t.Fatalf("after abandon: %+v, %v", again, err)
+	}
+	if err := reg.CompleteFeedback(ctx, first.LockToken); !errors.Is(err, hub.ErrDeviceMessageLockLost) {
+		t.Fatalf("complete with a used token: %v, want 412 DeviceMessageLockLost", err)
+	}
+	clock.advance(2 * time.Minute) // the lock expires
+	expired, err := reg.ReceiveFeedbackHTTP(ctx)
+	if err != nil || expired == nil || expired.Records[0].OriginalMessageID != "m-1" {
+		t.Fatalf("after the lock expired: %+v, %v", expired, err)
+	}
+	if err := reg.CompleteFeedback(ctx, expired.LockToken); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := reg.ReceiveFeedbackHTTP(ctx); err != nil || b != nil {
+		t.Fatalf("a completed batch came back: %+v, %v", b, err)
+	}
+}

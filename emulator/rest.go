@@ -142,7 +142,9 @@ func (h *restHandler) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header()[k] = v
 	}
 	if res.body != nil {
-		w.Header().Set("Content-Type", jsonContentType)
+		if w.Header().Get("Content-Type") == "" { // a handler may name its own
+			w.Header().Set("Content-Type", jsonContentType)
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
 	}
 	w.WriteHeader(res.status)

@@ -66,6 +66,17 @@ func (h *restHandler) buildRoutes() []route {
 		{[]string{"statistics", "service"}, map[string]operation{
 			http.MethodGet: {perm: service, serve: h.serviceStatistics},
 		}},
+		// Feedback over HTTPS (c2d_feedback_http.go): ServiceConnect, as
+		// over AMQP.
+		{[]string{"messages", "serviceBound", "feedback"}, map[string]operation{
+			http.MethodGet: {perm: service, serve: h.receiveFeedback},
+		}},
+		{[]string{"messages", "serviceBound", "feedback", "*"}, map[string]operation{
+			http.MethodDelete: {perm: service, serve: h.completeFeedback},
+		}},
+		{[]string{"messages", "serviceBound", "feedback", "*", "abandon"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.abandonFeedback},
+		}},
 		// Configurations are registry data: reading them (and testing
 		// their queries) needs RegistryRead, changing them RegistryWrite.
 		{[]string{"configurations"}, map[string]operation{

@@ -111,6 +111,7 @@ var (
 	ErrModuleAlreadyExistsOnDevice     = &Error{StatusCode: 409, Code: 409301, Name: "ModuleAlreadyExistsOnDevice"}
 	ErrConfigurationAlreadyExists      = &Error{StatusCode: 409, Code: 409005, Name: "ConfigurationAlreadyExists"}
 	ErrPreconditionFailed              = &Error{StatusCode: 412, Code: 412001, Name: "PreconditionFailed"}
+	ErrDeviceMessageLockLost           = &Error{StatusCode: 412, Code: 412002, Name: "DeviceMessageLockLost"}
 	ErrMessageTooLarge                 = &Error{StatusCode: 413, Code: 413001, Name: "MessageTooLarge"}
 	ErrTooManyDevices                  = &Error{StatusCode: 413, Code: 413002, Name: "TooManyDevices"}
 	ErrTooManyModulesOnDevice          = &Error{StatusCode: 413, Code: 413003, Name: "TooManyModulesOnDevice"}
@@ -129,6 +130,7 @@ var knownErrors = []*Error{
 	ErrMessageTooLarge, ErrTooManyDevices, ErrTooManyModulesOnDevice,
 	ErrThrottled, ErrServerError, ErrServiceUnavailable, ErrGatewayTimeout,
 	ErrConfigurationNotFound, ErrConfigurationAlreadyExists, ErrInvalidConfigurationContent,
+	ErrDeviceMessageLockLost,
 }
 
 // LookupErrorName returns the known error with this iothub-errorcode name.

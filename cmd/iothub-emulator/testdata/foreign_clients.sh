@@ -371,6 +371,11 @@ hub DELETE "/configurations/foreign-cfg" 412 "" 'If-Match: "c3RhbGU="'
 hub DELETE "/configurations/foreign-cfg" 204 "" 'If-Match: *'
 hub GET "/configurations/foreign-cfg" 404
 
+step "curl: feedback over HTTPS, as receive/complete_feedback_notification send it"
+hub GET /messages/serviceBound/feedback 204
+hub DELETE /messages/serviceBound/feedback/0f8fad5b-d9cb-469f-a165-70867728950e 412
+grep -q '412002' "$work/body" || fail "completing an unknown lock token: $(cat "$work/body")"
+
 step "curl: registry and service statistics, and a route that is not emulated"
 hub GET /statistics/devices 200
 grep -Eq '^\{"totalDeviceCount":[0-9]+,"enabledDeviceCount":[0-9]+,"disabledDeviceCount":[0-9]+\}$' "$work/body" || fail "registry statistics: $(cat "$work/body")"
