@@ -45,6 +45,7 @@ Usage:
   hubspec report --html FILE cucumber.json        render a Cucumber JSON report as one HTML page
   hubspec report --merge [--cucumber F] [--junit F] [--html F] REPORTS...
                                                   merge the reports of a run's shards (run --shard i/n)
+  hubspec init [DIR]                              write a starter features/ folder and a CI workflow into DIR (default .)
   hubspec help                                    print this text
 
 Feature paths are .feature files (file.feature:LINE for one scenario) or
@@ -77,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := "run", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "sweep", "steps", "report", "help":
+		case "run", "sweep", "steps", "report", "init", "help":
 			cmd, rest = args[0], args[1:]
 		}
 	}
@@ -88,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return stepsCmd(rest, stdout, stderr)
 	case "report":
 		return reportCmd(rest, stdout, stderr)
+	case "init":
+		return initCmd(rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitPassed
