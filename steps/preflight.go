@@ -9,7 +9,8 @@ import (
 // (paths, tags, file.feature:LINE), and checks every step of them against
 // the vocabulary: a step no step reads like, a missing doc string or
 // table, a value that starts as JSON but is not, a JSON doc string that is
-// not, a Scenario Outline placeholder no Examples column fills in. It
+// not, a Scenario Outline placeholder no Examples column fills in, a tag
+// outside the closed set or a scenario that could run nowhere (tags.go). It
 // returns the scenarios to run, each mistake as "file:line: what to do",
 // and godog's own error when the files cannot be read or parsed. A runner
 // calls it before it opens a target, so that a mistake costs no hub.
@@ -25,6 +26,11 @@ func Preflight(opts godog.Options) (scenarios int, problems []string, err error)
 	}
 	for _, p := range vocabulary.Lint(parsed) {
 		problems = append(problems, p.String())
+	}
+	for _, f := range parsed {
+		for _, p := range tagProblems(f) {
+			problems = append(problems, p.String())
+		}
 	}
 	return scenarios, problems, nil
 }

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/cucumber/godog"
+	messages "github.com/cucumber/messages/go/v21"
 	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/steps/internal/vocab"
 )
 
 // The closed tag set: scenarioGate fails a scenario with any other tag, and
@@ -74,6 +76,108 @@ func scenarioGate(s *godog.Scenario, target harness.Target) error {
 		return fmt.Errorf("%w: it is %s and target %q is an emulator", godog.ErrSkip, tagLiveOnly, target.Name())
 	}
 	return nil
+}
+
+// tagProblems are the tag mistakes of a feature's scenarios, each once at
+// the line of the tag (or scenario) at fault: a tag outside the set, named
+// with the closest one, and a scenario tagged to run nowhere.
+func tagProblems(f vocab.Feature) []vocab.Problem {
+	lines := tagLines(f.Doc)
+	var problems []vocab.Problem
+	seen := map[vocab.Problem]bool{}
+	add := func(p vocab.Problem) {
+		if !seen[p] {
+			seen[p] = true
+			problems = append(problems, p)
+		}
+	}
+	for _, p := range f.Pickles {
+		var names []string
+		for _, t := range p.Tags {
+			names = append(names, t.Name)
+			if !slices.ContainsFunc(tagSet, func(k tagDoc) bool { return k.name == t.Name }) {
+				add(vocab.Problem{File: p.Uri, Line: lines[t.AstNodeId],
+					Msg: fmt.Sprintf("unknown tag %s%s: the tags are %s", t.Name, closestTag(t.Name), tagNames())})
+			}
+		}
+		if slices.Contains(names, tagEmulatorOnly) && slices.Contains(names, tagLiveOnly) {
+			add(vocab.Problem{File: p.Uri, Line: lines[p.AstNodeIds[0]],
+				Msg: fmt.Sprintf("tags %s and %s together: the scenario could run nowhere; keep one", tagEmulatorOnly, tagLiveOnly)})
+		}
+	}
+	return problems
+}
+
+// tagLines are the lines of a document's tags and scenarios by AST id.
+func tagLines(doc *messages.GherkinDocument) map[string]int64 {
+	lines := map[string]int64{}
+	tags := func(ts []*messages.Tag) {
+		for _, t := range ts {
+			lines[t.Id] = t.Location.Line
+		}
+	}
+	scenario := func(s *messages.Scenario) {
+		lines[s.Id] = s.Location.Line
+		tags(s.Tags)
+		for _, e := range s.Examples {
+			tags(e.Tags)
+		}
+	}
+	if doc == nil || doc.Feature == nil {
+		return lines
+	}
+	tags(doc.Feature.Tags)
+	for _, c := range doc.Feature.Children {
+		if c.Scenario != nil {
+			scenario(c.Scenario)
+		}
+		if c.Rule != nil {
+			tags(c.Rule.Tags)
+			for _, rc := range c.Rule.Children {
+				if rc.Scenario != nil {
+					scenario(rc.Scenario)
+				}
+			}
+		}
+	}
+	return lines
+}
+
+// closestTag suggests the tag of the set a misspelt one was most likely
+// meant to be (at most two letters off), as ": did you mean @smoke?".
+func closestTag(name string) string {
+	best, bestDist := "", 3
+	for _, t := range tagSet {
+		if d := editDistance(strings.ToLower(name), t.name); d < bestDist {
+			best, bestDist = t.name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " (did you mean " + best + "?)"
+}
+
+// editDistance is the Levenshtein distance of two strings, by runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
 
 // tagNames lists the tag set for a message: "@smoke, @slow ... and @limits".

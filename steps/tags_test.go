@@ -143,3 +143,44 @@ func TestDomainTagsSelectASubset(t *testing.T) {
 		t.Errorf("--tags @limits selects %v of %v", got, all)
 	}
 }
+
+// TestPreflightTellsTagMistakes: before anything runs, a tag outside the
+// set is told at its own line with the closest tag, once however many
+// scenarios carry it, and a scenario tagged to run nowhere at its line.
+func TestPreflightTellsTagMistakes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tags.feature")
+	feature := `@identitees
+Feature: Tags
+
+  @smoek
+  Scenario: One
+    When the service creates device "a" with hub-assigned keys
+
+  Scenario: Two
+    When the service creates device "b" with hub-assigned keys
+
+  @emulator-only @live-only
+  Scenario: Nowhere
+    When the service creates device "c" with hub-assigned keys
+`
+	if err := os.WriteFile(path, []byte(feature), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, problems, err := steps.Preflight(godog.Options{Paths: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		path + ":1: unknown tag @identitees (did you mean @identities?): the tags are ",
+		path + ":4: unknown tag @smoek (did you mean @smoke?): the tags are ",
+		path + ":12: tags @emulator-only and @live-only together: the scenario could run nowhere; keep one",
+	}
+	if len(problems) != len(want) {
+		t.Fatalf("problems:\n%s", strings.Join(problems, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(problems[i], w) {
+			t.Errorf("problem %d: %q, want it to start %q", i, problems[i], w)
+		}
+	}
+}
