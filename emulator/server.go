@@ -124,6 +124,7 @@ type Server struct {
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
 	cas      *deviceCAs
 	methods  *methods // direct method calls waiting for their answer
+	jobs     *jobs    // scheduled jobs
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -238,7 +239,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		},
 		Notify: s.notifier(opts),
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods)
+	s.jobs = newJobs(s.registry, s.methods, opts.Now, s.log)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.jobs)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
 	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
@@ -404,6 +406,7 @@ func (s *Server) Close() error {
 func (s *Server) close() error {
 	s.faults.stop()   // pending fault delays and control long polls end first
 	s.methods.close() // and direct method calls waiting for an answer
+	s.jobs.close()    // and scheduled jobs, whose method calls have just ended
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
