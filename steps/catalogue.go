@@ -29,9 +29,10 @@ const (
 	queries    = "queries"
 	telemetry  = "telemetry"
 	events     = "events"
+	jobs       = "jobs"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, jobs}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -50,4 +51,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	x509Vocabulary,
 	queryVocabulary,
 	builtInVocabulary,
+	jobVocabulary,
 )

@@ -344,12 +344,36 @@ hub GET "/devices/${device}b2" 404
 hub POST /devices 400 "[{\"id\":\"${device}b3\",\"importMode\":\"create\"},{\"id\":\"${device}b3\",\"importMode\":\"delete\"}]"
 hub GET "/devices/${device}b3" 404
 
+step "curl: a scheduled twin update job, as create_scheduled_job and get_scheduled_job send them"
+job=${device}-job1
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+twinjob="{\"jobId\":\"$job\",\"type\":\"scheduleUpdateTwin\",\"updateTwin\":{\"etag\":\"*\",\"properties\":{\"desired\":{\"jobSet\":42}}},\"queryCondition\":\"deviceId = '$device'\",\"startTime\":\"$now\",\"maxExecutionTimeInSeconds\":60}"
+hub PUT "/jobs/v2/$job" 200 "$twinjob"
+grep -Eq '"status":"(queued|scheduled)"' "$work/body" || fail "created job: $(cat "$work/body")"
+hub PUT "/jobs/v2/$job" 409 "$twinjob"
+# The job runs at once; a client polls its status, as the SDK samples do.
+for _ in $(seq 50); do
+	hub GET "/jobs/v2/$job" 200
+	grep -q '"status":"completed"' "$work/body" && break
+done
+grep -q '"status":"completed"' "$work/body" && grep -q '"deviceJobStatistics":{"deviceCount":1,"failedCount":0,"succeededCount":1,' "$work/body" ||
+	fail "the twin job did not complete on one device: $(cat "$work/body")"
+hub GET "/twins/$device" 200
+grep -q '"jobSet":42' "$work/body" || fail "the job did not update the twin: $(cat "$work/body")"
+hub POST "/jobs/v2/$job/cancel" 200
+grep -q '"status":"completed"' "$work/body" || fail "cancelling an ended job: $(cat "$work/body")"
+hub GET "/jobs/v2/${device}-nojob" 404
+grep -q 'JobNotFound\|404002' "$work/body" || fail "unknown job: $(cat "$work/body")"
+status=$(curl -sS --max-time 10 --cacert "$ca" -o "$work/body" -w '%{http_code}' -H "Authorization: $(sas "$host" "$owner_key" iothubowner)" \
+	"https://$host/jobs/v2/query?jobType=scheduleUpdateTwin&jobStatus=completed&$api") || fail "curl GET /jobs/v2/query"
+[ "$status" = 200 ] && grep -q "\"jobId\":\"$job\"" "$work/body" || fail "job query answered $status: $(cat "$work/body")"
+
 step "curl: registry and service statistics, and a route that is not emulated"
 hub GET /statistics/devices 200
 grep -Eq '^\{"totalDeviceCount":[0-9]+,"enabledDeviceCount":[0-9]+,"disabledDeviceCount":[0-9]+\}$' "$work/body" || fail "registry statistics: $(cat "$work/body")"
 hub GET /statistics/service 200
 grep -Eq '^\{"connectedDeviceCount":[0-9]+\}$' "$work/body" || fail "service statistics: $(cat "$work/body")"
-hub GET /jobs/v2/query 404
+hub GET /jobs 404
 grep -q 'not emulated' "$work/body" || fail "a route that is not emulated: $(cat "$work/body")"
 
 echo "PASS: curl, mosquitto_sub and mosquitto_pub against $bin"
