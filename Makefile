@@ -10,16 +10,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # be pulled here); Hubspec terminates its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: setup run test test-image lint image bench fuzz soak
+.PHONY: setup run test test-image lint image bench bench-suite fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
-## foreign-client test uses (mosquitto-clients, curl, openssl from Debian) and
-## Chromium, the headless browser that checks the HTML report
+## foreign-client test uses (mosquitto-clients, curl, openssl from Debian), the
+## Python Azure SDKs the foreign AMQP tests run (python3-azure with
+## azure-eventhub, python3-uamqp, python3-websocket, for Debian's
+## /usr/bin/python3) and Chromium, the headless browser that checks the HTML
+## report
 setup:
 	$(GO) mod download
 	$(GO) build ./...
 	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
+	fi
+	@if ! /usr/bin/python3 -c 'import azure.eventhub, uamqp, websocket' 2>/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-azure python3-uamqp python3-websocket; \
 	fi
 	@if ! command -v chromium >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
@@ -75,10 +81,18 @@ image:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./internal/amqp
 
+## bench-suite: the built-in feature suite's wall time on the embedded
+## emulator at the default concurrency (steps.BenchmarkSuite), three runs
+## and their median
+bench-suite:
+	@$(GO) test -run '^$$' -bench '^BenchmarkSuite$$' -benchtime 1x -count 3 ./steps | tee /dev/stderr | \
+	  awk '{ for (i = 1; i < NF; i++) if ($$(i+1) == "s/suite") print $$i }' | sort -n | \
+	  awk '{ t[NR] = $$1 } END { if (NR != 3) exit 1; printf "suite wall time on the embedded emulator, median of 3: %.2f s (runs %.2f %.2f %.2f)\n", t[2], t[1], t[2], t[3] }'
+
 ## fuzz: every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./hub ./emulator ./internal/iotquery ./internal/amqp; do \
+	@for pkg in ./hub ./hub/device ./emulator ./internal/iotquery ./internal/amqp; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$pkg/*_test.go | cut -d' ' -f2); do \
 	    $(GO) test -run '^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -35,6 +35,13 @@ import (
 //	POST /$hubspec/device-cas           {"pem"}
 //	    Server.RegisterDeviceCA; answers {"registered"}, the number of CAs
 //	    the hub now has.
+//	POST /$hubspec/deliveries/await     {"deviceId","moduleId","marker","waitSeconds"}
+//	    Server.AwaitDeliveries, waiting at most waitSeconds (capped at 30 s);
+//	    answers {"deviceId","moduleId","settled","marked"}: settled false
+//	    when the wait ran out first.
+//	POST /$hubspec/registry/changes/await {"after","waitSeconds"}
+//	    Server.AwaitRegistryChange, waiting at most waitSeconds (capped at
+//	    30 s); answers {"changes"}, past after or not.
 const controlPrefix = ControlPrefix
 
 // maxControlWait bounds one long poll, so a client that went away holds
@@ -47,6 +54,9 @@ var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (a
 	ControlDropConnectionPath:    (*Server).controlDropConnection,
 	ControlDropDesiredPushesPath: (*Server).controlDropDesiredPushes,
 	ControlDeviceCAsPath:         (*Server).controlDeviceCAs,
+	ControlAwaitDeliveriesPath:   (*Server).controlAwaitDeliveries,
+
+	ControlAwaitRegistryChangePath: (*Server).controlAwaitRegistryChange,
 }
 
 // serveControl routes, authorizes and answers a control request.
@@ -125,21 +135,10 @@ func (s *Server) controlAwaitConnections(ctx context.Context, body []byte) (any,
 	case req.WaitSeconds < 0:
 		return nil, hub.ErrArgumentInvalid.WithMessage("waitSeconds must not be negative.")
 	}
-	wait := maxControlWait
-	if req.WaitSeconds < wait.Seconds() {
-		wait = time.Duration(req.WaitSeconds * float64(time.Second))
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	ctx, cancel := s.longPoll(ctx, req.WaitSeconds)
 	defer cancel()
-	go func() { // Server.Close ends the poll; net/http would wait for it
-		select {
-		case <-s.faults.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	id := identity{deviceID: req.DeviceID, moduleID: req.ModuleID}
-	s.log.Debug("control: waiting for connections", "client", id, "atLeast", req.AtLeast, "wait", wait)
+	s.log.Debug("control: waiting for connections", "client", id, "atLeast", req.AtLeast, "waitSeconds", req.WaitSeconds)
 	_ = s.hook.awaitConnections(ctx, id, req.AtLeast) // not reaching atLeast is an answer, not an error
 	return connectionsAnswer{DeviceID: req.DeviceID, ModuleID: req.ModuleID, Connections: s.hook.connectionCount(id)}, nil
 }
@@ -180,4 +179,58 @@ func (s *Server) controlDeviceCAs(_ context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	return deviceCAAnswer{Registered: n}, nil
+}
+
+// longPoll bounds a control's wait by waitSeconds (at most maxControlWait)
+// and by Server.Close, which ends it at once (net/http would wait for it).
+func (s *Server) longPoll(ctx context.Context, waitSeconds float64) (context.Context, context.CancelFunc) {
+	wait := maxControlWait
+	if waitSeconds < wait.Seconds() {
+		wait = time.Duration(waitSeconds * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	go func() {
+		select {
+		case <-s.faults.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+func (s *Server) controlAwaitDeliveries(ctx context.Context, body []byte) (any, error) {
+	var req awaitDeliveriesRequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.DeviceID == "":
+		return nil, hub.ErrArgumentInvalid.WithMessage("deviceId is required.")
+	case req.WaitSeconds < 0:
+		return nil, hub.ErrArgumentInvalid.WithMessage("waitSeconds must not be negative.")
+	case req.Marker != "" && !markerToken.MatchString(req.Marker):
+		return nil, hub.ErrArgumentInvalid.WithMessage("marker must be 1 to 64 of A-Z a-z 0-9 _ . -")
+	}
+	pctx, cancel := s.longPoll(ctx, req.WaitSeconds)
+	defer cancel()
+	marked, err := s.AwaitDeliveries(pctx, req.DeviceID, req.ModuleID, req.Marker)
+	if err != nil && pctx.Err() == nil {
+		return nil, hub.ErrServerError.WithMessage("%v", err)
+	}
+	return deliveriesAnswer{DeviceID: req.DeviceID, ModuleID: req.ModuleID, Settled: err == nil, Marked: marked}, nil
+}
+
+func (s *Server) controlAwaitRegistryChange(ctx context.Context, body []byte) (any, error) {
+	var req awaitChangeRequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	if req.WaitSeconds < 0 {
+		return nil, hub.ErrArgumentInvalid.WithMessage("waitSeconds must not be negative.")
+	}
+	pctx, cancel := s.longPoll(ctx, req.WaitSeconds)
+	defer cancel()
+	n, _ := s.AwaitRegistryChange(pctx, req.After) // not past after is an answer, not an error
+	return changesAnswer{Changes: n}, nil
 }

@@ -38,6 +38,17 @@ type Controls interface {
 	// A block that is not a CA certificate refuses the whole bundle. See
 	// Server.RegisterDeviceCA.
 	RegisterDeviceCA(ctx context.Context, pem []byte) error
+	// AwaitDeliveries is the delivery barrier: it returns once every push
+	// caused by a change made before the call has been written to the
+	// identity's live MQTT connection or dropped; given a marker token it
+	// then writes a PUBLISH of DeliveryMarkerPrefix+marker to that
+	// connection and reports whether it did. See Server.AwaitDeliveries.
+	AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error)
+	// AwaitRegistryChange returns the registry's change count once it is
+	// past after (at once for 0), or ctx's error: a read after a write
+	// reads again when the registry changes. See
+	// Server.AwaitRegistryChange.
+	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
 }
 
 // Both implementations have every power.
@@ -73,6 +84,14 @@ const (
 	// ControlDeviceCAsPath takes deviceCARequest and answers
 	// deviceCAAnswer.
 	ControlDeviceCAsPath = ControlPrefix + "device-cas"
+	// ControlAwaitDeliveriesPath takes awaitDeliveriesRequest, waits at
+	// most waitSeconds (capped at 30 s) and answers deliveriesAnswer,
+	// whether or not the barrier was reached.
+	ControlAwaitDeliveriesPath = ControlPrefix + "deliveries/await"
+	// ControlAwaitRegistryChangePath takes awaitChangeRequest, waits at
+	// most waitSeconds (capped at 30 s) and answers changesAnswer, whether
+	// or not the count went past after.
+	ControlAwaitRegistryChangePath = ControlPrefix + "registry/changes/await"
 )
 
 // The requests and answers of the control plane, shared by its handlers
@@ -111,5 +130,24 @@ type (
 	}
 	deviceCAAnswer struct {
 		Registered int `json:"registered"` // how many CAs the hub now has
+	}
+	awaitDeliveriesRequest struct {
+		DeviceID    string  `json:"deviceId"`
+		ModuleID    string  `json:"moduleId"`
+		Marker      string  `json:"marker"`
+		WaitSeconds float64 `json:"waitSeconds"`
+	}
+	deliveriesAnswer struct {
+		DeviceID string `json:"deviceId"`
+		ModuleID string `json:"moduleId"`
+		Settled  bool   `json:"settled"` // the barrier was reached within waitSeconds
+		Marked   bool   `json:"marked"`  // and the marker written
+	}
+	awaitChangeRequest struct {
+		After       uint64  `json:"after"`
+		WaitSeconds float64 `json:"waitSeconds"`
+	}
+	changesAnswer struct {
+		Changes uint64 `json:"changes"`
 	}
 )

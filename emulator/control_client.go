@@ -146,3 +146,45 @@ func (c *ControlClient) RegisterDeviceCA(ctx context.Context, pem []byte) error 
 	}
 	return nil
 }
+
+// AwaitDeliveries is Server.AwaitDeliveries on the remote emulator: one long
+// poll (see pollFor).
+func (c *ControlClient) AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error) {
+	id := identity{deviceID: deviceID, moduleID: moduleID}
+	wait := pollFor(ctx)
+	var ans deliveriesAnswer
+	req := awaitDeliveriesRequest{DeviceID: deviceID, ModuleID: moduleID, Marker: marker, WaitSeconds: wait.Seconds()}
+	if err := c.call(ctx, ControlAwaitDeliveriesPath, req, &ans); err != nil {
+		return false, fmt.Errorf("await deliveries of %s: %w", id, err)
+	}
+	if !ans.Settled {
+		return false, fmt.Errorf("await deliveries of %s: not settled within %s: %w", id, wait, context.DeadlineExceeded)
+	}
+	return ans.Marked, nil
+}
+
+// AwaitRegistryChange is Server.AwaitRegistryChange on the remote emulator:
+// one long poll (see pollFor); an answer not past after is ctx's deadline.
+func (c *ControlClient) AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error) {
+	var ans changesAnswer
+	req := awaitChangeRequest{After: after, WaitSeconds: pollFor(ctx).Seconds()}
+	if err := c.call(ctx, ControlAwaitRegistryChangePath, req, &ans); err != nil {
+		return 0, fmt.Errorf("await a registry change after %d: %w", after, err)
+	}
+	if ans.Changes <= after {
+		return ans.Changes, fmt.Errorf("await a registry change after %d: none: %w", after, context.DeadlineExceeded)
+	}
+	return ans.Changes, nil
+}
+
+// pollFor is how long one long poll may wait: a little less than ctx has
+// left (a tenth less, at most 250 ms less; at most the control plane's
+// 30 s), so that the answer arrives before ctx ends.
+func pollFor(ctx context.Context) time.Duration {
+	wait := maxControlWait
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		wait = min(wait, max(left-min(left/10, 250*time.Millisecond), 0))
+	}
+	return wait
+}

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,8 @@ func TestControlsConformance(t *testing.T) {
 			t.Run("AwaitAndDropConnections", func(t *testing.T) { conformConnections(t, s, c) })
 			t.Run("DropDesiredPushes", func(t *testing.T) { conformDesiredDrops(t, s, c) })
 			t.Run("RegisterDeviceCA", func(t *testing.T) { conformDeviceCAs(t, s, c) })
+			t.Run("AwaitDeliveries", func(t *testing.T) { conformDeliveries(t, s, c) })
+			t.Run("AwaitRegistryChange", func(t *testing.T) { conformRegistryChanges(t, s, c) })
 		})
 	}
 }
@@ -136,6 +139,75 @@ func conformConnections(t *testing.T, s *emulator.Server, c emulator.Controls) {
 	}
 	if dropped, err := c.DropConnection(ctx, "nobody", ""); dropped || err != nil {
 		t.Fatalf("DropConnection of an unknown device = %v, %v; want false, nil", dropped, err)
+	}
+}
+
+// conformDeliveries: the barrier owes a disconnected identity nothing; for
+// a connected one its marker follows the push of a change made before it,
+// on a topic the client never subscribed to; a marker that could change
+// the topic's meaning, or no device, is refused.
+func conformDeliveries(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := createModule(t, reg, "barrier", "mod1")
+	if marked, err := c.AwaitDeliveries(ctx, "barrier", "mod1", "none"); marked || err != nil {
+		t.Fatalf("AwaitDeliveries of an identity not connected = %v, %v; want false, nil", marked, err)
+	}
+	rc := mustDial(t, s, moduleCreds(t, s, m, "", time.Now().Add(time.Hour)))
+	rc.subscribe(t, "$iothub/twin/PATCH/properties/desired/#")
+	if _, err := reg.UpdateModuleTwin(ctx, "barrier", "mod1",
+		&hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{"k": 1}}}, "*"); err != nil {
+		t.Fatal(err)
+	}
+	if marked, err := c.AwaitDeliveries(ctx, "barrier", "mod1", "tok-1"); !marked || err != nil {
+		t.Fatalf("AwaitDeliveries = %v, %v; want true, nil", marked, err)
+	}
+	for _, want := range []string{"$iothub/twin/PATCH/properties/desired/", emulator.DeliveryMarkerPrefix + "tok-1"} {
+		if got := rc.next(t).Topic(); !strings.HasPrefix(got, want) {
+			t.Fatalf("received %q, want %s...", got, want)
+		}
+	}
+	for _, bad := range []struct{ deviceID, marker string }{{"barrier", "a/#"}, {"", "m"}} {
+		if _, err := c.AwaitDeliveries(ctx, bad.deviceID, "mod1", bad.marker); err == nil {
+			t.Errorf("AwaitDeliveries(%q, marker %q) was accepted", bad.deviceID, bad.marker)
+		}
+	}
+}
+
+// conformRegistryChanges: after 0 answers the count at once; a wait past
+// it ends with the next write, and without one with its context.
+func conformRegistryChanges(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := c.AwaitRegistryChange(ctx, 0)
+	if err != nil || now == 0 {
+		t.Fatalf("AwaitRegistryChange(0) = %d, %v; want the count at once", now, err)
+	}
+	next := make(chan error, 1)
+	go func() {
+		n, err := c.AwaitRegistryChange(ctx, now)
+		if err == nil && n <= now {
+			err = fmt.Errorf("answered %d, not past %d", n, now)
+		}
+		next <- err
+	}()
+	createModule(t, reg, "changes", "mod1")
+	if err := <-next; err != nil {
+		t.Fatalf("a wait for the change a write makes: %v", err)
+	}
+	after, _ := c.AwaitRegistryChange(ctx, 0)
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.AwaitRegistryChange(short, after+1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a wait no change ends: %v, want context.DeadlineExceeded", err)
 	}
 }
 

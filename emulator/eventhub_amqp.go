@@ -61,14 +61,24 @@ func (e *eventHubEndpoint) attach(l *amqp.Link) error {
 	if err != nil {
 		return &amqp.Error{Condition: amqp.ErrNotImplemented, Description: err.Error()}
 	}
+	// The answer carries the receiver's link properties (com.microsoft:
+	// timeout, epoch): pyamqp merges the answer's into its own with
+	// dict.update, which fails on none (docs/fidelity.md, "pyamqp's wire habits").
+	l.SetProperties(l.Properties())
 	go e.stream(l, p, pos)
 	return nil
 }
 
-// partitionOf reads {entity}/ConsumerGroups/{cg}/Partitions/{p}; the
-// entity and the words compare case-insensitively, as Event Hubs does.
+// partitionOf reads {entity}/ConsumerGroups/{cg}/Partitions/{p}, alone
+// (azeventhubs) or after amqps://{host}/ (Python's pyamqp names the
+// partition by its full URI); the entity and the words compare
+// case-insensitively, as Event Hubs does.
 func (e *eventHubEndpoint) partitionOf(addr string) (*ehPartition, error) {
-	parts := strings.Split(strings.Trim(addr, "/"), "/")
+	path := addr
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		_, path, _ = strings.Cut(rest, "/")
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
 	if len(parts) != 5 || !strings.EqualFold(parts[0], e.hub.name) ||
 		!strings.EqualFold(parts[1], "ConsumerGroups") || !strings.EqualFold(parts[3], "Partitions") {
 		return nil, &amqp.Error{Condition: amqp.ErrNotFound, Description: fmt.Sprintf("no such entity %q", addr)}
@@ -110,20 +120,17 @@ func (e *eventHubEndpoint) stream(l *amqp.Link, p *ehPartition, pos ehPosition) 
 
 // management answers $management READ requests as azeventhubs sends them
 // (mgmt.go): com.microsoft:eventhub and com.microsoft:partition, each
-// with a security_token checked like a put-token.
-func (e *eventHubEndpoint) management(_ context.Context, _ *amqp.Conn, req *amqp.Message) (*amqp.Message, error) {
+// with a security_token checked like a put-token (see mayManage).
+func (e *eventHubEndpoint) management(_ context.Context, c *amqp.Conn, req *amqp.Message) (*amqp.Message, error) {
 	answer := func(code int32, desc string, body any) *amqp.Message {
 		return &amqp.Message{ApplicationProperties: map[string]any{"status-code": code, "status-description": desc}, Value: body}
 	}
 	ap := req.ApplicationProperties
-	op, _ := ap["operation"].(string)
-	typ, _ := ap["type"].(string)
-	name, _ := ap["name"].(string)
-	token, _ := ap["security_token"].(string)
+	op, typ, name, token := propText(ap, "operation"), propText(ap, "type"), propText(ap, "name"), propText(ap, "security_token")
 	if op != "READ" {
 		return answer(400, "operation must be READ", nil), nil
 	}
-	if _, err := e.policies.authorizeEventHub(token, e.host, e.hub.name, e.now()); err != nil {
+	if !e.mayManage(c, token) {
 		return answer(401, "Unauthorized: the security_token does not grant ServiceConnect on this event hub", nil), nil
 	}
 	if !strings.EqualFold(name, e.hub.name) {
@@ -139,7 +146,7 @@ func (e *eventHubEndpoint) management(_ context.Context, _ *amqp.Conn, req *amqp
 			"georeplication_factor": int32(1),
 		}), nil
 	case "com.microsoft:partition":
-		id, _ := ap["partition"].(string)
+		id := propText(ap, "partition")
 		p := e.hub.partition(id)
 		if p == nil {
 			return answer(404, fmt.Sprintf("no partition %q", id), nil), nil
@@ -156,4 +163,17 @@ func (e *eventHubEndpoint) management(_ context.Context, _ *amqp.Conn, req *amqp
 		}), nil
 	}
 	return answer(400, fmt.Sprintf("type %q not supported", typ), nil), nil
+}
+
+// mayManage authorizes a $management request: by its security_token, or
+// else by the connection's claim from a put-token. Python's pyamqp
+// (azure-eventhub 5.11) puts a token on $cbs first and sends the
+// security_token as a described value (its (token, expiry) tuple) no
+// string reading can use.
+func (e *eventHubEndpoint) mayManage(c *amqp.Conn, token string) bool {
+	if _, err := e.policies.authorizeEventHub(token, e.host, e.hub.name, e.now()); err == nil {
+		return true
+	}
+	claims, _ := c.Identity().(*ehClaims)
+	return claims != nil && claims.valid(e.now())
 }

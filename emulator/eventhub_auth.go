@@ -21,6 +21,9 @@ type ehClaims struct {
 	mu      sync.Mutex
 	granted bool
 	expiry  time.Time
+	// service is the claim on the hub's own service nodes (cloud-to-device
+	// messages and feedback, c2d_auth.go), proved with an IoT Hub token.
+	service serviceClaim
 }
 
 func (c *ehClaims) grant(expiry time.Time) {
@@ -108,19 +111,23 @@ func (t sasToken) signedByKeyText(keys ...string) bool {
 func (e *eventHubEndpoint) saslAuthenticate(_ context.Context, req *amqp.SASLRequest) (any, error) {
 	claims := &ehClaims{}
 	switch req.Mechanism {
-	case amqp.MechanismAnonymous:
+	case amqp.MechanismAnonymous, amqp.MechanismMSSBCBS:
 		return claims, nil
 	case amqp.MechanismPlain:
 		policy, _, ok := strings.Cut(req.Username, "@sas.root.")
 		if !ok {
 			return nil, errors.New("PLAIN user name is not {policy}@sas.root.{hub}")
 		}
+		if t, _ := parseToken(req.Password); t.keyName != policy {
+			return nil, errors.New("PLAIN user name names another policy than the token")
+		}
+		if expiry, err := e.policies.authorizeAMQPService(req.Password, e.host, e.now()); err == nil {
+			claims.service.grant(expiry)
+			return claims, nil
+		}
 		expiry, err := e.policies.authorizeEventHub(req.Password, e.host, e.hub.name, e.now())
 		if err != nil {
 			return nil, err
-		}
-		if t, _ := parseToken(req.Password); t.keyName != policy {
-			return nil, errors.New("PLAIN user name names another policy than the token")
 		}
 		claims.grant(expiry)
 		return claims, nil
@@ -128,26 +135,38 @@ func (e *eventHubEndpoint) saslAuthenticate(_ context.Context, req *amqp.SASLReq
 	return nil, errors.New("mechanism not supported")
 }
 
+// cbsTokenTypes are the put-token types the endpoint takes; the token
+// itself must be a SAS token in each case. azeventhubs says
+// servicebus.windows.net:sastoken, IoT Hub's clients azure-devices.net:
+// sastoken, and Python's pyamqp (azure-eventhub 5.11) says jwt for the SAS
+// token of a shared key: its JWTTokenAuth is built without a token_type
+// (_transport/_pyamqp_transport.py create_token_auth), whose default is
+// "jwt" (docs/fidelity.md, "Authentication").
+var cbsTokenTypes = map[string]bool{"servicebus.windows.net:sastoken": true, "azure-devices.net:sastoken": true, "jwt": true}
+
 // putToken answers a CBS request on $cbs: application properties
-// operation=put-token, type=servicebus.windows.net:sastoken (or
-// azure-devices.net:sastoken), name=the audience; the body is the token.
+// operation=put-token, type one of cbsTokenTypes, name=the audience; the
+// body is the token (a string, or binary as pyamqp may send it).
 // The answer carries status-code 200, or 401 with a status-description.
 func (e *eventHubEndpoint) putToken(_ context.Context, c *amqp.Conn, req *amqp.Message) (*amqp.Message, error) {
 	answer := func(code int32, desc string) *amqp.Message {
 		return &amqp.Message{ApplicationProperties: map[string]any{"status-code": code, "status-description": desc}}
 	}
 	claims, _ := c.Identity().(*ehClaims)
-	op, _ := req.ApplicationProperties["operation"].(string)
-	typ, _ := req.ApplicationProperties["type"].(string)
+	op, typ := propText(req.ApplicationProperties, "operation"), propText(req.ApplicationProperties, "type")
 	if op != "put-token" || claims == nil {
 		return answer(400, "operation must be put-token"), nil
 	}
-	if typ != "servicebus.windows.net:sastoken" && typ != "azure-devices.net:sastoken" {
+	if !cbsTokenTypes[typ] {
 		return answer(400, "type must be servicebus.windows.net:sastoken"), nil
 	}
-	token, _ := req.Value.(string)
+	token := asText(req.Value)
 	if token == "" && len(req.Data) == 1 {
 		token = string(req.Data[0])
+	}
+	if expiry, err := e.policies.authorizeAMQPService(token, e.host, e.now()); err == nil {
+		claims.service.grant(expiry)
+		return answer(200, "OK"), nil
 	}
 	expiry, err := e.policies.authorizeEventHub(token, e.host, e.hub.name, e.now())
 	if err != nil {
@@ -156,4 +175,22 @@ func (e *eventHubEndpoint) putToken(_ context.Context, c *amqp.Conn, req *amqp.M
 	}
 	claims.grant(expiry)
 	return answer(200, "OK"), nil
+}
+
+// propText reads a text application property of a $cbs or $management
+// request as the clients send it: an AMQP string (azeventhubs, go-amqp) or
+// binary (Python's pyamqp sends Python bytes as binary: the token type,
+// operation READ, the management type, often the token itself).
+func propText(props map[string]any, key string) string { return asText(props[key]) }
+
+func asText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case amqp.Symbol:
+		return string(v)
+	}
+	return ""
 }

@@ -83,3 +83,82 @@ func TestEventHubLinkNeedsAClaim(t *testing.T) {
 		t.Error("SASL PLAIN with a token signed by another key succeeded")
 	}
 }
+
+// TestClaimsAsPyamqpSendsThem: Python's pyamqp (azure-eventhub 5.11)
+// sends its $cbs and $management requests without reply-to, answered on
+// the receiver it attached with the node's address as target; its
+// put-token of a shared key's SAS token says type "jwt"; and it sends
+// Python bytes, that is AMQP binary, where azeventhubs sends strings (the
+// audience, the operation READ, the management type, the token); it names
+// a partition by its full amqps:// URI and expects link properties back.
+// All of
+// it is understood: the put-token opens a partition and the READ, which
+// the put-token's claim authorizes, answers.
+func TestClaimsAsPyamqpSendsThem(t *testing.T) {
+	s, _ := startHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sess, err := dialEventHub(ctx, t, s, amqp.SASLTypeAnonymous())
+	if err != nil {
+		t.Fatal(err)
+	}
+	audience := "sb://" + s.HostName() + "/" + s.EventHubName()
+	token := []byte(eventHubToken("iothubowner", ownerKey(t, s), audience, time.Now().Add(time.Hour)))
+	request := func(node string, req *amqp.Message) *amqp.Message {
+		t.Helper()
+		snd, err := sess.NewSender(ctx, node, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcv, err := sess.NewReceiver(ctx, node, &amqp.ReceiverOptions{TargetAddress: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := snd.Send(ctx, req, nil); err != nil {
+			t.Fatalf("%s: %v", node, err)
+		}
+		resp, err := rcv.Receive(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := request("$cbs", &amqp.Message{Value: token, Properties: &amqp.MessageProperties{MessageID: uint64(0)},
+		ApplicationProperties: map[string]any{"name": []byte(audience), "operation": "put-token",
+			"type": "jwt", "expiration": nil}})
+	if code := resp.ApplicationProperties["status-code"]; code != int32(200) {
+		t.Fatalf("put-token of type jwt with a binary token: status %v %v", code, resp.ApplicationProperties["status-description"])
+	}
+	// pyamqp names the partition by its full URI, sends link properties
+	// and merges the answer's into them, so the answer must carry some.
+	partition := "amqps://" + s.AMQPAddr() + "/" + s.EventHubName() + "/ConsumerGroups/$Default/Partitions/0"
+	props := map[string]any{"com.microsoft:timeout": int64(60000)}
+	r, err := sess.NewReceiver(ctx, partition, &amqp.ReceiverOptions{Properties: props})
+	if err != nil {
+		t.Fatalf("receiver on %s after the put-token: %v", partition, err)
+	}
+	if got := r.Properties(); got["com.microsoft:timeout"] != int64(60000) {
+		t.Errorf("the attach answered link properties %v, want the receiver's %v", got, props)
+	}
+	// pyamqp's security_token is a described value the endpoint cannot
+	// read (its descriptor is the token; go-amqp cannot write one): the
+	// connection's claim from the put-token authorizes the READ.
+	resp = request("$management", &amqp.Message{Properties: &amqp.MessageProperties{MessageID: uint64(0)},
+		ApplicationProperties: map[string]any{"name": s.EventHubName(),
+			"operation": []byte("READ"), "type": []byte("com.microsoft:eventhub")}})
+	if code := resp.ApplicationProperties["status-code"]; code != int32(200) {
+		t.Fatalf("READ with binary operation and type: status %v %v", code, resp.ApplicationProperties["status-description"])
+	}
+
+	// Without a claim and without a token, the READ is refused.
+	other, err := dialEventHub(ctx, t, s, amqp.SASLTypeAnonymous())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess = other
+	resp = request("$management", &amqp.Message{Properties: &amqp.MessageProperties{MessageID: uint64(0)},
+		ApplicationProperties: map[string]any{"name": s.EventHubName(), "operation": "READ", "type": "com.microsoft:eventhub"}})
+	if code := resp.ApplicationProperties["status-code"]; code != int32(401) {
+		t.Fatalf("READ without claim or token: status %v, want 401", code)
+	}
+}

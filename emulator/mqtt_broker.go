@@ -30,12 +30,14 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 // concern. mochi runs hooks in the order they were added and stops some
 // chains early (an OnConnect error, an OnPublish CodeSuccessIgnore), so
 // the order is: authentication first, so no other hook sees a client it
-// refuses; topic authorization next; then the connection registry, so a
-// connection is recorded before anything answers it; then the request
-// handlers (twins, direct method answers, faults); last what goes to the
-// built-in endpoint (telemetry, wills).
+// refuses; telemetry next, whose OnPublish enqueues before the PUBACK and
+// before the topic authorization's OnPublish ends that chain (the topic was
+// vetted when the packet was read); topic authorization; then the
+// connection registry, so a connection is recorded before anything answers
+// it; then the request handlers (twins, direct method answers, faults);
+// last the wills, which go to the built-in endpoint.
 func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook, telemetry *telemetryHook, wills *willHook) error {
-	for _, h := range []mqtt.Hook{auth, acl, conns, twin, methods, faults, telemetry, wills} {
+	for _, h := range []mqtt.Hook{auth, telemetry, acl, conns, twin, methods, faults, wills} {
 		if err := broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}

@@ -10,8 +10,12 @@ import (
 )
 
 // telemetryHook enqueues device and module telemetry published over MQTT
-// on the built-in endpoint, once its PUBACK has left (the ACL hook has
-// already refused any topic that is not the identity's own).
+// on the built-in endpoint before its PUBACK leaves, as the hub stores a
+// message before it acknowledges it: a reader that starts once the device
+// has its PUBACK finds the message. It runs in OnPublish, before the ACL
+// hook's OnPublish ends the chain; the ACL hook's OnPacketRead, which mochi
+// runs before any OnPublish, has already closed the connection of a topic
+// that is not the identity's own.
 type telemetryHook struct {
 	mqtt.HookBase
 	hub *eventHub
@@ -20,15 +24,16 @@ type telemetryHook struct {
 
 func (h *telemetryHook) ID() string { return "iothub-telemetry" }
 
-func (h *telemetryHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+func (h *telemetryHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
-func (h *telemetryHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+func (h *telemetryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	id := identityOf(cl.ID)
 	if req, err := parseRequestTopic(pk.TopicName, id); err != nil || req.kind != reqTelemetry {
-		return
+		return pk, nil
 	}
 	now := h.now()
 	h.hub.enqueue(id.deviceID, telemetryMessage(id, eventProperties(pk.TopicName, id), pk.Payload, now), now)
+	return pk, nil
 }
 
 // telemetryMessage is the event IoT Hub puts on the built-in endpoint for

@@ -49,6 +49,9 @@ type registry struct {
 	// write is committed, so a client never hears of a change the hub then
 	// fails to keep.
 	pending []func()
+	// changes counts committed writes and connection state changes for
+	// those who wait on them (registry_changes.go).
+	changes *changeFeed
 }
 
 // deviceStore is where the registry commits a device's state (store.go).
@@ -135,6 +138,7 @@ func newRegistry(now func() time.Time) *registry {
 		devices: map[string]*deviceEntry{},
 		etagSeq: 100_000_000 + binary.BigEndian.Uint64(b[:])%800_000_000,
 		now:     now,
+		changes: newChangeFeed(),
 	}
 }
 
@@ -247,6 +251,7 @@ func (r *registry) write(deviceID string, fn func() error) error {
 		for _, ev := range r.pending {
 			ev()
 		}
+		r.changes.bump()
 	}
 	r.pending = r.pending[:0]
 	return err
@@ -401,6 +406,7 @@ func (r *registry) setConnected(deviceID, moduleID string, connected bool) {
 	st.connected = connected
 	st.connStateUpdated = ts
 	st.lastActivity = ts
+	r.changes.bump()
 }
 
 // newKey is a generated identity or policy key: 32 random bytes, which is

@@ -35,14 +35,11 @@ type bulkEntry struct {
 // bulkOp is a validated bulk entry: what to do to which device, under which
 // precondition, with which twin sections.
 type bulkOp struct {
-	entry        bulkEntry
-	mode         importMode
-	status       string
-	cond         precondition // the identity's, or for the twin modes the twin's
-	twin         serviceWrite
-	mayCreate    bool
-	mustExist    bool
-	deleteDevice bool
+	entry  bulkEntry
+	mode   importMode
+	status string
+	cond   precondition // the identity's, or for the twin modes the twin's
+	twin   serviceWrite
 }
 
 type importMode struct {

@@ -222,3 +222,15 @@ func (r *registry) serviceStats() serviceStats {
 	defer r.mu.Unlock()
 	return serviceStats{Connected: r.counts.connected}
 }
+
+// deviceGeneration is a device's generationId, or 404 DeviceNotFound: a
+// cloud-to-device message belongs to the generation it was sent to.
+func (r *registry) deviceGeneration(id string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, err := r.findDevice(id)
+	if err != nil {
+		return "", err
+	}
+	return d.generationID, nil
+}

@@ -35,6 +35,7 @@ type restHandler struct {
 	routes   []route
 	faults   *faults  // registry calls a test asked to fail; nil for none
 	methods  *methods // direct method calls
+	c2d      *c2dQueues
 	jobs     *jobs    // scheduled jobs
 }
 
@@ -65,7 +66,7 @@ type restResult struct {
 	header http.Header // more headers (a query's x-ms-item-type and x-ms-continuation)
 }
 
-func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults, meth *methods, js *jobs) http.Handler {
+func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults, meth *methods, c2d *c2dQueues, js *jobs) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
@@ -75,10 +76,13 @@ func newRESTHandler(reg *registry, pol *policies, hostName string, now func() ti
 	if meth == nil {
 		meth = newMethods(reg, nil, log)
 	}
+	if c2d == nil {
+		c2d = newC2DQueues(now, newFeedbackQueue(now))
+	}
 	if js == nil {
 		js = newJobs(reg, meth, now, log)
 	}
-	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt, methods: meth, jobs: js}
+	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt, methods: meth, c2d: c2d, jobs: js}
 	h.routes = h.buildRoutes()
 	return h.recoverPanics(http.HandlerFunc(h.serve))
 }

@@ -31,6 +31,9 @@ func (h *restHandler) buildRoutes() []route {
 			http.MethodPut:    {perm: write, serve: h.putDevice},
 			http.MethodDelete: {perm: write, serve: h.deleteDevice},
 		}},
+		{[]string{"devices", "*", "commands"}, map[string]operation{
+			http.MethodDelete: {perm: service, serve: h.purgeCommands},
+		}},
 		{[]string{"devices", "*", "modules"}, map[string]operation{
 			http.MethodGet: {perm: read, serve: h.listModules},
 		}},
@@ -179,6 +182,18 @@ func (h *restHandler) bulkDevices(r *http.Request, _ []string) (restResult, erro
 		return restResult{}, err
 	}
 	return jsonResult(res, "")
+}
+
+// purgeCommands empties a device's cloud-to-device queue, answering
+// {"totalMessagesPurged":n,"deviceId":id} (the REST API's PurgeMessageQueueResult).
+func (h *restHandler) purgeCommands(_ *http.Request, ids []string) (restResult, error) {
+	if _, err := h.reg.deviceGeneration(ids[0]); err != nil {
+		return restResult{}, err
+	}
+	return jsonResult(struct {
+		TotalMessagesPurged int    `json:"totalMessagesPurged"`
+		DeviceID            string `json:"deviceId"`
+	}{h.c2d.purge(ids[0]), ids[0]}, "")
 }
 
 func (h *restHandler) statistics(*http.Request, []string) (restResult, error) {

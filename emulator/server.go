@@ -9,7 +9,9 @@
 //
 // It serves the registry, twin, query and direct method REST API over HTTPS
 // and the device/module MQTT protocol over TLS and over WebSockets
-// (wss://{host}/$iothub/websocket on the HTTPS port, as the real hub), with
+// (wss://{host}/$iothub/websocket on the HTTPS port, as the real hub), the
+// built-in endpoint over AMQP (over TLS, and over WebSockets at
+// wss://{host}/$servicebus/websocket on the HTTPS port), with
 // real SAS authentication and, over MQTT over TLS, X.509 certificates
 // (x509.go), etags, versions and the error codes a real hub answers. Every known difference
 // from the real service is listed in docs/fidelity.md.
@@ -129,11 +131,14 @@ type Server struct {
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
 	amqpLn   *guardedListener
-	amqp     *amqp.Server  // the built-in endpoint (eventhub_amqp.go)
-	eventHub *eventHub     // its events
-	ws       *wsListener   // MQTT over WebSockets, on the HTTPS port
-	served   chan struct{} // closed when the HTTPS server has stopped serving
-	fresh    freshConns    // HTTPS connections that have not sent a request yet
+	amqp     *amqp.Server // the built-in endpoint (eventhub_amqp.go)
+	eventHub *eventHub    // its events
+	c2d      *c2dQueues   // cloud-to-device messages and feedback
+	stopC2D  context.CancelFunc
+	ws       *wsListener    // MQTT over WebSockets, on the HTTPS port
+	amqpWS   *amqpWSHandler // AMQP over WebSockets, on the HTTPS port
+	served   chan struct{}  // closed when the HTTPS server has stopped serving
+	fresh    freshConns     // HTTPS connections that have not sent a request yet
 
 	closeOnce sync.Once // Close may be called more than once, as httptest's may
 	closeErr  error
@@ -228,6 +233,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	s.c2d = newC2DQueues(opts.Now, newFeedbackQueue(opts.Now))
+	c2dMQTT := &c2dHook{queues: s.c2d, conns: conns, registry: s.registry}
+	if err := s.broker.AddHook(c2dMQTT, nil); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("emulator: mqtt hook %s: %w", c2dMQTT.ID(), err)
+	}
+	s.c2d.onEnqueue = c2dMQTT.pump
 	s.registry.setEvents(registryEvents{
 		DesiredChanged: func(deviceID, moduleID string, patch []byte, version int64, online bool) {
 			if online {
@@ -235,12 +247,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			}
 		},
 		IdentityGone: func(deviceID, moduleID string) {
-			s.events.push(func() { conns.forget(identity{deviceID: deviceID, moduleID: moduleID}) })
+			s.events.push(func() {
+				conns.forget(identity{deviceID: deviceID, moduleID: moduleID})
+				if _, err := s.registry.deviceGeneration(deviceID); err != nil && moduleID == "" {
+					s.c2d.forget(deviceID) // a deleted device's messages and feedback go with it
+				}
+			})
 		},
 		Notify: s.notifier(opts),
 	})
 	s.jobs = newJobs(s.registry, s.methods, opts.Now, s.log)
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.jobs)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.c2d, s.jobs)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
 	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
@@ -254,7 +271,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
 	}
 
-	mux := routes(ws, rest, http.HandlerFunc(s.serveControl), http.HandlerFunc(s.serveHealth))
+	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
+	c2dAMQP := &c2dEndpoint{queues: s.c2d, registry: s.registry, hubName: hubName(opts.HostName), now: opts.Now, log: s.log}
+	s.amqp.Attach = c2dAMQP.route(s.amqp.Attach)
+	s.amqpWS = newAMQPWSHandler(s.amqp, opts.MaxAMQPConnections, s.log, rest)
+	mux := routes(ws, s.amqpWS, rest, http.HandlerFunc(s.serveControl), http.HandlerFunc(s.serveHealth))
 	s.http = &http.Server{
 		Handler:           mux,
 		ConnState:         s.fresh.track,
@@ -272,7 +293,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("https server stopped", "error", err)
 		}
 	}()
-	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
+	var c2dCtx context.Context
+	c2dCtx, s.stopC2D = context.WithCancel(context.Background())
+	go s.c2d.expireEvery(c2dCtx, time.Second)
 	go func() { _ = s.amqp.Serve(tls.NewListener(s.amqpLn, s.trust.serverConfig())) }()
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
@@ -297,12 +320,17 @@ func (s *Server) notifier(opts Options) func(notification) {
 // sent, to the REST front end. http.ServeMux is not used because it cleans
 // paths and answers 301/307 redirects (for "/devices/..", "//x"), which no
 // IoT Hub answers; the REST front end gives those its own 4xx in the hub's
-// shape.
-func routes(ws, rest, control, health http.Handler) http.Handler {
+// shape. /$iothub/websocket serves MQTT or AMQP by the subprotocol asked
+// for, as edgeHub does (IoT Hub's own AMQP clients dial it).
+func routes(mqttWS, amqpWS, rest, control, health http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == websocketPath && wantsAMQP(r):
+			amqpWS.ServeHTTP(w, r)
 		case r.URL.Path == websocketPath:
-			ws.ServeHTTP(w, r)
+			mqttWS.ServeHTTP(w, r)
+		case isAMQPWebSocketPath(r.URL.Path):
+			amqpWS.ServeHTTP(w, r)
 		case r.URL.Path == HealthPath:
 			health.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, controlPrefix):
@@ -406,6 +434,7 @@ func (s *Server) Close() error {
 func (s *Server) close() error {
 	s.faults.stop()   // pending fault delays and control long polls end first
 	s.methods.close() // and direct method calls waiting for an answer
+	s.stopC2D()       // and the expiry of cloud-to-device messages
 	s.jobs.close()    // and scheduled jobs, whose method calls have just ended
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -420,6 +449,7 @@ func (s *Server) close() error {
 	s.broker.Close()
 	s.amqpLn.Close()
 	_ = s.amqp.Close() // closes every AMQP connection and waits for them
+	s.amqpWS.close()   // and the WebSocket handlers they ran in
 	s.events.close()
 	s.closeStore()
 	return err

@@ -1,17 +1,14 @@
 package emulator
 
 import (
-	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/hubspec/hubspec/internal/wsconn"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
@@ -20,10 +17,6 @@ import (
 // and C device SDKs dial; the fidelity table's "MQTT over WebSockets" row):
 // clients behind firewalls that only let 443 out use it.
 const websocketPath = "/$iothub/websocket"
-
-// closeFrameTimeout bounds the close frame sent before a WebSocket is torn
-// down, so a client that stopped reading cannot stall Server.Close.
-const closeFrameTimeout = 250 * time.Millisecond
 
 // wsListener serves MQTT over WebSockets. It is an http.Handler mounted on
 // the HTTPS server at websocketPath and, at the same time, a mochi-mqtt
@@ -50,7 +43,7 @@ type wsListener struct {
 
 	mu     sync.Mutex
 	closed bool
-	conns  map[*wsConn]struct{}
+	conns  map[*wsconn.Conn]struct{}
 	active sync.WaitGroup // handlers between registration and return
 }
 
@@ -64,7 +57,7 @@ func newWSListener(id, addr string, log *slog.Logger, fallback http.Handler) *ws
 		},
 		serving: make(chan struct{}),
 		done:    make(chan struct{}),
-		conns:   map[*wsConn]struct{}{},
+		conns:   map[*wsconn.Conn]struct{}{},
 	}
 }
 
@@ -96,7 +89,7 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 
 	closeClients(l.id)
 	l.mu.Lock()
-	left := make([]*wsConn, 0, len(l.conns))
+	left := make([]*wsconn.Conn, 0, len(l.conns))
 	for c := range l.conns {
 		left = append(left, c)
 	}
@@ -148,7 +141,7 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return // the upgrader has answered the request
 	}
-	c := newWSConn(ws)
+	c := wsconn.New(ws)
 	_ = c.SetDeadline(time.Now().Add(connectTimeout)) // until CONNECT
 	if !l.track(c) {
 		c.Close()
@@ -171,7 +164,7 @@ func (l *wsListener) enter() bool {
 	return true
 }
 
-func (l *wsListener) track(c *wsConn) bool {
+func (l *wsListener) track(c *wsconn.Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -181,101 +174,9 @@ func (l *wsListener) track(c *wsConn) bool {
 	return true
 }
 
-func (l *wsListener) untrack(c *wsConn) {
+func (l *wsListener) untrack(c *wsconn.Conn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
 	c.Close()
-}
-
-// errTextFrame ends a connection that sends a text frame: MQTT over
-// WebSockets travels in binary frames only (MQTT 3.1.1 §6).
-var errTextFrame = errors.New("mqtt over websocket: text frame received")
-
-// wsConn presents a WebSocket as the byte stream mochi-mqtt reads and
-// writes. MQTT packets may span frames and a frame may hold several packets,
-// so reads run across message boundaries. Addresses come from the TLS
-// connection underneath.
-type wsConn struct {
-	net.Conn
-	ws *websocket.Conn
-	r  io.Reader // the message being read, nil between messages
-
-	wmu       sync.Mutex   // gorilla allows one writer at a time
-	wdeadline atomic.Int64 // write deadline in Unix nanoseconds, 0 for none
-	closeOnce sync.Once
-	closeErr  error
-}
-
-func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{Conn: ws.UnderlyingConn(), ws: ws}
-}
-
-func (c *wsConn) Read(p []byte) (int, error) {
-	for {
-		if c.r == nil {
-			typ, r, err := c.ws.NextReader()
-			if err != nil {
-				return 0, err
-			}
-			if typ != websocket.BinaryMessage {
-				return 0, errTextFrame
-			}
-			c.r = r
-		}
-		n, err := c.r.Read(p)
-		if errors.Is(err, io.EOF) {
-			c.r = nil
-			if n == 0 {
-				continue // an empty message: read the next one
-			}
-			err = nil
-		}
-		return n, err
-	}
-}
-
-// Write sends p as one binary message.
-func (c *wsConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	var dl time.Time
-	if ns := c.wdeadline.Load(); ns != 0 {
-		dl = time.Unix(0, ns)
-	}
-	// gorilla resets the socket's write deadline on every frame, so the
-	// deadline mochi sets (1.5 × keep-alive) is applied here.
-	_ = c.ws.SetWriteDeadline(dl)
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (c *wsConn) SetDeadline(t time.Time) error {
-	_ = c.SetWriteDeadline(t)
-	return c.SetReadDeadline(t)
-}
-
-func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
-
-// SetWriteDeadline records the deadline for the next writes; it never waits
-// for a write in progress, since mochi calls it from its reading goroutine.
-func (c *wsConn) SetWriteDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
-	}
-	c.wdeadline.Store(ns)
-	return nil
-}
-
-// Close sends a close frame (best effort, bounded) and closes the socket.
-func (c *wsConn) Close() error {
-	c.closeOnce.Do(func() {
-		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeFrameTimeout))
-		c.closeErr = c.ws.Close()
-	})
-	return c.closeErr
 }

@@ -223,6 +223,7 @@ Feature: Devices and modules over MQTT
   Scenario Outline: A <kind> that renews its short-lived token keeps its session
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" is connected with a token that lasts 3 seconds
+    And <kind> "<name>" has renewed its token
     And <kind> "<name>" receives nothing within 5 seconds
     When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
     Then <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 30

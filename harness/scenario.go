@@ -18,6 +18,8 @@ import (
 type Run struct {
 	Target Target
 	Prefix string
+
+	feedback cloudFeedback // the run's reader of cloud-to-device feedback (feedback.go)
 }
 
 // NewRun returns a run with a fresh prefix that says when the run began:

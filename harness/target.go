@@ -130,6 +130,34 @@ type DeviceCARegistrar interface {
 	RegisterDeviceCA(ctx context.Context, pem []byte) error
 }
 
+// DeliveryBarrier is a target that can prove a negative at once: "nothing
+// more will reach this connection" is known to the emulator, where a live
+// hub only lets time tell. AwaitDeliveries returns once every push caused
+// by a change made before the call (desired patches, direct method calls,
+// whatever reaches a connection) has been written to the identity's live
+// MQTT connection or dropped; given a marker token it then writes a PUBLISH
+// of DeliveryMarkerPrefix+marker to that connection, whatever its
+// subscriptions, and reports whether it did (false: the identity has no
+// live connection). A client that has handled the marker has handled
+// everything the barrier waited for. The emulator targets have it.
+type DeliveryBarrier interface {
+	AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error)
+}
+
+// RegistryChangeNotifier is a target that tells when its registry changes,
+// so a check that reads after a write reads again at once instead of on a
+// timer. AwaitRegistryChange returns the registry's change count once it
+// is past after (at once for 0), counting every committed write and every
+// identity connecting or disconnecting, or ctx's error. The emulator
+// targets have it; a live hub is polled with back-off instead.
+type RegistryChangeNotifier interface {
+	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
+}
+
+// DeliveryMarkerPrefix is the topic of a DeliveryBarrier's marker, before
+// its token: no IoT Hub topic starts with it.
+const DeliveryMarkerPrefix = emulator.DeliveryMarkerPrefix
+
 // Every power a step can discover, but the policies' connection strings
 // (which are no control), is one of emulator.Controls, so an emulator
 // target has it whichever way it reaches the emulator; and both emulator
@@ -140,8 +168,11 @@ var (
 	_ ConnectionDropper = emulator.Controls(nil)
 	_ RegistryFaulter   = emulator.Controls(nil)
 	_ DeviceCARegistrar = emulator.Controls(nil)
-	_ emulator.Controls = (*Embedded)(nil)
-	_ emulator.Controls = (*Container)(nil)
+	_ DeliveryBarrier   = emulator.Controls(nil)
+
+	_ RegistryChangeNotifier = emulator.Controls(nil)
+	_ emulator.Controls      = (*Embedded)(nil)
+	_ emulator.Controls      = (*Container)(nil)
 
 	_ PolicyConnectionStrings = (*Embedded)(nil)
 	_ PolicyConnectionStrings = (*Container)(nil)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 )
 
 // secretPatterns find the secrets IoT Hub traffic carries in clear text:
@@ -17,10 +19,18 @@ import (
 // A backslash escapes the next character, as in a JSON string: a secret
 // ends before an escaped quote and swallows any other escape whole, so a
 // redacted JSON document (an HTTP body in a report) is still JSON.
-var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`((?i:sig)=)(?:[^&\s;"',\\]|\\[^"])+`),
-	regexp.MustCompile(`((?i:SharedAccessKey)=)(?:[^;\s"',\\]|\\[^"])+`),
-	regexp.MustCompile(`("(?i:primaryKey|secondaryKey)"\s*:\s*")(?:[^"\\]|\\.)*`),
+//
+// Each pattern comes with the words, in lower case, one of which a text
+// must hold for it to match: a case-insensitive pattern has no literal
+// prefix for the regexp package to look for, so a text without them (most
+// of a report's megabytes) is passed over without running it.
+var secretPatterns = []struct {
+	re    *regexp.Regexp
+	words []string
+}{
+	{regexp.MustCompile(`((?i:sig)=)(?:[^&\s;"',\\]|\\[^"])+`), []string{"sig="}},
+	{regexp.MustCompile(`((?i:SharedAccessKey)=)(?:[^;\s"',\\]|\\[^"])+`), []string{"sharedaccesskey="}},
+	{regexp.MustCompile(`("(?i:primaryKey|secondaryKey)"\s*:\s*")(?:[^"\\]|\\.)*`), []string{"primarykey", "secondarykey"}},
 }
 
 // Redacted replaces each secret.
@@ -31,10 +41,20 @@ const Redacted = "***"
 // was. Reports and logs pass everything they show through it: evidence
 // that leaks a key would make a test report a credential.
 func Redact(s string) string {
+	lower := foldCase(s)
 	for _, p := range secretPatterns {
-		s = p.ReplaceAllString(s, "${1}"+Redacted)
+		if slices.ContainsFunc(p.words, func(w string) bool { return strings.Contains(lower, w) }) {
+			s = p.re.ReplaceAllString(s, "${1}"+Redacted)
+		}
 	}
 	return s
+}
+
+// foldCase lowers s as the patterns' (?i) matches it: Unicode simple case
+// folding, under which the Kelvin sign is a k (as strings.ToLower has it)
+// and the long s (ſ) an s (which strings.ToLower leaves).
+func foldCase(s string) string {
+	return strings.ReplaceAll(strings.ToLower(s), "ſ", "s")
 }
 
 // RedactHandler wraps h so that nothing it writes holds a secret: the

@@ -33,6 +33,11 @@ func TestRedactMasksEverySecretAndNothingElse(t *testing.T) {
 		{`{"cs":"HostName=h;SharedAccessKey=k3y\"","x":1}`, `{"cs":"HostName=h;SharedAccessKey=***\"","x":1}`},
 		{`{"primaryKey":"ab\"cd","etag":"x"}`, `{"primaryKey":"***","etag":"x"}`},
 		{`"sig=ab\\cd"`, `"sig=***"`},
+		// (?i) folds the long s and the Kelvin sign into s and k: texts
+		// with them still get the patterns run on them.
+		{"sr=x&\u017fig=zz", "sr=x&\u017fig=***"},
+		{"HostName=h;SHAREDACCE\u017fSKEY=k3y", "HostName=h;SHAREDACCE\u017fSKEY=***"},
+		{"{\"primary\u212aey\":\"AAAA\"}", "{\"primary\u212aey\":\"***\"}"},
 	} {
 		if got := Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q)\n got %q\nwant %q", tc.in, got, tc.want)

@@ -29,10 +29,11 @@ const (
 	queries    = "queries"
 	telemetry  = "telemetry"
 	events     = "events"
+	c2d        = "c2d"
 	jobs       = "jobs"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, jobs}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, jobs}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -51,5 +52,6 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	x509Vocabulary,
 	queryVocabulary,
 	builtInVocabulary,
+	c2dVocabulary,
 	jobVocabulary,
 )

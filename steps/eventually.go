@@ -3,9 +3,10 @@ package steps
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/hubspec/hubspec/harness"
 )
 
 // Polling starts fast, because an emulator (and usually a live hub) is
@@ -13,9 +14,15 @@ import (
 // so that a hub that takes seconds (a new identity may take a few seconds
 // to be retrievable) is not flooded with reads that count against its
 // throttle.
+//
+// Woken by registry changes (eventually), a check still leaves retryGap
+// between tries: while it waits for something time will bring (a fault
+// that passes), the other scenarios' changes would otherwise wake it for
+// every one.
 const (
 	firstPoll = 25 * time.Millisecond
 	maxPoll   = time.Second
+	retryGap  = 5 * time.Millisecond
 )
 
 // Eventually calls fn until it returns nil, and returns nil then. When
@@ -34,10 +41,30 @@ const (
 // steps read after a write through Eventually. It is exported for projects
 // that add their own steps beside Hubspec's and want the same behaviour.
 func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	return eventuallyWoken(ctx, timeout, nil, fn)
+}
+
+// eventually is Eventually for a step: on a target that tells of registry
+// changes (harness.RegistryChangeNotifier, the emulators) it also tries
+// again the moment the registry changes, so a read after a write, or a
+// state the hub reaches on its own (a connection state), costs no poll
+// interval; the back-off stays as the bound on each wait. On other targets
+// it is Eventually.
+func eventually(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	var changes harness.RegistryChangeNotifier
+	if w, ok := ctx.Value(worldKey{}).(*world); ok {
+		changes, _ = w.target.(harness.RegistryChangeNotifier)
+	}
+	return eventuallyWoken(ctx, timeout, changes, fn)
+}
+
+// eventuallyWoken is Eventually, woken early by changes when it is not nil.
+func eventuallyWoken(ctx context.Context, timeout time.Duration, changes harness.RegistryChangeNotifier, fn func(context.Context) error) error {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	delay := firstPoll
 	var last error
+	var seen uint64 // the change count before the last try; 0 until a try failed
 	for tries := 1; ; tries++ {
 		err := fn(dctx)
 		if err == nil {
@@ -46,7 +73,7 @@ func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Cont
 		if last == nil || dctx.Err() == nil {
 			last = err
 		}
-		if !pause(dctx, delay) {
+		if !rest(dctx, delay, changes, &seen) {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w (stopped after %d tries: %w)", last, tries, ctx.Err())
 			}
@@ -54,6 +81,27 @@ func Eventually(ctx context.Context, timeout time.Duration, fn func(context.Cont
 		}
 		delay = min(2*delay, maxPoll)
 	}
+}
+
+// rest waits for d, or only until the registry changes after *seen when
+// changes is not nil, and reports false as soon as ctx is done. The first
+// time (*seen 0) it only learns the count: a change between the failed
+// try and that costs at most d.
+func rest(ctx context.Context, d time.Duration, changes harness.RegistryChangeNotifier, seen *uint64) bool {
+	if changes == nil {
+		return pause(ctx, d)
+	}
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if *seen == 0 {
+		*seen, _ = changes.AwaitRegistryChange(wctx, 0)
+	}
+	if n, err := changes.AwaitRegistryChange(wctx, *seen); err == nil {
+		*seen = n
+		return pause(ctx, retryGap)
+	}
+	<-wctx.Done() // a remote answer may come a little early; the wait is d
+	return ctx.Err() == nil
 }
 
 // pause waits for d and reports true, or reports false as soon as ctx is
@@ -75,7 +123,7 @@ func pause(ctx context.Context, d time.Duration) bool {
 // pollDoc reads a document until judge accepts it, for up to within (see
 // Eventually).
 func pollDoc(ctx context.Context, within time.Duration, read func(context.Context) (any, error), judge func(any) error) error {
-	return Eventually(ctx, within, func(ctx context.Context) error {
+	return eventually(ctx, within, func(ctx context.Context) error {
 		doc, err := read(ctx)
 		if err != nil {
 			return err
@@ -93,24 +141,6 @@ func receive[T any](ctx context.Context, ch <-chan T) (v T, closed bool, err err
 	case <-ctx.Done():
 		return v, false, ctx.Err()
 	}
-}
-
-// anyOf waits until ctx ends, or one of chans yields a value (a closed
-// channel yields its zero value): then it returns the value, the index of
-// its channel, and ok.
-func anyOf[T any](ctx context.Context, chans []<-chan T) (v T, from int, ok bool) {
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
-	for _, ch := range chans {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
-	}
-	chosen, got, _ := reflect.Select(cases)
-	if chosen == 0 {
-		return v, -1, false
-	}
-	if got.IsValid() {
-		v = got.Interface().(T)
-	}
-	return v, chosen - 1, true
 }
 
 // seconds is a whole number of seconds as a step writes it.

@@ -172,7 +172,7 @@ func (w *world) dialOptions(i ident) []device.Option {
 func (l *evidenceLog) http(x service.HTTPExchange) {
 	path := x.URL
 	if u, err := url.Parse(x.URL); err == nil {
-		path = u.Path
+		path = l.aliases(u.EscapedPath())
 	}
 	outcome := "error"
 	if x.Status != 0 {

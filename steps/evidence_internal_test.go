@@ -87,8 +87,13 @@ func TestEvidenceOrderAndTwins(t *testing.T) {
 		snapshots[1].Identity != `device "other/device"` {
 		t.Errorf("twin snapshots %+v", snapshots)
 	}
-	if want := "PATCH /twins/hsabc-sensor-0a1b2c3d/modules/hsabc-filter-0a1b2c3d → 200 (2.0 ms)"; titles[0] != want {
+	// Titles name identities by the feature's aliases; the URL with the
+	// hub ids is in the item.
+	if want := "PATCH /twins/sensor/modules/filter → 200 (2.0 ms)"; titles[0] != want {
 		t.Errorf("title %q, want %q", titles[0], want)
+	}
+	if want := "GET /twins/other%2Fdevice → 200 (0.0 ms)"; titles[3] != want {
+		t.Errorf("title %q, want %q", titles[3], want)
 	}
 }
 

@@ -20,16 +20,16 @@ func (l *evidenceLog) mqtt(client string) func(device.Event) {
 		var title string
 		switch e.Kind {
 		case device.EventSent:
-			title = fmt.Sprintf("%s ⇢ %s", client, e.Topic)
+			title = fmt.Sprintf("%s ⇢ %s", client, l.aliases(e.Topic))
 		case device.EventReceived:
-			title = fmt.Sprintf("%s ⇠ %s", client, e.Topic)
+			title = fmt.Sprintf("%s ⇠ %s", client, l.aliases(e.Topic))
 		case device.EventConnect:
 			title = fmt.Sprintf("%s connects → %s", client, e.Detail)
 			m.Detail = fmt.Sprintf("client id %s, username %s, password %s: %s", e.ClientID, e.Username, e.Password, e.Detail)
 		case device.EventSubscribe:
-			title = fmt.Sprintf("%s subscribes to %s", client, e.Topic)
+			title = fmt.Sprintf("%s subscribes to %s", client, l.aliases(e.Topic))
 		case device.EventUnsubscribe:
-			title = fmt.Sprintf("%s unsubscribes from %s", client, e.Topic)
+			title = fmt.Sprintf("%s unsubscribes from %s", client, l.aliases(e.Topic))
 			m.Direction, m.Detail = string(device.EventSubscribe), "unsubscribe"
 		case device.EventDisconnect:
 			title = fmt.Sprintf("%s disconnects", client)
@@ -88,6 +88,19 @@ func (l *evidenceLog) twinOf(rawURL string) (ident, bool) {
 		return ident{"module", l.alias(segs[3]), l.alias(segs[1])}, true
 	}
 	return ident{}, false
+}
+
+// aliases is a path or topic with the scenario's hub ids read back into
+// its aliases, segment by segment: an item's title speaks the feature's
+// language (the hub ids stay in its detail).
+func (l *evidenceLog) aliases(path string) string {
+	segs := strings.Split(path, "/")
+	for k, s := range segs {
+		if id, err := url.PathUnescape(s); err == nil && l.alias(id) != id {
+			segs[k] = l.alias(id)
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // alias undoes harness.Scenario.Name ("{run prefix}-{alias}-{scenario id}");

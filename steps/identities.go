@@ -140,7 +140,7 @@ func reuseIdentity(ctx context.Context, kind, alias string) error {
 	if err != nil {
 		return err
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		_, err := w.readIdentity(ctx, i)
 		return err
 	})

@@ -73,7 +73,7 @@ func readingIsRefused(ctx context.Context, what, alias, status, name string) err
 		return err
 	}
 	read := w.readOnce(i, twin)
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error { return refusedAs(read(ctx), status, name) })
+	return eventually(ctx, settleWithin, func(ctx context.Context) error { return refusedAs(read(ctx), status, name) })
 }
 
 // rotateKeys replaces an identity's keys with two new random ones, sending
@@ -167,7 +167,7 @@ func createModules(ctx context.Context, count, deviceAlias string) error {
 func modulesAre(ctx context.Context, deviceAlias string, table *godog.Table) error {
 	w := worldFrom(ctx)
 	want := w.hubIDs(column(table))
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		got, err := w.moduleIDs(ctx, deviceAlias)
 		if err != nil {
 			return err

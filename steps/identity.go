@@ -56,19 +56,21 @@ type identityState struct {
 	readTwin  *hub.Twin // as the service last read it: what "since the service read it" compares with
 	twinEtags []string  // twin etags seen, oldest first
 
-	client    *device.Client       // its connection, nil once it disconnects
-	clients   []*device.Client     // every connection it opened, closed in cleanup
-	bare      []*bareConn          // its bare MQTT connections, oldest first (mqtt_bare.go)
-	lastPatch *device.DesiredPatch // the last desired patch it received
-	acked     *int64               // the reported $version the hub answered to its last report
-	methods   *methodState         // its direct methods, made on first use (methods.go)
+	client    *device.Client              // its connection, nil once it disconnects
+	clients   []*device.Client            // every connection it opened, closed in cleanup
+	bare      []*bareConn                 // its bare MQTT connections, oldest first (mqtt_bare.go)
+	taps      map[*device.Client]*connTap // what each of its clients handled (quiet.go)
+	lastPatch *device.DesiredPatch        // the last desired patch it received
+	acked     *int64                      // the reported $version the hub answered to its last report
+	methods   *methodState                // its direct methods, made on first use (methods.go)
+	cloud     <-chan device.CloudMessage  // its cloud-to-device messages, once it listens (c2d.go)
 }
 
 // state is the identity's state, made on first use.
 func (w *world) state(i ident) *identityState {
 	s, ok := w.identities[i]
 	if !ok {
-		s = &identityState{ident: i}
+		s = &identityState{ident: i, taps: map[*device.Client]*connTap{}}
 		w.identities[i] = s
 		w.named = append(w.named, i)
 	}

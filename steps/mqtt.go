@@ -60,11 +60,18 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 // dial connects the identity's client with the target's options and then
 // the step's own (a later option wins).
 func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Option) (*device.Client, error) {
+	tap := newConnTap()
 	opts := append(w.dialOptions(i), extra...)
+	opts = append(opts, device.WithObserver(tap.observe(w.evidence.mqtt(i.String()))))
+	dial := device.DialModule
 	if i.kind == "device" {
-		return device.DialDevice(ctx, cs, opts...)
+		dial = device.DialDevice
 	}
-	return device.DialModule(ctx, cs, opts...)
+	c, err := dial(ctx, cs, opts...)
+	if err == nil {
+		w.state(i).taps[c] = tap
+	}
+	return c, err
 }
 
 // receivesDesiredPatch waits, with a deadline, for the next desired patch

@@ -45,6 +45,7 @@ type bareConn struct {
 	msgs     chan paho.Message
 	lost     chan struct{} // closed when the hub closes the connection
 	lostOnce sync.Once
+	tap      *connTap // picks out the delivery barrier's markers (quiet.go)
 }
 
 func openBare(ctx context.Context, kind, alias string) error {
@@ -57,7 +58,7 @@ func openBare(ctx context.Context, kind, alias string) error {
 	if err != nil {
 		return err
 	}
-	b := &bareConn{msgs: make(chan paho.Message, 100), lost: make(chan struct{})}
+	b := &bareConn{msgs: make(chan paho.Message, 100), lost: make(chan struct{}), tap: newConnTap()}
 	onLost := func(error) { b.lostOnce.Do(func() { close(b.lost) }) }
 	// Retried like connect: a live hub may not know a new identity yet.
 	var dialErr error
@@ -78,8 +79,12 @@ func openBare(ctx context.Context, kind, alias string) error {
 	return nil
 }
 
-// receive keeps a message for the checks that read msgs.
+// receive keeps a message for the checks that read msgs; a delivery
+// barrier's marker only tells the tap it was handled.
 func (b *bareConn) receive(m paho.Message) {
+	if b.tap.note(m.Topic()) {
+		return
+	}
 	select {
 	case b.msgs <- m:
 	default: // a full buffer fails the scenario's next check anyway

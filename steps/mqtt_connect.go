@@ -24,6 +24,8 @@ var connectionVocabulary = []vocab.Def{
 	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) is connected(?: over (TLS|WebSockets))?(?: with a token that lasts (\d+) seconds)?$`, connect,
 		"The device or module connects with its own key, as the app on it would (over MQTT over TLS unless WebSockets is asked for); a short-lived token is renewed by reconnecting.",
 		"", "", "", "<seconds> how long each SAS token lasts"),
+	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) has renewed its token$`, renewed,
+		"Waits until the identity's client has connected again with a fresh token (it renews a short-lived one by reconnecting before it expires, the hub taking a token only at CONNECT) and has read its twin again."),
 	step(mqtt, `^(device|module) ("[^"]+"(?: on device "[^"]+")?) connects with (its own key|its first key|the key "[^"]*"|a wrong key|an expired token|a token for another identity|the client id of another identity)$`, connectWith,
 		"The device or module tries once to connect with the credentials named: its own key is its primary key as the hub last answered it, its first key the primary key it was created with (refused after a rotation), the key \"${name}\" one the scenario remembered; a refusal is left for the next step to check."),
 	step(mqtt, `^the hub refuses the connection as (not authorized|the device is disabled)$`, connectionRefused,
@@ -71,6 +73,29 @@ func connect(ctx context.Context, kind, alias, transport, lifetime string) error
 		return err
 	}
 	s.keep(c)
+	return nil
+}
+
+// renewed waits for the client's second accepted connection, which a
+// short-lived token brings about, and for its catch-up read after it. The
+// client sees it itself, so the step works on every target.
+func renewed(ctx context.Context, kind, alias string) error {
+	_, s, err := identityIn(ctx, kind, alias)
+	if err != nil {
+		return err
+	}
+	c, err := s.connection()
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	if err := s.taps[c].awaitConnects(dctx, 2); err != nil {
+		return fmt.Errorf("%s: expected its client to connect again with a fresh token within %s: %w", s.ident, waitFor, err)
+	}
+	if err := c.AwaitConnected(dctx); err != nil {
+		return fmt.Errorf("%s: connected again, but did not read its twin within %s: %w", s.ident, waitFor, err)
+	}
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/steps/internal/vocab"
 )
 
@@ -108,9 +107,9 @@ func rangeReceivesOwn(ctx context.Context, r ownNames) error {
 }
 
 // quietFor watches the identities' connections together for d: a desired
-// patch on any of them fails.
+// patch on any of them fails (see expectNothing).
 func (w *world) quietFor(ctx context.Context, kind string, aliases []string, d time.Duration) error {
-	var patches []<-chan device.DesiredPatch
+	var sources []source
 	for _, a := range aliases {
 		i, err := w.who(kind, a)
 		if err != nil {
@@ -120,12 +119,9 @@ func (w *world) quietFor(ctx context.Context, kind string, aliases []string, d t
 		if err != nil {
 			return err
 		}
-		patches = append(patches, c.DesiredPatches())
+		sources = append(sources, w.patchSource(i, c))
 	}
-	dctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	if p, from, ok := anyOf(dctx, patches); ok {
-		return fmt.Errorf("%s %q: expected nothing after its own patch, got %v ($version %d)", kind, aliases[from], p.Properties, p.Version)
-	}
-	return nil
+	return w.expectNothing(ctx, d, sources, func(i ident, what string) error {
+		return fmt.Errorf("%s %q: expected nothing after its own patch, got %s", kind, i.alias, what)
+	})
 }

@@ -56,8 +56,8 @@ func TestConcurrently(t *testing.T) {
 	}
 }
 
-// TestReceiveAndAnyOf: a value, a closed channel, and a deadline.
-func TestReceiveAndAnyOf(t *testing.T) {
+// TestReceive: a value, a closed channel, and a deadline.
+func TestReceive(t *testing.T) {
 	ctx := context.Background()
 	ch := make(chan int, 1)
 	ch <- 7
@@ -72,14 +72,6 @@ func TestReceiveAndAnyOf(t *testing.T) {
 	defer cancel()
 	if _, _, err := receive(dctx, make(chan int)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("receive past its deadline: %v", err)
-	}
-	quiet, busy := make(chan int), make(chan int, 1)
-	busy <- 9
-	if v, from, ok := anyOf(ctx, []<-chan int{quiet, busy}); !ok || v != 9 || from != 1 {
-		t.Errorf("anyOf: %d from %d, %v", v, from, ok)
-	}
-	if _, _, ok := anyOf(dctx, []<-chan int{quiet}); ok {
-		t.Error("anyOf past its deadline reports a value")
 	}
 }
 

@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strings"
 
 	"github.com/cucumber/godog"
-	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/steps/internal/vocab"
 )
 
@@ -21,7 +18,7 @@ var receivedVocabulary = []vocab.Def{
 	step(mqtt, `^the desired patch (device|module) ("[^"]+"(?: on device "[^"]+")?) received (is|contains):$`, patchIs,
 		"Checks the last desired patch the identity received (waiting for one if it has received none) against the JSON document below the step: exactly those members (is), or at least those, others may be anything (contains); its $version is not part of it.").JSONDoc(),
 	step(mqtt, `^none of (devices|modules) (.+) receives anything within (\d+) seconds$`, noneReceives,
-		"Watches every identity named at once for the given time: a desired patch or a message on any of them fails the step. Each must be connected.",
+		"Watches every identity named at once for the given time: a desired patch or a message on any of them fails the step (proved at once on an emulator target, as receives nothing within). Each must be connected.",
 		"", `<aliases> the aliases, each in quotes, a module with its device where needed: "a", "b" and "c" on device "gw"`, "<seconds> how long to watch"),
 }
 
@@ -74,46 +71,27 @@ func refsOf(list string) ([]string, error) {
 }
 
 // noneReceives watches every identity's connections together for the
-// time given: one wait, not one after another. Every identity must be
-// connected: one that is not could receive nothing anyway.
+// time given: one wait, not one after another (see expectNothing). Every
+// identity must be connected: one that is not could receive nothing anyway.
 func noneReceives(ctx context.Context, kinds, list, secs string) error {
 	refs, err := refsOf(list)
 	if err != nil {
 		return err
 	}
 	w := worldFrom(ctx)
-	dctx, cancel := context.WithTimeout(ctx, seconds(secs))
-	defer cancel()
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(dctx.Done())}}
-	var whose []ident
+	var sources []source
 	for _, ref := range refs {
 		i, err := w.who(strings.TrimSuffix(kinds, "s"), ref)
 		if err != nil {
 			return err
 		}
-		s, n := w.state(i), len(cases)
-		if s.client != nil {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.client.DesiredPatches())})
-			whose = append(whose, i)
-		}
-		if b, err := w.bareOf(i, "latest"); err == nil {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(b.msgs)})
-			whose = append(whose, i)
-		}
-		if len(cases) == n {
+		mine := w.sourcesOf(w.state(i))
+		if len(mine) == 0 {
 			return fmt.Errorf("%s is not connected, so it could receive nothing anyway: connect it first, e.g. Given %s is connected", i, i)
 		}
+		sources = append(sources, mine...)
 	}
-	chosen, got, ok := reflect.Select(cases)
-	if chosen == 0 {
-		return nil
-	}
-	i := whose[chosen-1]
-	switch v := got.Interface().(type) {
-	case device.DesiredPatch:
-		return fmt.Errorf("%s: expected nothing within %ss, got a desired patch %v ($version %d)", i, secs, v.Properties, v.Version)
-	case paho.Message:
-		return fmt.Errorf("%s: expected nothing within %ss, got %s on %s", i, secs, v.Payload(), v.Topic())
-	}
-	return fmt.Errorf("%s: expected nothing within %ss, but its connection closed (open %v)", i, secs, ok)
+	return w.expectNothing(ctx, seconds(secs), sources, func(i ident, what string) error {
+		return fmt.Errorf("%s: expected nothing within %ss, got %s", i, secs, what)
+	})
 }

@@ -83,7 +83,7 @@ func (w *world) settleQuery(ctx context.Context, judge func(*queryAnswer) error)
 		return errors.New(`the hub refused the query: check the refusal with "the hub refuses ..."`)
 	}
 	first := true
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		if !first {
 			a, err := w.ask(ctx)
 			if err != nil {

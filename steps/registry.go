@@ -41,7 +41,7 @@ func (w *world) pollIdentity(ctx context.Context, i ident, check func(view) erro
 	if err := w.neverCreated(i); err != nil {
 		return err
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		v, err := w.readIdentity(ctx, i)
 		if err != nil {
 			return err
@@ -109,7 +109,7 @@ func (w *world) createModuleOn(ctx context.Context, deviceAlias, moduleID string
 // deleted, a 404 is the answer at once.
 func (w *world) whileSettling(ctx context.Context, i ident, fn func(context.Context) error) error {
 	var err error
-	_ = Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	_ = eventually(ctx, settleWithin, func(ctx context.Context) error {
 		err = fn(ctx)
 		if w.exists(i) && (errors.Is(err, hub.ErrDeviceNotFound) || errors.Is(err, hub.ErrModuleNotFound)) {
 			return err

@@ -80,7 +80,7 @@ func identityValueIs(ctx context.Context, which, kind, alias, is, value string) 
 		return err
 	}
 	want := textOf(parseValue(value))
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		if _, err := w.readIdentity(ctx, i); err != nil {
 			return err
 		}

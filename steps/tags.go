@@ -40,6 +40,7 @@ var tagSet = []tagDoc{
 	{"@" + queries, "about twin queries: the IoT Hub query language, its answers and its paging"},
 	{"@" + telemetry, "about device-to-cloud telemetry, as the service reads it from the built-in endpoint"},
 	{"@" + events, "about the hub's own events on the built-in endpoint: twin changes, identities created and deleted"},
+	{"@" + c2d, "about cloud-to-device messages: the service sends them over AMQP, the device receives them over MQTT, the hub reports feedback"},
 	{"@" + jobs, "about scheduled jobs: twin updates and direct methods over the devices a query condition picks"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }

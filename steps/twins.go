@@ -49,7 +49,7 @@ func readTwin(ctx context.Context, kind, alias string) error {
 	if err != nil {
 		return err
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		t, err := w.getTwin(ctx, s.ident)
 		if err != nil {
 			return err

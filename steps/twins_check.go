@@ -153,7 +153,7 @@ func (w *world) checkTwin(ctx context.Context, i ident, check func(*hub.Twin) er
 	if err := w.neverCreated(i); err != nil {
 		return err
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		t, err := w.getTwin(ctx, i)
 		if err != nil {
 			return err

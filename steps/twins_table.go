@@ -30,7 +30,7 @@ func twinsHave(ctx context.Context, table *godog.Table) error {
 	if err != nil {
 		return err
 	}
-	return Eventually(ctx, settleWithin, func(ctx context.Context) error {
+	return eventually(ctx, settleWithin, func(ctx context.Context) error {
 		var errs []error
 		for _, r := range rows {
 			doc, err := w.serviceTwin(r.i)(ctx)

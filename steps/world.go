@@ -67,6 +67,10 @@ type world struct {
 	lastRefusal error
 	// scenario is the scenario the world is for, its steps in order.
 	scenario *godog.Scenario
+	// c2dClient sends cloud-to-device messages, dialled on first use;
+	// c2dSent are the messages sent, by alias (c2d.go).
+	c2dClient *service.MessagingClient
+	c2dSent   map[string]c2dSent
 }
 
 type worldKey struct{}

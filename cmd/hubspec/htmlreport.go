@@ -40,11 +40,12 @@ type (
 		Elements    []cukeElement `json:"elements"`
 	}
 	cukeElement struct {
-		Keyword string     `json:"keyword"`
-		Name    string     `json:"name"`
-		Line    int        `json:"line"`
-		Tags    []cukeTag  `json:"tags"`
-		Steps   []cukeStep `json:"steps"`
+		Keyword        string     `json:"keyword"`
+		Name           string     `json:"name"`
+		Line           int        `json:"line"`
+		StartTimestamp string     `json:"start_timestamp"` // hubspec's and cucumber-jvm's; not godog's
+		Tags           []cukeTag  `json:"tags"`
+		Steps          []cukeStep `json:"steps"`
 	}
 	cukeTag struct {
 		Name string `json:"name"`
@@ -75,9 +76,11 @@ type (
 type (
 	reportView struct {
 		Status, Generated, Duration string
-		Features                    int
-		Scenarios, Steps            tally
-		Feature                     []featureView
+		WallTime                    bool // Duration is the run's wall time, not the sum of its steps'
+
+		Features         int
+		Scenarios, Steps tally
+		Feature          []featureView
 	}
 	featureView struct {
 		Name, URI, Description string
@@ -149,12 +152,14 @@ func writeHTMLReport(w io.Writer, cucumberJSON []byte, generated time.Time) erro
 func buildReport(feats []cukeFeature, generated time.Time) reportView {
 	v := reportView{Status: "passed", Generated: generated.Format(time.RFC1123), Features: len(feats)}
 	var total time.Duration
+	var wall wallClock
 	for _, f := range feats {
-		fv := featureView{Name: hub.Redact(f.Keyword + ": " + f.Name), URI: hub.Redact(f.URI),
+		fv := featureView{Name: hub.Redact(f.Keyword + ": " + f.Name), URI: hub.Redact(featurePath(f.URI)),
 			Description: hub.Redact(f.Description), Tags: tagNames(f.Tags)}
 		for _, e := range f.Elements {
 			sv, d := buildScenario(f.URI, e, &v.Steps)
 			total += d
+			wall.add(e.StartTimestamp, d)
 			v.Scenarios.add(sv.Status)
 			fv.Problems = fv.Problems || sv.Problem
 			fv.Scenarios = append(fv.Scenarios, sv)
@@ -165,14 +170,44 @@ func buildReport(feats []cukeFeature, generated time.Time) reportView {
 		v.Feature = append(v.Feature, fv)
 	}
 	v.Duration = formatDuration(total)
+	if d, ok := wall.span(); ok {
+		v.Duration, v.WallTime = formatDuration(d), true
+	}
 	return v
+}
+
+// wallClock is the span of a run's scenarios: from the first one's start
+// to the last one's end (its start plus its steps' time), when every
+// scenario that ran says when it started. Scenarios that run at the same
+// time make the sum of their steps' times larger than the run.
+type wallClock struct {
+	first, last time.Time
+	unknown     bool // a scenario that ran has no start time
+}
+
+func (w *wallClock) add(startTimestamp string, steps time.Duration) {
+	start, err := time.Parse(time.RFC3339Nano, startTimestamp)
+	if err != nil {
+		w.unknown = w.unknown || steps > 0
+		return
+	}
+	if w.first.IsZero() || start.Before(w.first) {
+		w.first = start
+	}
+	if end := start.Add(steps); end.After(w.last) {
+		w.last = end
+	}
+}
+
+func (w *wallClock) span() (time.Duration, bool) {
+	return w.last.Sub(w.first), !w.unknown && !w.first.IsZero()
 }
 
 // buildScenario returns the scenario's view and its duration, the sum of
 // its steps' (Cucumber JSON keeps no other), counting its steps in steps.
 func buildScenario(uri string, e cukeElement, steps *tally) (scenarioView, time.Duration) {
 	sv := scenarioView{Keyword: hub.Redact(e.Keyword), Name: hub.Redact(e.Name), Status: "passed",
-		Location: hub.Redact(fmt.Sprintf("%s:%d", uri, e.Line)), Tags: tagNames(e.Tags)}
+		Location: hub.Redact(fmt.Sprintf("%s:%d", featurePath(uri), e.Line)), Tags: tagNames(e.Tags)}
 	var d time.Duration
 	for _, s := range e.Steps {
 		st := stepView{Keyword: hub.Redact(s.Keyword), Text: hub.Redact(s.Name), Status: knownStatus(s.Result.Status),
@@ -196,6 +231,7 @@ func buildScenario(uri string, e cukeElement, steps *tally) (scenarioView, time.
 			st.Evidence = append(st.Evidence, buildEvidence(em))
 		}
 		showTwinsOnce(st.Evidence)
+		st.Evidence = foldPolls(st.Evidence)
 		if rank(st.Status) < rank(sv.Status) {
 			sv.Status = st.Status
 		}

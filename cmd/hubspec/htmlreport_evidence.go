@@ -35,7 +35,7 @@ type cukeEmbedding struct {
 // evidenceView is one attachment of a step as the page shows it; Kind says
 // which of the other members are set.
 type evidenceView struct {
-	Kind     string // http, mqtt, twin, text, image, file or unreadable
+	Kind     string // http, mqtt, twin, text, image, file, unreadable, or polls (Items, folded)
 	Title    string
 	At       string // time of day; AtFull has the whole timestamp
 	AtFull   string
@@ -45,8 +45,9 @@ type evidenceView struct {
 	Text     *textBlock // twin document, text, or an unreadable item's raw text
 	Image    template.URL
 	File     template.URL
-	Problem  string // why the item is unreadable
-	body     string // compact JSON of an HTTP response body or a twin document, to find one twin shown twice
+	Problem  string         // why the item is unreadable
+	Items    []evidenceView // polls: the attempts folded into this line
+	body     string         // compact JSON of an HTTP response body or a twin document, to find one twin shown twice
 }
 
 type httpView struct {

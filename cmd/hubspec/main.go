@@ -22,6 +22,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Imported for their start-up only: no "go env" at start (package doc).
+	_ "github.com/hubspec/hubspec/internal/nogotool"
+	_ "github.com/hubspec/hubspec/internal/nogotool/restore"
+
 	"github.com/hubspec/hubspec/steps"
 )
 

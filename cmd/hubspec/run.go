@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/cucumber/godog"
@@ -56,13 +54,6 @@ func (f *runFlags) check() error {
 	case f.random < -1:
 		return fmt.Errorf("--random %d: want a seed, -1 or 0", f.random)
 	}
-	// godog splits its format list on ",", so a comma in a report path
-	// would become a bogus formatter.
-	for _, p := range []string{f.junit, f.cucumber} {
-		if strings.Contains(p, ",") {
-			return fmt.Errorf("report path %q: commas are not supported", p)
-		}
-	}
 	return checkTags(f.tags)
 }
 
@@ -85,19 +76,6 @@ func checkTags(expr string) error {
 	return nil
 }
 
-// godogFormat is godog's multi-formatter list: the terminal format on
-// Output, each report to its own file, all filled by the same run.
-func (f *runFlags) godogFormat() string {
-	format := f.format
-	if f.junit != "" {
-		format += ",junit:" + f.junit
-	}
-	if f.cucumber != "" {
-		format += ",cucumber:" + f.cucumber
-	}
-	return format
-}
-
 // runCmd runs the features: read and filter them first (a path or tag
 // mistake costs no container start and no hub connection), then open the
 // target, run every scenario with the steps package's world, close the
@@ -117,7 +95,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	cfg.Target = f.target
 
 	opts := godog.Options{
-		Format:      f.godogFormat(),
+		Format:      f.format,
 		Tags:        f.tags,
 		Strict:      f.strict,
 		Concurrency: f.concurrency,
@@ -146,27 +124,19 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hubspec: no scenario to run: %s\n", noScenarioCause(opts))
 		return exitFailed
 	}
-	for _, p := range []string{f.junit, f.cucumber, f.html} {
-		if p == "" {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", p, err)
-			return exitUsage
-		}
+	out := &outputs{stdout: stdout, colors: !opts.NoColors}
+	html, err := out.open(f.junit, f.cucumber, f.html)
+	if err != nil {
+		fmt.Fprintf(stderr, "hubspec: %v\n", err)
+		return exitUsage
 	}
-
-	var html *htmlRun
-	if f.html != "" {
-		if html, err = openHTML(f.html, f.cucumber); err != nil {
-			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", f.html, err)
-			return exitUsage
-		}
+	defer out.close()
+	if html != nil {
 		defer html.close()
-		// The HTML is rendered from the Cucumber JSON this run writes.
-		f.cucumber = html.cucumber
-		opts.Format = f.godogFormat()
 	}
+	suite, forget := out.register()
+	defer forget()
+	opts.Format = out.formats(f.format)
 
 	ctx, stop := signalContext()
 	defer stop()
@@ -186,14 +156,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 	opts.DefaultContext = ctx
 	status := godog.TestSuite{
-		Name:                "hubspec",
+		Name:                suite,
 		ScenarioInitializer: steps.Initialize(r),
 		Options:             &opts,
 	}.Run()
-	if html != nil && status <= 1 { // godog wrote its Cucumber JSON
+	if err := out.close(); err != nil {
+		fmt.Fprintf(stderr, "hubspec: %v\n", err)
+		return exitUsage
+	}
+	if html != nil && status <= 1 { // the Cucumber JSON is written
 		if err := html.finish(); err != nil {
 			fmt.Fprintf(stderr, "hubspec: report %s: %v\n", f.html, err)
-			return exitUsage // as for a report file godog could not write
+			return exitUsage
 		}
 	}
 	switch status {

@@ -1,7 +1,9 @@
 // Command iothub-emulator is a local Azure IoT Hub for anyone: the official
 // SDKs, curl, mosquitto, or a container next to a test suite. It serves the
-// registry and twin REST API and MQTT (over TLS, and over WebSockets on the
-// HTTPS port at /$iothub/websocket), with real SAS authentication.
+// registry and twin REST API, MQTT (over TLS, and over WebSockets on the
+// HTTPS port at /$iothub/websocket) and the built-in endpoint over AMQP (over
+// TLS, and over WebSockets on the HTTPS port at /$servicebus/websocket), with
+// real SAS authentication.
 //
 // Once both listeners serve it prints, in one write, the connection string
 // of every shared access policy on stdout, iothubowner's first:

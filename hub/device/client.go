@@ -60,9 +60,11 @@ type Client struct {
 	callsCtx    context.Context
 	cancelCalls context.CancelFunc
 
-	patches   *patchQueue
-	resyncing bool           // a GET is reading the twin: patches wait in buffered
-	buffered  []DesiredPatch // patches that arrived during a resync
+	patches   *handoff[DesiredPatch]
+	cloud     *handoff[CloudMessage] // a device's cloud-to-device messages; nil for a module
+	listening bool                   // CloudMessages subscribed: resubscribe on reconnect
+	resyncing bool                   // a GET is reading the twin: patches wait in buffered
+	buffered  []DesiredPatch         // patches that arrived during a resync
 	renew     *time.Timer
 	connSeq   int // connections made, for the renewal timer
 
@@ -123,7 +125,13 @@ func dial(ctx context.Context, cs hub.ConnectionString, opts []Option) (*Client,
 		handlers: map[string]MethodHandler{},
 		ready:    make(chan struct{}),
 		up:       make(chan struct{}),
-		patches:  newPatchQueue(),
+		patches:  newHandoff[DesiredPatch](),
+	}
+	if cs.ModuleID == "" {
+		// Ready before the first connect: a persistent session subscribed
+		// by an earlier client may deliver at once, and a message the
+		// client acknowledges must never be dropped.
+		c.cloud = newHandoff[CloudMessage]()
 	}
 	c.callsCtx, c.cancelCalls = context.WithCancel(context.Background())
 	c.client = c.newPaho(tlsCfg)
@@ -210,6 +218,24 @@ func (c *Client) credentials() (string, string) {
 // channel is closed by Close.
 func (c *Client) DesiredPatches() <-chan DesiredPatch { return c.patches.out }
 
+// PendingPatches is how many desired patches the client has taken in that
+// DesiredPatches has not handed over yet. While the client reads its twin
+// to catch up (after a reconnect or a $version gap) the patches it holds
+// back count, and so does the read itself, which may yield a patch. paho
+// hands the client what the hub sent in order, so once a caller has seen
+// the client handle a message (WithObserver), every desired patch the hub
+// sent before it has been handed over, is counted here, or was dropped as
+// stale: a check that nothing arrived can then end without waiting.
+func (c *Client) PendingPatches() int {
+	c.mu.Lock()
+	n := len(c.buffered)
+	if c.resyncing {
+		n++
+	}
+	c.mu.Unlock()
+	return n + c.patches.pending()
+}
+
 // Close disconnects and closes the DesiredPatches channel; direct method
 // calls in flight are discarded.
 func (c *Client) Close() error {
@@ -231,6 +257,12 @@ func (c *Client) Close() error {
 	c.dropCalls()
 	c.failPending(errors.New("client closed"))
 	c.patches.close()
+	c.mu.Lock()
+	cloud := c.cloud
+	c.mu.Unlock()
+	if cloud != nil {
+		cloud.close()
+	}
 	return nil
 }
 

@@ -54,7 +54,7 @@ func (c *Client) GetTwin(ctx context.Context) (*hub.TwinProperties, error) {
 		if !errors.Is(err, errConnectionLost) {
 			return props, err
 		}
-		if err := c.awaitConnected(ctx); err != nil {
+		if err := c.AwaitConnected(ctx); err != nil {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
 	}
@@ -74,7 +74,7 @@ func (c *Client) GetTwinJSON(ctx context.Context) (json.RawMessage, error) {
 		if !errors.Is(err, errConnectionLost) {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
-		if err := c.awaitConnected(ctx); err != nil {
+		if err := c.AwaitConnected(ctx); err != nil {
 			return nil, fmt.Errorf("get twin %s: %w", c.clientID(), err)
 		}
 	}
@@ -183,6 +183,8 @@ func (c *Client) onMessage(_ paho.Client, m paho.Message) {
 		}
 	case strings.HasPrefix(topic, prefixMethodRequest):
 		c.onMethodRequest(m)
+	case strings.HasPrefix(topic, "devices/"+c.cs.DeviceID+"/messages/devicebound/"):
+		c.onCloudMessage(m)
 	case strings.HasPrefix(topic, prefixDesiredPatch):
 		props, version, err := decodeDesiredPatch(topic, m.Payload())
 		if err != nil {
@@ -307,6 +309,11 @@ func (c *Client) onConnect(pc paho.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
 	filters := map[string]byte{topicTwinResponses: 1, topicDesiredPatches: 1, topicMethodRequests: 1}
+	c.mu.Lock()
+	if c.listening {
+		filters[c.c2dFilter()] = 1
+	}
+	c.mu.Unlock()
 	tok := pc.SubscribeMultiple(filters, c.onMessage)
 	err := mqttconn.WaitToken(ctx, tok)
 	c.cfg.Emit(mqttconn.EventSubscribe, c.clientID(), mqttconn.FilterList(filters), 1, nil, mqttconn.SubackDetail(tok, err))
@@ -362,8 +369,9 @@ func (c *Client) failPending(err error) {
 	}
 }
 
-// awaitConnected waits until the client is connected and resynced again, or ctx.
-func (c *Client) awaitConnected(ctx context.Context) error {
+// AwaitConnected waits until the client is connected and has caught up
+// with its twin (the read after every connect), or ctx ends.
+func (c *Client) AwaitConnected(ctx context.Context) error {
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()

@@ -9,7 +9,7 @@ import (
 )
 
 func testClient(held int64) *Client {
-	return &Client{patches: newPatchQueue(), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &Client{patches: newHandoff[DesiredPatch](), held: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // drain reads patches until the one with version last arrives.
@@ -53,5 +53,35 @@ func TestResyncPutsTheFullPatchFirst(t *testing.T) {
 	got := drain(c, 6)
 	if len(got) != 2 || !got[0].Full || got[0].Version != 5 || got[0].Properties["a"] != 1 || got[1].Version != 6 {
 		t.Fatalf("delivered %+v, want Full 5 then 6", got)
+	}
+}
+
+// TestPendingPatchesCountsUntilHandedOver: a patch offered counts until
+// DesiredPatches has handed it over, the one being handed over included
+// (the count may lag a hand-over by an instant, never lead it); a stale
+// one never counts; a resync counts as one more, with what it holds back.
+func TestPendingPatchesCountsUntilHandedOver(t *testing.T) {
+	c := testClient(3)
+	defer c.patches.close()
+	if n := c.PendingPatches(); n != 0 {
+		t.Fatalf("PendingPatches of a fresh client = %d, want 0", n)
+	}
+	c.offer(DesiredPatch{Version: 4})
+	c.offer(DesiredPatch{Version: 5})
+	c.offer(DesiredPatch{Version: 2}) // stale: dropped, never pending
+	if n := c.PendingPatches(); n != 2 {
+		t.Fatalf("PendingPatches after two offers = %d, want 2", n)
+	}
+	<-c.patches.out
+	if n := c.PendingPatches(); n < 1 {
+		t.Fatalf("PendingPatches with one patch still to hand over = %d, want at least 1", n)
+	}
+
+	r := testClient(3)
+	defer r.patches.close()
+	r.resyncing = true
+	r.offer(DesiredPatch{Version: 6})
+	if n := r.PendingPatches(); n != 2 {
+		t.Fatalf("PendingPatches during a resync holding one patch = %d, want 2", n)
 	}
 }

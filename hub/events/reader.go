@@ -32,6 +32,8 @@ type settings struct {
 	address       string
 	consumerGroup string
 	accept        func(deviceID, moduleID string) bool
+	webSockets    bool   // WithWebSockets
+	webSocketAddr string // its HTTPS host:port, "" for azeventhubs' choice
 }
 
 // WithTLSConfig sets the TLS configuration, e.g. one trusting an emulator's
@@ -79,7 +81,8 @@ func Open(ctx context.Context, connectionString string, opts ...Option) (*Reader
 		o(&s)
 	}
 	client, err := azeventhubs.NewConsumerClientFromConnectionString(connectionString, "", s.consumerGroup,
-		&azeventhubs.ConsumerClientOptions{TLSConfig: serverNamed(s.tls, connectionString), CustomEndpoint: s.address})
+		&azeventhubs.ConsumerClientOptions{TLSConfig: serverNamed(s.tls, connectionString), CustomEndpoint: s.address,
+			NewWebSocketConn: s.newWebSocketConn()})
 	if err != nil {
 		return nil, fmt.Errorf("open built-in endpoint: %w", err)
 	}

@@ -64,6 +64,7 @@ type registryConfig struct {
 	logger     *slog.Logger
 	clock      func() time.Time
 	observe    func(HTTPExchange)
+	amqpAddr   string // DialMessaging's address; "" = HostName on 5671
 }
 
 // Option configures NewRegistryClient.
@@ -74,6 +75,13 @@ type Option func(*registryConfig)
 // that client's *http.Transport.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *registryConfig) { c.tlsConfig = cfg }
+}
+
+// WithAMQPAddress sets the host:port DialMessaging dials (default: the
+// HostName on 5671); TLS still verifies the hub's host name unless
+// WithTLSConfig sets a ServerName.
+func WithAMQPAddress(addr string) Option {
+	return func(c *registryConfig) { c.amqpAddr = addr }
 }
 
 // WithHTTPClient replaces the HTTP client.

@@ -411,6 +411,12 @@ func (b *binaryTarget) DropDesiredPushes(ctx context.Context, n int) error {
 func (b *binaryTarget) RegisterDeviceCA(ctx context.Context, pem []byte) error {
 	return b.control().RegisterDeviceCA(ctx, pem)
 }
+func (b *binaryTarget) AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker string) (bool, error) {
+	return b.control().AwaitDeliveries(ctx, deviceID, moduleID, marker)
+}
+func (b *binaryTarget) AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error) {
+	return b.control().AwaitRegistryChange(ctx, after)
+}
 func (b *binaryTarget) BaseURL() string { return "https://" + b.Host() }
 func (b *binaryTarget) Host() string {
 	b.mu.Lock()

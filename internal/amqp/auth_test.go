@@ -124,3 +124,66 @@ func TestNode(t *testing.T) {
 		t.Fatalf("request with an unknown reply-to: %v", err)
 	}
 }
+
+// TestNodeWithoutReplyTo: a request without reply-to is answered on the
+// receiver whose target is the node's own address, as Python's pyamqp
+// (azure-eventhub 5.11) attaches it, whatever other receivers there are;
+// failing that, on the connection's only receiver of the node, as
+// azure-uamqp-c's management client expects; with two others (no way to
+// choose) it is refused. The answer is correlated by the request's
+// message-id (an integer from pyamqp).
+func TestNodeWithoutReplyTo(t *testing.T) {
+	node := &amqp.Node{Handle: func(context.Context, *amqp.Conn, *amqp.Message) (*amqp.Message, error) {
+		return &amqp.Message{ApplicationProperties: map[string]any{"status-code": int32(200)}}, nil
+	}}
+	srv := &amqp.Server{Attach: node.Attach}
+	addr := serve(t, srv)
+	req := &goamqp.Message{Value: "token", Properties: &goamqp.MessageProperties{MessageID: uint64(7)},
+		ApplicationProperties: map[string]any{"operation": "put-token"}}
+	answered := func(t *testing.T, snd *goamqp.Sender, rcv *goamqp.Receiver) {
+		t.Helper()
+		if err := snd.Send(ctx(t), req, nil); err != nil {
+			t.Fatalf("a request without reply-to: %v", err)
+		}
+		resp, err := rcv.Receive(ctx(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Properties.CorrelationID != uint64(7) || resp.ApplicationProperties["status-code"] != int32(200) {
+			t.Fatalf("response %+v %v", resp.Properties, resp.ApplicationProperties)
+		}
+	}
+	t.Run("pyamqp: the receiver targeted at the node", func(t *testing.T) {
+		s := session(t, dial(t, addr, nil))
+		snd, err := s.NewSender(ctx(t), "$cbs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		rcv, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "$cbs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered(t, snd, rcv)
+	})
+	t.Run("uamqp-c: the only receiver", func(t *testing.T) {
+		s := session(t, dial(t, addr, nil))
+		snd, err := s.NewSender(ctx(t), "$cbs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcv, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "cbs-client-reply"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered(t, snd, rcv)
+		if _, err := s.NewReceiver(ctx(t), "$cbs", &goamqp.ReceiverOptions{TargetAddress: "another"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := snd.Send(ctx(t), req, nil); remoteErr(err) == nil || remoteErr(err).Condition != goamqp.ErrCondPreconditionFailed {
+			t.Errorf("request without reply-to and two receivers: %v", err)
+		}
+	})
+}

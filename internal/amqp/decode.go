@@ -79,12 +79,25 @@ func (d *decoder) descriptor() (any, error) {
 	return nil, errDescriptor
 }
 
+// anyDescriptor reads the descriptor of a described value: any value but
+// a described one. Descriptors other than a ulong or a symbol are
+// "reserved" but "not syntactically invalid" (part 1, 1.5), and Python's
+// pyamqp sends one: a $management request's security_token is its
+// (token, expiry) tuple, encoded as a described value whose descriptor is
+// the token in binary. Arrays keep the strict rule (descriptor).
+func (d *decoder) anyDescriptor() (any, error) {
+	if len(d.b) > 0 && d.b[0] == codeDescribed {
+		return nil, errDescriptor
+	}
+	return d.value()
+}
+
 func (d *decoder) described() (any, error) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, errTooDeep
 	}
 	defer func() { d.depth-- }()
-	desc, err := d.descriptor()
+	desc, err := d.anyDescriptor()
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			}
 		})
 	case Described:
-		if !validDescriptor(v.Descriptor) {
+		if !validValueDescriptor(v.Descriptor) {
 			return b, errDescriptor
 		}
 		b, err := appendValue(append(b, codeDescribed), v.Descriptor)
@@ -119,6 +119,17 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return appendComposite(b, v)
 	}
 	return b, errUnencodable
+}
+
+// validValueDescriptor is what a described value may carry as descriptor:
+// what the decoder accepts (anyDescriptor), so a value received can be
+// echoed (a source's filter in the attach that answers it).
+func validValueDescriptor(d any) bool {
+	switch d.(type) {
+	case nil, Described, composite:
+		return false
+	}
+	return true
 }
 
 func validDescriptor(d any) bool {

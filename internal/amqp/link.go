@@ -164,6 +164,8 @@ func (s *session) attach(a *Attach) error {
 	if a.InitialDeliveryCount != nil {
 		l.deliveryCount = *a.InitialDeliveryCount
 	}
+	// Set before Server.Attach, which may start a goroutine that sends.
+	l.settled = l.role == RoleSender && a.SndSettleMode != nil && *a.SndSettleMode == SenderSettleSettled
 	s.byRemote[a.Handle], s.byLocal[local] = l, l // reserve the handles
 	s.c.mu.Unlock()
 	err := refuseAll(l)
@@ -198,7 +200,6 @@ func (s *session) answerAttach(l *Link, refused error) error {
 			mode = *a.SndSettleMode
 		}
 		ours.SndSettleMode = &mode
-		l.settled = mode == SenderSettleSettled
 	} else {
 		size := orDefault(s.c.srv.MaxMessageSize, 1<<20)
 		ours.MaxMessageSize = &size

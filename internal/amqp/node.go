@@ -12,7 +12,10 @@ import (
 // the node's address and a receiver from it whose target address is the
 // peer's reply address; each request carries that address in reply-to and
 // the response goes back on the receiver with the request's message-id as
-// its correlation-id.
+// its correlation-id. A request without reply-to is answered on the
+// receiver whose target address is the node's own: Python's pyamqp
+// (azure-eventhub 5.11, management_link.py) attaches its receiver so and
+// sends no reply-to.
 //
 // The application routes both links of the node to Attach from its
 // Server.Attach.
@@ -75,6 +78,35 @@ func (n *Node) serve(l *Link) {
 	}
 }
 
+// replyLink is the peer's receiver that answers go to: the one whose target
+// address is replyTo. A request without reply-to is answered on the
+// receiver whose target address is the node's own (pyamqp, see Node) or,
+// failing that, on the connection's only receiver of the node:
+// azure-uamqp-c's amqp_management.c (the Python service SDK's and the C
+// SDK's $cbs client) sends no reply-to and reads answers on the receiver it
+// attached to the node, whatever its target.
+func (n *Node) replyLink(c *Conn, replyTo, nodeAddress string) *Link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if replyTo != "" {
+		return n.replies[replyKey{c, replyTo}]
+	}
+	if l, ok := n.replies[replyKey{c, nodeAddress}]; ok {
+		return l
+	}
+	var only *Link
+	for k, l := range n.replies {
+		if k.c != c {
+			continue
+		}
+		if only != nil {
+			return nil
+		}
+		only = l
+	}
+	return only
+}
+
 // answer handles one request: the request is accepted, then the response
 // sent without waiting for its outcome: a peer such as go-amqp's Sender
 // waits for the request's outcome before it reads the response, so
@@ -89,9 +121,7 @@ func (n *Node) answer(ctx context.Context, d *Delivery) {
 			id = req.Properties.CorrelationID
 		}
 	}
-	n.mu.Lock()
-	reply := n.replies[replyKey{d.Link().Conn(), replyTo}]
-	n.mu.Unlock()
+	reply := n.replyLink(d.Link().Conn(), replyTo, d.Link().Address())
 	if reply == nil {
 		_ = d.Reject(ErrNoReplyLink)
 		return

@@ -113,17 +113,18 @@ func (d *decoder) composite(t *descriptorEntry) (any, error) {
 	return c, nil
 }
 
-// appendComposite writes a composite as a described list, leaving out
-// trailing fields that are absent.
+// appendComposite writes a composite as a described list of all its
+// fields, absent ones as null. The specification (part 1, 1.4: composite
+// type representation) lets trailing nulls be left out, but Python's
+// pyamqp, the transport of azure-eventhub 5.11, reads a performative's
+// fields by position (its link.py takes attach's field 13) and fails with
+// an IndexError on a shorter list.
 func appendComposite(b []byte, c composite) ([]byte, error) {
 	ptrs := c.fields()
 	vals := make([]any, len(ptrs))
-	n := 0
 	for i, p := range ptrs {
-		if vals[i] = fieldValue(p); vals[i] != nil {
-			n = i + 1
-		}
+		vals[i] = fieldValue(p)
 	}
 	b = appendUlong(append(b, codeDescribed), c.descriptor())
-	return appendList(b, vals[:n])
+	return appendList(b, vals)
 }

@@ -11,10 +11,14 @@ import (
 // The mechanisms the server offers: ANONYMOUS (RFC 4505), which IoT Hub
 // and Event Hubs clients use before claims-based security on $cbs, and
 // PLAIN (RFC 4616), with which older clients send {policy}@sas.root.{hub}
-// and a SAS token as the password.
+// and a SAS token as the password. MSSBCBS is Service Bus's "claims-based
+// security follows" mechanism, which clients on uamqp (azure-uamqp-c's
+// sasl_mssbcbs.c: the Python service SDK, the C SDK) ask for instead of
+// ANONYMOUS: no credentials in SASL, a put-token on $cbs afterwards.
 const (
 	MechanismAnonymous Symbol = "ANONYMOUS"
 	MechanismPlain     Symbol = "PLAIN"
+	MechanismMSSBCBS   Symbol = "MSSBCBS"
 )
 
 // SASLRequest is what a peer presented in its sasl-init.
@@ -44,7 +48,7 @@ var errSASLFailed = errors.New("amqp: sasl authentication failed")
 // sasl runs the server side of part 5, section 5.3.2, after the SASL
 // protocol headers have been exchanged: mechanisms, init, outcome.
 func (c *Conn) sasl(ctx context.Context) error {
-	mechs := &SASLMechanisms{Mechanisms: []Symbol{MechanismAnonymous, MechanismPlain}}
+	mechs := &SASLMechanisms{Mechanisms: []Symbol{MechanismAnonymous, MechanismPlain, MechanismMSSBCBS}}
 	if err := c.writeFrame(frameSASL, 0, mechs, nil); err != nil {
 		return err
 	}
@@ -59,7 +63,7 @@ func (c *Conn) sasl(ctx context.Context) error {
 	req := &SASLRequest{Mechanism: init.Mechanism, Hostname: init.Hostname, RemoteAddr: c.nc.RemoteAddr()}
 	code := SASLOK
 	switch init.Mechanism {
-	case MechanismAnonymous:
+	case MechanismAnonymous, MechanismMSSBCBS:
 	case MechanismPlain:
 		// message = [authzid] UTF8NUL authcid UTF8NUL passwd (RFC 4616)
 		parts := bytes.Split(init.InitialResponse, []byte{0})

@@ -101,21 +101,21 @@ func TestHostileValues(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		"empty":               {nil, errShort},
-		"unknown code":        {[]byte{0x01}, errBadCode},
-		"string past its end": {[]byte{0xb1, 0xff, 0xff, 0xff, 0xff, 'x'}, errShort},
-		"list count 4G":       {[]byte{0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff}, errCount},
-		"array count 4G":      {[]byte{0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40}, errCount},
-		"map odd":             {[]byte{0xc1, 2, 1, 0x40}, errOddMap},
-		"map binary key":      {[]byte{0xc1, 4, 2, 0xa0, 0, 0x40}, errMapKey},
-		"map duplicate key":   {[]byte{0xc1, 5, 4, 0x40, 0x40, 0x40, 0x40}, errDupKey},
-		"descriptor string":   {[]byte{0x00, 0xa1, 1, 'x', 0x40}, errDescriptor},
-		"nested too deep":     {deep, errTooDeep},
-		"boolean 2":           {[]byte{0x56, 2}, errBadCode},
-		"list with leftovers": {[]byte{0xc0, 3, 1, 0x40, 0x40}, errShort},
-		"open without id":     {[]byte{0x00, 0x53, 0x10, 0x45}, errMissingField},
-		"attach role string":  {[]byte{0x00, 0x53, 0x12, 0xc0, 7, 3, 0xa1, 1, 'n', 0x43, 0xa1, 0}, errFieldType},
-		"composite not list":  {[]byte{0x00, 0x53, 0x24, 0x40}, errNotList},
+		"empty":                {nil, errShort},
+		"unknown code":         {[]byte{0x01}, errBadCode},
+		"string past its end":  {[]byte{0xb1, 0xff, 0xff, 0xff, 0xff, 'x'}, errShort},
+		"list count 4G":        {[]byte{0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff}, errCount},
+		"array count 4G":       {[]byte{0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40}, errCount},
+		"map odd":              {[]byte{0xc1, 2, 1, 0x40}, errOddMap},
+		"map binary key":       {[]byte{0xc1, 4, 2, 0xa0, 0, 0x40}, errMapKey},
+		"map duplicate key":    {[]byte{0xc1, 5, 4, 0x40, 0x40, 0x40, 0x40}, errDupKey},
+		"described descriptor": {[]byte{0x00, 0x00, 0x53, 1, 0x40, 0x40}, errDescriptor},
+		"nested too deep":      {deep, errTooDeep},
+		"boolean 2":            {[]byte{0x56, 2}, errBadCode},
+		"list with leftovers":  {[]byte{0xc0, 3, 1, 0x40, 0x40}, errShort},
+		"open without id":      {[]byte{0x00, 0x53, 0x10, 0x45}, errMissingField},
+		"attach role string":   {[]byte{0x00, 0x53, 0x12, 0xc0, 7, 3, 0xa1, 1, 'n', 0x43, 0xa1, 0}, errFieldType},
+		"composite not list":   {[]byte{0x00, 0x53, 0x24, 0x40}, errNotList},
 	}
 	for name, c := range cases {
 		if _, err := Unmarshal(c.in); !errors.Is(err, c.want) {
@@ -149,5 +149,19 @@ func TestPerformativeRoundTrip(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(back, v) {
 			t.Errorf("round trip of %T: %#v, %v", v, back, err)
 		}
+	}
+}
+
+// TestReservedDescriptorsDecode: a descriptor other than a ulong or a
+// symbol is reserved but "not syntactically invalid" (part 1, 1.5), and
+// Python's pyamqp sends one: it encodes the (token, expiry) tuple of a
+// $management request's security_token as a described value whose
+// descriptor is the token, in binary. It decodes as a Described.
+func TestReservedDescriptorsDecode(t *testing.T) {
+	in := []byte{0x00, 0xa0, 3, 't', 'o', 'k', 0x71, 0x6b, 0x16, 0x27, 0x0f}
+	got, err := Unmarshal(in)
+	want := Described{Descriptor: []byte("tok"), Value: int32(0x6b16270f)}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Unmarshal(% x) = %#v, %v; want %#v", in, got, err, want)
 	}
 }
