@@ -36,7 +36,7 @@ type restHandler struct {
 	faults   *faults  // registry calls a test asked to fail; nil for none
 	methods  *methods // direct method calls
 	c2d      *c2dQueues
-	jobs     *jobs    // scheduled jobs
+	jobs     *jobs // scheduled jobs
 }
 
 // route is a path pattern ("*" matches one non-empty segment, an id) and
