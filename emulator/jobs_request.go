@@ -30,9 +30,9 @@ type jobRequest struct {
 	where          *iotquery.Query // SELECT * FROM devices WHERE queryCondition
 	start          time.Time       // zero: now
 	maxExec        time.Duration
-	// A twin job's update, as sent (echoed in the job) and parsed.
+	// A twin job's update, as sent: echoed in the job, and the body of
+	// the twin PATCH it makes on each device.
 	updateTwin json.RawMessage
-	twinBody   []byte
 	// A method job's call, as the job echoes it, and parsed.
 	methodJSON json.RawMessage
 	call       methodCall
@@ -180,7 +180,7 @@ func (req *jobRequest) setUpdateTwin(raw json.RawMessage) error {
 	if len(w.tags) == 0 && len(w.desired) == 0 {
 		return hub.ErrArgumentInvalid.WithMessage("updateTwin changes nothing: it has no tags and no properties.desired.")
 	}
-	req.updateTwin, req.twinBody = raw, raw
+	req.updateTwin = raw
 	return nil
 }
 

@@ -145,7 +145,7 @@ func (js *jobs) runDevice(ctx context.Context, j *job, deviceID string) {
 // status it answered.
 func (js *jobs) apply(ctx context.Context, j *job, deviceID string) error {
 	if j.typ == hub.JobTypeScheduleUpdateTwin {
-		_, err := js.reg.patchTwin(deviceID, "", j.twinBody, precondition{})
+		_, err := js.reg.patchTwin(deviceID, "", j.updateTwin, precondition{})
 		return err
 	}
 	_, err := js.methods.invoke(ctx, identity{deviceID: deviceID}, j.call)
