@@ -101,7 +101,7 @@ func wantStats(ctx context.Context, t *testing.T, reg *service.RegistryClient, w
 func TestUnemulatedRouteIsLoggedAndAnsweredInTheHubsShape(t *testing.T) {
 	var logs syncBuffer
 	s, _ := startHubWith(t, emulator.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	req, err := http.NewRequest(http.MethodGet, "https://"+s.HTTPSAddr()+"/jobs/v2/query?api-version=2021-04-12", nil)
+	req, err := http.NewRequest(http.MethodGet, "https://"+s.HTTPSAddr()+"/jobs?api-version=2021-04-12", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestUnemulatedRouteIsLoggedAndAnsweredInTheHubsShape(t *testing.T) {
 	}
 	line := logs.String()
 	if strings.Count(line, "\n") != 1 || !strings.Contains(line, "level=WARN") || !strings.Contains(line, "not emulated") ||
-		!strings.Contains(line, "method=GET") || !strings.Contains(line, "path=/jobs/v2/query") {
+		!strings.Contains(line, "method=GET") || !strings.Contains(line, "path=/jobs\n") {
 		t.Fatalf("log %q, want one WARN line naming GET, the path and not emulated", line)
 	}
 }

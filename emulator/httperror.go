@@ -20,6 +20,10 @@ var (
 	errNoRoute          = &hub.Error{StatusCode: http.StatusNotFound, Code: 404000, Name: "GenericNotFound"}
 	errMethodNotAllowed = &hub.Error{StatusCode: http.StatusMethodNotAllowed, Code: 405000, Name: "GenericMethodNotAllowed"}
 	errBodyTooLarge     = &hub.Error{StatusCode: http.StatusRequestEntityTooLarge, Code: 413000, Name: "GenericRequestEntityTooLarge"}
+	// errJobExists answers a job id already used. No source names the
+	// hub's error for it: 409 with a generic code in the pattern of the
+	// catalogue's 404000 and 405000 is our own choice.
+	errJobExists = &hub.Error{StatusCode: http.StatusConflict, Code: 409000, Name: "GenericConflict"}
 )
 
 // writeError is the one place REST errors are written: the status, the

@@ -36,6 +36,7 @@ type restHandler struct {
 	faults   *faults  // registry calls a test asked to fail; nil for none
 	methods  *methods // direct method calls
 	c2d      *c2dQueues
+	jobs     *jobs // scheduled jobs
 }
 
 // route is a path pattern ("*" matches one non-empty segment, an id) and
@@ -65,7 +66,7 @@ type restResult struct {
 	header http.Header // more headers (a query's x-ms-item-type and x-ms-continuation)
 }
 
-func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults, meth *methods, c2d *c2dQueues) http.Handler {
+func newRESTHandler(reg *registry, pol *policies, hostName string, now func() time.Time, log *slog.Logger, flt *faults, meth *methods, c2d *c2dQueues, js *jobs) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
@@ -78,7 +79,10 @@ func newRESTHandler(reg *registry, pol *policies, hostName string, now func() ti
 	if c2d == nil {
 		c2d = newC2DQueues(now, newFeedbackQueue(now))
 	}
-	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt, methods: meth, c2d: c2d}
+	if js == nil {
+		js = newJobs(reg, meth, now, log)
+	}
+	h := &restHandler{reg: reg, pol: pol, hostName: hostName, hubName: hubNameOf(hostName), now: now, log: log, faults: flt, methods: meth, c2d: c2d, jobs: js}
 	h.routes = h.buildRoutes()
 	return h.recoverPanics(http.HandlerFunc(h.serve))
 }

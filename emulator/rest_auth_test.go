@@ -88,7 +88,7 @@ func FuzzREST(f *testing.F) {
 		req.Header.Set("Authorization", signToken(key, "testhub", t0.Unix()+60, "iothubowner", true))
 		req.Header.Set("If-Match", ifMatch)
 		rec := httptest.NewRecorder()
-		newRESTHandler(reg, pol, "testhub", func() time.Time { return t0 }, nil, nil, nil, nil).ServeHTTP(rec, req)
+		newRESTHandler(reg, pol, "testhub", func() time.Time { return t0 }, nil, nil, nil, nil, nil).ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q: status %d %s", method, path, body, rec.Code, rec.Body)
 		}

@@ -58,6 +58,18 @@ func (h *restHandler) buildRoutes() []route {
 		{[]string{"twins", "*", "modules", "*", "methods"}, map[string]operation{
 			http.MethodPost: {perm: service, serve: h.invokeMethod, waits: true},
 		}},
+		// Scheduled jobs run twin updates and direct methods, both
+		// ServiceConnect operations (DOC-SAS), so they need ServiceConnect.
+		{[]string{"jobs", "v2", "query"}, map[string]operation{
+			http.MethodGet: {perm: service, serve: h.queryJobs},
+		}},
+		{[]string{"jobs", "v2", "*"}, map[string]operation{
+			http.MethodGet: {perm: service, serve: h.getJob},
+			http.MethodPut: {perm: service, serve: h.putJob},
+		}},
+		{[]string{"jobs", "v2", "*", "cancel"}, map[string]operation{
+			http.MethodPost: {perm: service, serve: h.cancelJob},
+		}},
 		{[]string{"statistics", "devices"}, map[string]operation{
 			http.MethodGet: {perm: read, serve: h.statistics},
 		}},

@@ -35,7 +35,7 @@ func newTestHub(t *testing.T) *testHub {
 	if h.pol, err = newPolicies(nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(newRESTHandler(h.reg, h.pol, h.host, h.clock.Now, nil, nil, nil, nil))
+	h.srv = httptest.NewServer(newRESTHandler(h.reg, h.pol, h.host, h.clock.Now, nil, nil, nil, nil, nil))
 	t.Cleanup(h.srv.Close)
 	return h
 }

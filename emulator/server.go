@@ -126,6 +126,7 @@ type Server struct {
 	faults   *faults  // emulator-only failures, shared by MQTT, REST and control
 	cas      *deviceCAs
 	methods  *methods // direct method calls waiting for their answer
+	jobs     *jobs    // scheduled jobs
 	http     *http.Server
 	httpsLn  *guardedListener
 	mqttLn   *guardedListener
@@ -255,7 +256,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		},
 		Notify: s.notifier(opts),
 	})
-	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.c2d)
+	s.jobs = newJobs(s.registry, s.methods, opts.Now, s.log)
+	rest := newRESTHandler(s.registry, s.policies, s.hostName, opts.Now, s.log, s.faults, s.methods, s.c2d, s.jobs)
 	ws := newWSListener("wss", s.httpsLn.Addr().String(), s.log, rest)
 	s.ws = ws
 	for _, l := range []listeners.Listener{mqttNetListener{Net: listeners.NewNet("mqtts", tls.NewListener(s.mqttLn, s.trust.mqttServerConfig())), guard: s.mqttLn}, ws} {
@@ -433,6 +435,7 @@ func (s *Server) close() error {
 	s.faults.stop()   // pending fault delays and control long polls end first
 	s.methods.close() // and direct method calls waiting for an answer
 	s.stopC2D()       // and the expiry of cloud-to-device messages
+	s.jobs.close()    // and scheduled jobs, whose method calls have just ended
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)

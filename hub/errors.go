@@ -101,8 +101,10 @@ var (
 	ErrConnectionForcefullyClosedOnNew = &Error{StatusCode: 400, Code: 400027, Name: "ConnectionForcefullyClosedOnNewConnection"}
 	ErrUnauthorized                    = &Error{StatusCode: 401, Code: 401002, Name: "IotHubUnauthorizedAccess"}
 	ErrQuotaExceeded                   = &Error{StatusCode: 403, Code: 403002, Name: "IotHubQuotaExceeded"}
+	ErrJobQuotaExceeded                = &Error{StatusCode: 403, Code: 403003, Name: "JobQuotaExceeded"}
 	ErrDeviceMaximumQueueDepthExceeded = &Error{StatusCode: 403, Code: 403004, Name: "DeviceMaximumQueueDepthExceeded"}
 	ErrDeviceNotFound                  = &Error{StatusCode: 404, Code: 404001, Name: "DeviceNotFound"}
+	ErrJobNotFound                     = &Error{StatusCode: 404, Code: 404002, Name: "JobNotFound"}
 	ErrModuleNotFound                  = &Error{StatusCode: 404, Code: 404010, Name: "ModuleNotFound"}
 	ErrConfigurationNotFound           = &Error{StatusCode: 404, Code: 404011, Name: "ConfigurationNotFound"}
 	ErrDeviceNotOnline                 = &Error{StatusCode: 404, Code: 404103, Name: "DeviceNotOnline"}
@@ -124,8 +126,8 @@ var (
 var knownErrors = []*Error{
 	ErrInvalidOperation, ErrArgumentInvalid, ErrArgumentNull, ErrIotHubFormatError,
 	ErrDeviceDefinedMultipleTimes, ErrBulkRegistryOperationFailure, ErrConnectionForcefullyClosedOnNew,
-	ErrUnauthorized, ErrQuotaExceeded, ErrDeviceMaximumQueueDepthExceeded,
-	ErrDeviceNotFound, ErrModuleNotFound, ErrDeviceNotOnline, ErrDeviceConnectionClosedRemotely,
+	ErrUnauthorized, ErrQuotaExceeded, ErrJobQuotaExceeded, ErrDeviceMaximumQueueDepthExceeded,
+	ErrDeviceNotFound, ErrJobNotFound, ErrModuleNotFound, ErrDeviceNotOnline, ErrDeviceConnectionClosedRemotely,
 	ErrDeviceAlreadyExists, ErrModuleAlreadyExistsOnDevice, ErrPreconditionFailed,
 	ErrMessageTooLarge, ErrTooManyDevices, ErrTooManyModulesOnDevice,
 	ErrThrottled, ErrServerError, ErrServiceUnavailable, ErrGatewayTimeout,

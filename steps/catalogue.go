@@ -33,9 +33,10 @@ const (
 	// configurations are automatic device and module configurations.
 	configurations = "configurations"
 	pnp            = "pnp"
+	jobs           = "jobs"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp, jobs}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -57,4 +58,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	c2dVocabulary,
 	configurationVocabulary,
 	pnpVocabulary,
+	jobVocabulary,
 )

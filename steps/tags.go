@@ -45,6 +45,7 @@ var tagSet = []tagDoc{
 	{"@" + c2d, "about cloud-to-device messages: the service sends them over AMQP, the device receives them over MQTT, the hub reports feedback"},
 	{"@" + configurations, "about automatic device and module configurations: target conditions, priorities, the desired properties they set, their metrics"},
 	{"@" + pnp, "about IoT Plug and Play: the model a device announces, its digital twin, JSON patches and commands"},
+	{"@" + jobs, "about scheduled jobs: twin updates and direct methods over the devices a query condition picks"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

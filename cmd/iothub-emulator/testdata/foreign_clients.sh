@@ -376,12 +376,36 @@ hub GET /messages/serviceBound/feedback 204
 hub DELETE /messages/serviceBound/feedback/0f8fad5b-d9cb-469f-a165-70867728950e 412
 grep -q '412002' "$work/body" || fail "completing an unknown lock token: $(cat "$work/body")"
 
+step "curl: a scheduled twin update job, as create_scheduled_job and get_scheduled_job send them"
+job=${device}-job1
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+twinjob="{\"jobId\":\"$job\",\"type\":\"scheduleUpdateTwin\",\"updateTwin\":{\"etag\":\"*\",\"properties\":{\"desired\":{\"jobSet\":42}}},\"queryCondition\":\"deviceId = '$device'\",\"startTime\":\"$now\",\"maxExecutionTimeInSeconds\":60}"
+hub PUT "/jobs/v2/$job" 200 "$twinjob"
+grep -Eq '"status":"(queued|scheduled)"' "$work/body" || fail "created job: $(cat "$work/body")"
+hub PUT "/jobs/v2/$job" 409 "$twinjob"
+# The job runs at once; a client polls its status, as the SDK samples do.
+for _ in $(seq 50); do
+	hub GET "/jobs/v2/$job" 200
+	grep -q '"status":"completed"' "$work/body" && break
+done
+grep -q '"status":"completed"' "$work/body" && grep -q '"deviceJobStatistics":{"deviceCount":1,"failedCount":0,"succeededCount":1,' "$work/body" ||
+	fail "the twin job did not complete on one device: $(cat "$work/body")"
+hub GET "/twins/$device" 200
+grep -q '"jobSet":42' "$work/body" || fail "the job did not update the twin: $(cat "$work/body")"
+hub POST "/jobs/v2/$job/cancel" 200
+grep -q '"status":"completed"' "$work/body" || fail "cancelling an ended job: $(cat "$work/body")"
+hub GET "/jobs/v2/${device}-nojob" 404
+grep -q 'JobNotFound\|404002' "$work/body" || fail "unknown job: $(cat "$work/body")"
+status=$(curl -sS --max-time 10 --cacert "$ca" -o "$work/body" -w '%{http_code}' -H "Authorization: $(sas "$host" "$owner_key" iothubowner)" \
+	"https://$host/jobs/v2/query?jobType=scheduleUpdateTwin&jobStatus=completed&$api") || fail "curl GET /jobs/v2/query"
+[ "$status" = 200 ] && grep -q "\"jobId\":\"$job\"" "$work/body" || fail "job query answered $status: $(cat "$work/body")"
+
 step "curl: registry and service statistics, and a route that is not emulated"
 hub GET /statistics/devices 200
 grep -Eq '^\{"totalDeviceCount":[0-9]+,"enabledDeviceCount":[0-9]+,"disabledDeviceCount":[0-9]+\}$' "$work/body" || fail "registry statistics: $(cat "$work/body")"
 hub GET /statistics/service 200
 grep -Eq '^\{"connectedDeviceCount":[0-9]+\}$' "$work/body" || fail "service statistics: $(cat "$work/body")"
-hub GET /jobs/v2/query 404
+hub GET /jobs 404
 grep -q 'not emulated' "$work/body" || fail "a route that is not emulated: $(cat "$work/body")"
 
 step "curl and mosquitto: Plug and Play, the device announcing its model in the user name"
@@ -416,7 +440,8 @@ while read -r -t 15 line <&6; do
 	echo "$line" >>"$work/mosquitto_sub.log"
 	case $line in '$iothub/twin/PATCH/properties/desired/'*) patch=$line && break ;; esac
 done
-case $patch in *'{"thermostat1":{"__t":"c","targetTemperature":21.4},"$version":2}') ;; *) fail "desired patch from the JSON patch: '$patch'" ;; esac
+# The job above wrote the same twin's desired properties: any $version.
+case $patch in *'{"thermostat1":{"__t":"c","targetTemperature":21.4},"$version":'[0-9]*'}') ;; *) fail "desired patch from the JSON patch: '$patch'" ;; esac
 hub PATCH "/digitaltwins/$device" 400 '[{"op":"move","from":"/a","path":"/b"}]'
 
 step "curl: a component command, as invoke_component_command sends it; mosquitto_pub answers the method"
