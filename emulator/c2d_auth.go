@@ -36,28 +36,11 @@ func (c *ehClaims) validService(now time.Time) bool {
 // the Python SDK's iothub_amqp_client.py signs the bare host name), from a
 // policy with ServiceConnect.
 func (p *policies) authorizeAMQPService(token, host string, now time.Time) (time.Time, error) {
-	t, err := parseToken(token)
+	t, err := p.serviceToken(token, sasToken.signedBy, now)
 	if err != nil {
-		return time.Time{}, errUnauthorized("%v", err)
+		return time.Time{}, err
 	}
-	pol, ok := p.lookup(t.keyName)
-	switch {
-	case t.keyName == "" || !ok:
-		return time.Time{}, errUnauthorized("no shared access policy %q", t.keyName)
-	case !t.signedBy(pol.primaryKey, pol.secondaryKey):
-		return time.Time{}, errUnauthorized("signature does not verify with policy %q", t.keyName)
-	case t.expired(now):
-		return time.Time{}, errUnauthorized("token expired at %d", t.expiry)
-	case !pol.perms.allows(permServiceConnect):
-		return time.Time{}, errUnauthorized("Authorization rule '%s' does not allow access for %s", t.keyName, permServiceConnect)
-	}
-	res := t.resource
-	for _, scheme := range []string{"amqps://", "https://", "sb://"} {
-		if len(res) >= len(scheme) && strings.EqualFold(res[:len(scheme)], scheme) {
-			res = res[len(scheme):]
-		}
-	}
-	first, _, _ := strings.Cut(res, "/")
+	first, _, _ := strings.Cut(withoutScheme(t.resource, "amqps://", "https://", "sb://"), "/")
 	if !sameHost(first, host) {
 		return time.Time{}, errUnauthorized("token scope %q does not cover the hub", t.resource)
 	}

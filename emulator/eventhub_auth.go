@@ -50,30 +50,11 @@ func (c *ehClaims) valid(now time.Time) bool {
 // holds ServiceConnect: IoT Hub's "Read from the built-in endpoint" needs
 // it (docs/fidelity.md, "Built-in endpoint permission").
 func (p *policies) authorizeEventHub(token, host, entity string, now time.Time) (time.Time, error) {
-	t, err := parseToken(token)
+	t, err := p.serviceToken(token, sasToken.signedByKeyText, now)
 	if err != nil {
-		return time.Time{}, errUnauthorized("%v", err)
+		return time.Time{}, err
 	}
-	if t.keyName == "" {
-		return time.Time{}, errUnauthorized("the built-in endpoint needs a policy token (skn)")
-	}
-	pol, ok := p.lookup(t.keyName)
-	switch {
-	case !ok:
-		return time.Time{}, errUnauthorized("no shared access policy %q", t.keyName)
-	case !t.signedByKeyText(pol.primaryKey, pol.secondaryKey):
-		return time.Time{}, errUnauthorized("signature does not verify with policy %q", t.keyName)
-	case t.expired(now):
-		return time.Time{}, errUnauthorized("token expired at %d", t.expiry)
-	case !pol.perms.allows(permServiceConnect):
-		return time.Time{}, errUnauthorized("Authorization rule '%s' does not allow access for %s", t.keyName, permServiceConnect)
-	}
-	res := t.resource
-	for _, scheme := range []string{"amqps://", "sb://"} {
-		if len(res) >= len(scheme) && strings.EqualFold(res[:len(scheme)], scheme) {
-			res = res[len(scheme):]
-		}
-	}
+	res := withoutScheme(t.resource, "amqps://", "sb://")
 	// The clients scope a token to the node they reach:
 	// {host}/{entity}/$management, {host}/{entity}/ConsumerGroups/...;
 	// what matters is the host and the entity.
@@ -83,6 +64,44 @@ func (p *policies) authorizeEventHub(token, host, entity string, now time.Time) 
 		return time.Time{}, errUnauthorized("token scope %q does not cover the event hub", t.resource)
 	}
 	return time.Unix(t.expiry, 0), nil
+}
+
+// serviceToken checks a policy token on AMQP, for the built-in endpoint and
+// the hub's service nodes alike: a policy (skn) the hub has, a signature
+// verified as signed says (IoT Hub's decoded key, or Event Hubs' key
+// text), unexpired, from a policy with ServiceConnect. The caller checks
+// the token's scope.
+func (p *policies) serviceToken(token string, signed func(sasToken, ...string) bool, now time.Time) (sasToken, error) {
+	t, err := parseToken(token)
+	if err != nil {
+		return sasToken{}, errUnauthorized("%v", err)
+	}
+	if t.keyName == "" {
+		return sasToken{}, errUnauthorized("a service needs a policy token (skn)")
+	}
+	pol, ok := p.lookup(t.keyName)
+	switch {
+	case !ok:
+		return sasToken{}, errUnauthorized("no shared access policy %q", t.keyName)
+	case !signed(t, pol.primaryKey, pol.secondaryKey):
+		return sasToken{}, errUnauthorized("signature does not verify with policy %q", t.keyName)
+	case t.expired(now):
+		return sasToken{}, errUnauthorized("token expired at %d", t.expiry)
+	case !pol.perms.allows(permServiceConnect):
+		return sasToken{}, errUnauthorized("Authorization rule '%s' does not allow access for %s", t.keyName, permServiceConnect)
+	}
+	return t, nil
+}
+
+// withoutScheme is a token's resource without the first of the schemes it
+// starts with (case-insensitively), as clients may or may not write one.
+func withoutScheme(res string, schemes ...string) string {
+	for _, scheme := range schemes {
+		if len(res) >= len(scheme) && strings.EqualFold(res[:len(scheme)], scheme) {
+			return res[len(scheme):]
+		}
+	}
+	return res
 }
 
 // signedByKeyText is signedBy as Event Hubs (Service Bus) verifies: the
