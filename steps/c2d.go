@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -29,8 +30,9 @@ var c2dVocabulary = []vocab.Def{
 	step(c2d, `^device ("[^"]+") receives cloud-to-device message "([^"]+)"$`, receivesC2D,
 		"The next message the listening device receives is exactly the one the service sent: body, message id and application properties.",
 		"", "<message> the alias the service sent it under"),
-	step(c2d, `^device ("[^"]+") has received no cloud-to-device message$`, receivedNoC2D,
-		"The listening device has received nothing (checked after another device received what was sent to it)."),
+	step(c2d, `^device ("[^"]+") receives no cloud-to-device message within (\d+) seconds?$`, receivedNoC2D,
+		"The listening device receives nothing within N seconds: on a live hub the step watches the whole window; on an emulator it ends as soon as the hub proves that nothing sent before the step can still arrive.",
+		"", "<N> the window in seconds"),
 	step(c2d, `^the service gets "(Success|Expired|DeliveryCountExceeded|Rejected|Purged)" feedback for cloud-to-device message "([^"]+)"$`, feedbackFor,
 		"The hub's feedback about the message reaches the service, with this status code and the device's id (a live hub batches feedback: this waits up to 90 seconds).",
 		"<status> the feedback's statusCode", "<message> the alias the service sent it under"),
@@ -163,20 +165,29 @@ func sameC2D(got device.CloudMessage, want service.CloudMessage) error {
 }
 
 // receivedNoC2D checks that nothing waits on the device's channel.
-func receivedNoC2D(ctx context.Context, deviceAlias string) error {
-	_, s, err := identityIn(ctx, "device", deviceAlias)
+func receivedNoC2D(ctx context.Context, deviceAlias, secs string) error {
+	w, s, err := identityIn(ctx, "device", deviceAlias)
 	if err != nil {
 		return err
 	}
-	if s.cloud == nil {
+	if s.cloud == nil || s.client == nil {
 		return fmt.Errorf("device %s does not listen for cloud-to-device messages", deviceAlias)
 	}
-	select {
-	case got := <-s.cloud:
-		return fmt.Errorf("device %s received message %q (body %q)", deviceAlias, got.MessageID, got.Body)
-	default:
-		return nil
+	c := s.client
+	src := source{
+		who: s.ident, ch: reflect.ValueOf(s.cloud), tap: s.taps[c],
+		held: func() bool { return c.PendingCloudMessages() > 0 },
+		arrived: func(v reflect.Value, open bool) string {
+			if !open {
+				return "its connection closed"
+			}
+			got := v.Interface().(device.CloudMessage)
+			return fmt.Sprintf("message %q (body %q)", got.MessageID, got.Body)
+		},
 	}
+	return w.expectNothing(ctx, seconds(secs), []source{src}, func(i ident, what string) error {
+		return fmt.Errorf("%s received %s", i, what)
+	})
 }
 
 // feedbackFor waits for the hub's feedback about a message.

@@ -56,6 +56,18 @@ func (c *Client) CloudMessages(ctx context.Context) (<-chan CloudMessage, error)
 	return out, nil
 }
 
+// PendingCloudMessages is how many cloud-to-device messages the client has
+// taken in that CloudMessages has not handed over yet (see PendingPatches).
+func (c *Client) PendingCloudMessages() int {
+	c.mu.Lock()
+	q := c.cloud
+	c.mu.Unlock()
+	if q == nil {
+		return 0
+	}
+	return q.pending()
+}
+
 // onCloudMessage queues a cloud-to-device message for CloudMessages.
 func (c *Client) onCloudMessage(m paho.Message) {
 	c.mu.Lock()
