@@ -41,6 +41,8 @@ const usage = `hubspec runs Hubspec's Gherkin features against an Azure IoT hub.
 Usage:
   hubspec [run] [flags] [feature paths...]        run the features (default: those built into hubspec)
   hubspec sweep --prefix P --older-than DURATION  delete a live hub's leftovers of run prefix P
+  hubspec load [--devices N] [--modules-per-device M] [--ramp RATE] [--hold D] [--json FILE]
+                                                  measure a target under load: creates/s, connects, patch latencies
   hubspec steps [--markdown]                      list the steps features can use, with an example of each
   hubspec report --html FILE cucumber.json        render a Cucumber JSON report as one HTML page
   hubspec report --merge [--cucumber F] [--junit F] [--html F] REPORTS...
@@ -78,13 +80,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := "run", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "sweep", "steps", "report", "init", "help":
+		case "run", "sweep", "load", "steps", "report", "init", "help":
 			cmd, rest = args[0], args[1:]
 		}
 	}
 	switch cmd {
 	case "sweep":
 		return sweepCmd(rest, stdout, stderr)
+	case "load":
+		return loadCmd(rest, stdout, stderr)
 	case "steps":
 		return stepsCmd(rest, stdout, stderr)
 	case "report":
