@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # be pulled here); Hubspec terminates its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: setup run test test-image lint image bench bench-suite fuzz soak
+.PHONY: setup run test test-image lint image bench bench-suite load fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
 ## foreign-client test uses (mosquitto-clients, curl, openssl from Debian), the
@@ -80,6 +80,14 @@ image:
 ## bench: the emulator's and the AMQP engine's benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./internal/amqp
+
+## load: hubspec load against the embedded emulator (or IOTHUB_TARGET's hub):
+## LOAD_DEVICES devices with LOAD_MODULES modules each, their creates, connects
+## and patch latencies as a table and in $(REPORTS)/load.json
+LOAD_DEVICES ?= 100
+LOAD_MODULES ?= 10
+load:
+	IOTHUB_EMULATOR_IMAGE=$(IMAGE) $(GO) run ./cmd/hubspec load --devices $(LOAD_DEVICES) --modules-per-device $(LOAD_MODULES) --json $(REPORTS)/load.json
 
 ## bench-suite: the built-in feature suite's wall time on the embedded
 ## emulator at the default concurrency (steps.BenchmarkSuite), three runs
