@@ -60,13 +60,14 @@ type Client struct {
 	callsCtx    context.Context
 	cancelCalls context.CancelFunc
 
-	patches   *handoff[DesiredPatch]
-	cloud     *handoff[CloudMessage] // a device's cloud-to-device messages; nil for a module
-	listening bool                   // CloudMessages subscribed: resubscribe on reconnect
-	resyncing bool                   // a GET is reading the twin: patches wait in buffered
-	buffered  []DesiredPatch         // patches that arrived during a resync
-	renew     *time.Timer
-	connSeq   int // connections made, for the renewal timer
+	patches    *handoff[DesiredPatch]
+	cloud      *handoff[CloudMessage] // a device's cloud-to-device messages; nil for a module
+	listening  bool                   // CloudMessages subscribed: resubscribe on reconnect
+	resyncing  bool                   // a GET is reading the twin: patches wait in buffered
+	retryDelay time.Duration          // the back-off of the next retryResync; 0 after a read
+	buffered   []DesiredPatch         // patches that arrived during a resync
+	renew      *time.Timer
+	connSeq    int // connections made, for the renewal timer
 
 	// sentUser and sentPassword are the credentials of the last CONNECT,
 	// kept only for an observer (WithObserver).

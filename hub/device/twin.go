@@ -247,6 +247,33 @@ func (c *Client) offerLocked(p DesiredPatch, mayResync bool) {
 	}
 }
 
+// The back-off of retryResync: a GET that failed while connected (a slow
+// or refusing hub) is tried again after 100 ms, doubling to 5 s.
+const (
+	minResyncRetry = 100 * time.Millisecond
+	maxResyncRetry = 5 * time.Second
+)
+
+// retryResync reads the twin again after delay, unless the client has
+// reconnected since the read failed (that connect's own resync reads it),
+// has closed, or is no longer waiting for a read.
+func (c *Client) retryResync(seq int, delay time.Duration) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	<-t.C
+	c.mu.Lock()
+	stale := c.closed || c.connSeq != seq || !c.resyncing
+	c.mu.Unlock()
+	if stale {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
+	defer cancel()
+	if err := c.resync(ctx, false); err != nil {
+		c.log.Warn("reading the twin again failed", "error", err)
+	}
+}
+
 func (c *Client) resyncAfterGap() {
 	ctx, cancel := context.WithTimeout(context.Background(), resyncTimeout)
 	defer cancel()
@@ -269,7 +296,22 @@ func (c *Client) resync(ctx context.Context, initial bool) error {
 }
 
 // finishResync is resync once the GET has answered (or failed). c.mu is held.
+//
+// When a later resync's GET fails (most often because the connection
+// dropped again while it was in flight), the patches that came meanwhile
+// may follow a gap: delivering them would move the client's version past
+// changes it never saw, and no later read would bring those back. So they
+// stay held and the twin is read again: by the next connect's resync, or by
+// retryResync if the client stays connected.
 func (c *Client) finishResync(props *hub.TwinProperties, err error, initial bool) {
+	if err != nil && !initial {
+		c.retryDelay = min(max(2*c.retryDelay, minResyncRetry), maxResyncRetry)
+		if !c.closed {
+			go c.retryResync(c.connSeq, c.retryDelay)
+		}
+		return
+	}
+	c.retryDelay = 0
 	if err == nil {
 		version := hub.SectionVersion(props.Desired)
 		switch {

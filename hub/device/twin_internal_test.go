@@ -85,3 +85,28 @@ func TestPendingPatchesCountsUntilHandedOver(t *testing.T) {
 		t.Fatalf("PendingPatches during a resync holding one patch = %d, want 2", n)
 	}
 }
+
+// TestFailedResyncHoldsPatchesBackUntilTheTwinIsRead: when the GET of a
+// resync fails (the connection dropped again while it was in flight), the
+// patches that came meanwhile may follow a gap: delivering them would move
+// the client's version past changes it never saw, so that no later read
+// would bring them. They wait, and the next read's Full patch goes first.
+func TestFailedResyncHoldsPatchesBackUntilTheTwinIsRead(t *testing.T) {
+	c := testClient(3)
+	defer c.patches.close()
+	c.closed = true // no retry goroutine: the next read is the test's
+	c.resyncing = true
+	c.offer(DesiredPatch{Version: 6, Properties: map[string]any{"c": 3}}) // 4 and 5 were missed
+	c.mu.Lock()
+	c.finishResync(nil, errConnectionLost, false)
+	c.mu.Unlock()
+	if n := c.PendingPatches(); n != 2 {
+		t.Fatalf("after a failed resync PendingPatches = %d, want the read still owed and the held patch", n)
+	}
+	c.mu.Lock()
+	c.finishResync(&hub.TwinProperties{Desired: map[string]any{"a": 1, "b": 2, "c": 3, "$version": float64(6)}}, nil, false)
+	c.mu.Unlock()
+	if got := drain(c, 6); len(got) != 1 || !got[0].Full || got[0].Properties["a"] != 1 {
+		t.Fatalf("delivered %+v, want one Full patch at version 6 holding a, b and c", got)
+	}
+}
