@@ -39,8 +39,9 @@ type connections struct {
 	live     map[identity]*mqtt.Client    // the live connection of each identity
 	outboxes map[*mqtt.Client]*eventQueue // each live connection's writer
 	accepted map[identity]int             // accepted CONNECTs per identity
-	// changed is closed and replaced whenever accepted changes or a
-	// connection subscribes, so waiters re-check what they wait for.
+	// changed is closed and replaced whenever accepted changes, a
+	// connection subscribes or a connection ends, so waiters re-check what
+	// they wait for.
 	changed chan struct{}
 }
 
@@ -142,6 +143,7 @@ func (c *connections) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		delete(c.live, id)
 		c.presence(id, false)
 	}
+	c.signal()
 	c.log.Debug("mqtt disconnected", "client", cl.ID, "error", err)
 }
 
