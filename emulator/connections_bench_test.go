@@ -56,7 +56,7 @@ const heldKey = "aGVsZC1jb25uZWN0aW9ucy1iZW5jaG1hcmsta2V5LTAxMjM0NTY3ODk="
 // BenchmarkHeldConnections opens -connections authenticated module
 // connections (TLS, SAS, persistent sessions) to an emulator in this
 // process, holds them, and reports what each costs the emulator: heap in
-// use, memory obtained from the OS, resident set and goroutines per
+// use, goroutine stacks, memory obtained from the OS, resident set and goroutines per
 // connection, and the connect rate. The connections are made by a helper
 // process (this test binary running TestHeldConnectionsClient), so only the
 // emulator's memory is in these figures. Once they have closed and their
@@ -74,11 +74,12 @@ func BenchmarkHeldConnections(b *testing.B) {
 		writeHeldProfile(b)
 		per := held.minus(idle).per(n)
 		b.ReportMetric(per.heapInuse, "heap-B/conn")
+		b.ReportMetric(per.stack, "stack-B/conn")
 		b.ReportMetric(per.sys, "sys-B/conn")
 		b.ReportMetric(per.rss, "rss-B/conn")
 		b.ReportMetric(per.goroutines, "goroutines/conn")
 		b.ReportMetric(rate, "conns/s")
-		b.Logf("%d connections at %.0f/s, each: heap %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines", n, rate, per.heapInuse, per.sys, per.rss, per.goroutines)
+		b.Logf("%d connections at %.0f/s, each: heap %.0f B, stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines", n, rate, per.heapInuse, per.stack, per.sys, per.rss, per.goroutines)
 		stopHeldClients(b, s, child)
 		deleteHeldModules(b, s, ids)
 		after := sampleMemory()
@@ -282,23 +283,23 @@ func writeHeldProfile(b *testing.B) {
 }
 
 // memorySample is the process's memory at one moment, after a GC.
-type memorySample struct{ heapInuse, sys, rss, goroutines float64 }
+type memorySample struct{ heapInuse, stack, sys, rss, goroutines float64 }
 
 func sampleMemory() memorySample {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memorySample{heapInuse: float64(ms.HeapInuse), sys: float64(ms.Sys), rss: float64(residentBytes()), goroutines: float64(runtime.NumGoroutine())}
+	return memorySample{heapInuse: float64(ms.HeapInuse), stack: float64(ms.StackInuse), sys: float64(ms.Sys), rss: float64(residentBytes()), goroutines: float64(runtime.NumGoroutine())}
 }
 
 func (m memorySample) minus(o memorySample) memorySample {
-	return memorySample{m.heapInuse - o.heapInuse, m.sys - o.sys, m.rss - o.rss, m.goroutines - o.goroutines}
+	return memorySample{m.heapInuse - o.heapInuse, m.stack - o.stack, m.sys - o.sys, m.rss - o.rss, m.goroutines - o.goroutines}
 }
 
 func (m memorySample) per(n int) memorySample {
 	f := float64(n)
-	return memorySample{m.heapInuse / f, m.sys / f, m.rss / f, m.goroutines / f}
+	return memorySample{m.heapInuse / f, m.stack / f, m.sys / f, m.rss / f, m.goroutines / f}
 }
 
 // residentBytes is the process's resident set (/proc/self/statm's second
