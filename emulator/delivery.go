@@ -22,9 +22,9 @@ import (
 // DropConnection control, a deleted identity) through drop, dropIfCurrent
 // or forget.
 //
-// Each connection's outbox is its own writer goroutine (an eventQueue), so a
-// client that stops reading delays only itself, and what it is sent leaves
-// in the order it was queued.
+// Each connection's outbox is its own writer (an eventQueue, whose goroutine
+// runs only while something waits), so a client that stops reading delays
+// only itself, and what it is sent leaves in the order it was queued.
 type connections struct {
 	mqtt.HookBase
 	broker *mqtt.Server
@@ -39,8 +39,9 @@ type connections struct {
 	live     map[identity]*mqtt.Client    // the live connection of each identity
 	outboxes map[*mqtt.Client]*eventQueue // each live connection's writer
 	accepted map[identity]int             // accepted CONNECTs per identity
-	// changed is closed and replaced whenever accepted changes or a
-	// connection subscribes, so waiters re-check what they wait for.
+	// changed is closed and replaced whenever accepted changes, a
+	// connection subscribes or a connection ends, so waiters re-check what
+	// they wait for.
 	changed chan struct{}
 }
 
@@ -142,6 +143,7 @@ func (c *connections) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		delete(c.live, id)
 		c.presence(id, false)
 	}
+	c.signal()
 	c.log.Debug("mqtt disconnected", "client", cl.ID, "error", err)
 }
 
@@ -275,8 +277,18 @@ func (c *connections) forget(id identity) {
 	}
 }
 
+// forgetCount drops a deleted identity's count of accepted connections, so
+// what the registry holds shrinks when identities go; a new identity of the
+// same name counts from zero.
+func (c *connections) forgetCount(id identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.accepted, id)
+}
+
 // awaitConnections blocks until the identity has had at least n accepted
-// connections since the emulator started, or ctx ends.
+// connections since the emulator started (since it was created, if deleted
+// and created again), or ctx ends.
 func (c *connections) awaitConnections(ctx context.Context, id identity, n int) error {
 	for {
 		c.mu.Lock()

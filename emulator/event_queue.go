@@ -2,73 +2,70 @@ package emulator
 
 import "sync"
 
-// eventQueue runs functions on one goroutine, in the order they were pushed,
+// eventQueue runs functions one at a time, in the order they were pushed,
 // without ever blocking the pusher. The emulator uses one for the registry's
 // events (raised while the registry holds its lock) and one per MQTT
 // connection as its outbox (delivery.go), so a client that stops reading
 // delays only itself while what it is sent keeps its order.
+//
+// Its worker goroutine runs only while something waits: push starts it and
+// it ends once the queue is empty, dropping the queue's backing array. An
+// idle connection's outbox then costs a few words rather than a goroutine's
+// stack, which is most of what tens of thousands of connections would hold.
 type eventQueue struct {
 	mu      sync.Mutex
 	items   []func()
 	closed  bool
-	wake    chan struct{}
-	stopped chan struct{}
+	running chan struct{} // the worker's; closed when it ends; nil: no worker
 }
 
-func newEventQueue() *eventQueue {
-	q := &eventQueue{wake: make(chan struct{}, 1), stopped: make(chan struct{})}
-	go q.run()
-	return q
-}
+func newEventQueue() *eventQueue { return &eventQueue{} }
 
 // push enqueues fn and returns how many items wait, fn included, and
 // whether fn was queued: it is dropped once close has been called. push
 // never blocks.
 func (q *eventQueue) push(fn func()) (waiting int, queued bool) {
 	q.mu.Lock()
-	queued = !q.closed
-	if queued {
-		q.items = append(q.items, fn)
+	defer q.mu.Unlock()
+	if q.closed {
+		return len(q.items), false
 	}
-	waiting = len(q.items)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	q.items = append(q.items, fn)
+	if q.running == nil {
+		q.running = make(chan struct{})
+		go q.run(q.running)
 	}
-	return waiting, queued
+	return len(q.items), true
 }
 
-func (q *eventQueue) run() {
-	defer close(q.stopped)
-	for range q.wake {
-		for {
-			q.mu.Lock()
-			if len(q.items) == 0 {
-				closed := q.closed
-				q.mu.Unlock()
-				if closed {
-					return
-				}
-				break
-			}
-			fn := q.items[0]
-			q.items[0] = nil
-			q.items = q.items[1:]
+// run drains the queue, then ends. Only one runs at a time: a new one starts
+// only after this one has cleared q.running under q.mu.
+func (q *eventQueue) run(done chan struct{}) {
+	defer close(done)
+	for {
+		q.mu.Lock()
+		if len(q.items) == 0 {
+			q.items = nil
+			q.running = nil
 			q.mu.Unlock()
-			fn()
+			return
 		}
+		fn := q.items[0]
+		q.items[0] = nil
+		q.items = q.items[1:]
+		q.mu.Unlock()
+		fn()
 	}
 }
 
-// close runs what is already queued, then stops the worker and waits for it.
+// close runs what is already queued, then waits for the worker to end.
+// Nothing pushed after it runs.
 func (q *eventQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	running := q.running
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if running != nil {
+		<-running
 	}
-	<-q.stopped
 }

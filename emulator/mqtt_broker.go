@@ -17,12 +17,20 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 	caps.MaximumQos = 1
 	caps.RetainAvailable = 0
 	caps.SharedSubAvailable = 0
-	caps.MaximumClientWritesPending = 1024
+	// mochi's own outbound queue is a channel of this capacity, allocated
+	// with every connection; it carries only broker fan-out, which the
+	// emulator never does (publishTo writes through our outboxes), so a
+	// small one saves 8 KB a connection.
+	caps.MaximumClientWritesPending = 16
 	caps.MaximumPacketSize = maxMQTTPacket
 	return mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
-		Logger:                 log,
-		SysTopicResendInterval: 1 << 30, // effectively never
+		Capabilities: caps,
+		// Read through a 1 KB buffer rather than mochi's 2 KB: the packets
+		// devices send are small, TLS keeps its own record buffer beneath,
+		// and the buffer is held by every connection, idle or not.
+		ClientNetReadBufferSize: 1 << 10,
+		Logger:                  log,
+		SysTopicResendInterval:  1 << 30, // effectively never
 	})
 }
 

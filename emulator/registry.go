@@ -352,6 +352,15 @@ func (r *registry) findDevice(deviceID string) (*deviceEntry, error) {
 
 // findIdentity returns the device and the state of the device itself
 // (moduleID "") or of one of its modules. Caller holds r.mu.
+// identityExists reports whether the device, or the module, is in the
+// registry, enabled or not.
+func (r *registry) identityExists(id identity) bool {
+	return r.locked(func() error {
+		_, _, err := r.findIdentity(id.deviceID, id.moduleID)
+		return err
+	}) == nil
+}
+
 func (r *registry) findIdentity(deviceID, moduleID string) (*deviceEntry, *identityState, error) {
 	d, err := r.findDevice(deviceID)
 	if err != nil {

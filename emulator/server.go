@@ -247,12 +247,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			}
 		},
 		IdentityGone: func(deviceID, moduleID string) {
-			s.events.push(func() {
-				conns.forget(identity{deviceID: deviceID, moduleID: moduleID})
-				if _, err := s.registry.deviceGeneration(deviceID); err != nil && moduleID == "" {
-					s.c2d.forget(deviceID) // a deleted device's messages and feedback go with it
-				}
-			})
+			s.events.push(func() { s.identityGone(identity{deviceID: deviceID, moduleID: moduleID}) })
 		},
 		Notify: s.notifier(opts),
 	})
@@ -561,6 +556,21 @@ func (s *Server) AwaitConnections(ctx context.Context, deviceID, moduleID string
 type mqttSide struct {
 	*connections
 	now func() time.Time
+}
+
+// identityGone closes a deleted or disabled identity's connection and
+// forgets its session. A deleted one's count of accepted connections goes
+// too, and a deleted device's cloud-to-device messages and feedback, so
+// nothing is kept for identities that no longer exist.
+func (s *Server) identityGone(id identity) {
+	s.hook.forget(id)
+	if s.registry.identityExists(id) {
+		return // disabled: it may be enabled again
+	}
+	s.hook.forgetCount(id)
+	if id.moduleID == "" {
+		s.c2d.forget(id.deviceID)
+	}
 }
 
 // freshConns tracks the HTTPS connections in http.StateNew, so Close can
