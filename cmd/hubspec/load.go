@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,22 +36,14 @@ func (f *loadFlags) bind(fs *flag.FlagSet, envTarget string) {
 
 // check names the flag of a value the run cannot use.
 func (f *loadFlags) check() error {
-	c := f.cfg
-	switch {
-	case f.target != "embedded" && f.target != "container" && f.target != "live":
+	if f.target != "embedded" && f.target != "container" && f.target != "live" {
 		return fmt.Errorf("unknown target %q (from --target or IOTHUB_TARGET): want embedded, container or live", f.target)
-	case c.Devices < 1:
-		return fmt.Errorf("--devices %d: want 1 or more", c.Devices)
-	case c.ModulesPerDevice < 0:
-		return fmt.Errorf("--modules-per-device %d: want 0 or more", c.ModulesPerDevice)
-	case c.Ramp < 0:
-		return fmt.Errorf("--ramp %g: want 0 (no limit) or more", c.Ramp)
-	case c.Hold < 0:
-		return fmt.Errorf("--hold %s: want 0 or more", c.Hold)
-	case c.Concurrency < 1:
-		return fmt.Errorf("--concurrency %d: want 1 or more", c.Concurrency)
-	case c.Patches < 0:
-		return fmt.Errorf("--patches %d: want 0 or more", c.Patches)
+	}
+	var bad *loadgen.InvalidSetting
+	if err := f.cfg.Check(); errors.As(err, &bad) {
+		return fmt.Errorf("--%s %s: want %s", bad.Name, bad.Value, bad.Want)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

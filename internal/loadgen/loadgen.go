@@ -49,23 +49,36 @@ type Config struct {
 	Patches int
 }
 
-// check refuses a run that cannot mean anything.
-func (c Config) check() error {
+// InvalidSetting is a Config value a run cannot use. Name is the
+// setting's name as hubspec load's flag spells it ("modules-per-device").
+type InvalidSetting struct {
+	Name, Value, Want string
+}
+
+func (e *InvalidSetting) Error() string {
+	return fmt.Sprintf("load: %s %s: want %s", e.Name, e.Value, e.Want)
+}
+
+// Check refuses counts, rates and durations a run cannot mean anything
+// with, as an *InvalidSetting; the prefix is Run's to check, since a caller
+// may check its settings before it has a target to name identities on.
+func (c Config) Check() error {
+	bad := func(name string, v any, want string) error {
+		return &InvalidSetting{Name: name, Value: fmt.Sprint(v), Want: want}
+	}
 	switch {
-	case c.Prefix == "":
-		return errors.New("load: no prefix to name the identities under")
 	case c.Devices < 1:
-		return fmt.Errorf("load: %d devices: want 1 or more", c.Devices)
+		return bad("devices", c.Devices, "1 or more")
 	case c.ModulesPerDevice < 0:
-		return fmt.Errorf("load: %d modules per device: want 0 or more", c.ModulesPerDevice)
+		return bad("modules-per-device", c.ModulesPerDevice, "0 or more")
 	case c.Ramp < 0:
-		return fmt.Errorf("load: ramp %g per second: want 0 (no limit) or more", c.Ramp)
+		return bad("ramp", c.Ramp, "0 (no limit) or more")
 	case c.Hold < 0:
-		return fmt.Errorf("load: hold %s: want 0 or more", c.Hold)
+		return bad("hold", c.Hold, "0 or more")
 	case c.Concurrency < 1:
-		return fmt.Errorf("load: concurrency %d: want 1 or more", c.Concurrency)
+		return bad("concurrency", c.Concurrency, "1 or more")
 	case c.Patches < 0:
-		return fmt.Errorf("load: %d patches: want 0 or more", c.Patches)
+		return bad("patches", c.Patches, "0 or more")
 	}
 	return nil
 }
@@ -98,7 +111,10 @@ type identity struct {
 // deletes everything it created. The report is never nil: after an error
 // or a cancel it holds what was measured until then, and the cleanup.
 func Run(ctx context.Context, t harness.Target, cfg Config) (*Report, error) {
-	if err := cfg.check(); err != nil {
+	if cfg.Prefix == "" {
+		return nil, errors.New("load: no prefix to name the identities under")
+	}
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
