@@ -179,14 +179,14 @@ func parseBulkEntry(raw json.RawMessage) (bulkOp, error) {
 	if op.twin, err = bulkTwin(e); err != nil {
 		return bulkOp{}, err
 	}
-	etag := e.ETag
+	etag, etagField := e.ETag, "eTag"
 	if mode.twinOnly {
-		etag = e.TwinETag
+		etag, etagField = e.TwinETag, "twinETag"
 	}
 	op.cond = precondition{kind: condAny}
 	if mode.matchETag {
 		if etag == "" {
-			return bulkOp{}, hub.ErrArgumentInvalid.WithMessage("importMode %s needs the %s.", e.ImportMode, map[bool]string{false: "eTag", true: "twinETag"}[mode.twinOnly])
+			return bulkOp{}, hub.ErrArgumentInvalid.WithMessage("importMode %s needs the %s.", e.ImportMode, etagField)
 		}
 		op.cond = parseIfMatch(`"` + etag + `"`)
 	}
