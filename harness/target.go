@@ -11,6 +11,7 @@ package harness
 import (
 	"context"
 	"crypto/tls"
+	"time"
 
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/hub/device"
@@ -152,6 +153,20 @@ type DeliveryBarrier interface {
 // targets have it; a live hub is polled with back-off instead.
 type RegistryChangeNotifier interface {
 	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
+}
+
+// DeviceClockMover is a target whose time a scenario can move on. On the
+// emulator every device has a clock of its own, the wall clock until it is
+// moved, and what the hub does to a device and its modules after some time
+// follows it: fault windows and delayed faults, direct method connect and
+// response timeouts, cloud-to-device message expiry, and the expiry of the
+// SAS tokens its connections were opened with. AdvanceDeviceClock moves one
+// device's clock forward by d, so whatever that brings due happens at
+// once; other devices, and so the scenarios running beside, are untouched.
+// A live hub has no such thing: there only waiting lets time pass. The
+// emulator targets have it.
+type DeviceClockMover interface {
+	AdvanceDeviceClock(ctx context.Context, deviceID string, d time.Duration) error
 }
 
 // DeliveryMarkerPrefix is the topic of a DeliveryBarrier's marker, before
