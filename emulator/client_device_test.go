@@ -138,7 +138,7 @@ func TestMQTTClientResyncsAfterReconnect(t *testing.T) {
 func TestMQTTClientRenewsToken(t *testing.T) {
 	clock := &fakeClock{at: time.Now()}
 	s, reg, cs, opts := moduleOnEmulatorWith(t, emulator.Options{Now: clock.now})
-	c := dialModule(t, cs, append(opts, device.WithTokenTTL(2*time.Second), device.WithClock(clock.now)))
+	c := dialModule(t, cs, append(opts, device.WithTokenTTL(2*time.Second), device.WithTokenTime(clock.now)))
 	clock.advance(10 * time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -43,7 +43,7 @@ func jobHub(t *testing.T, clock *fakeClock) (*emulator.Server, *service.Registry
 		dctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
 		cs := hub.ConnectionString{HostName: s.HostName(), DeviceID: id, SharedAccessKey: keys[id]}.String()
-		c, err := device.DialDevice(dctx, cs, device.WithTLSConfig(s.TLSConfig()), device.WithAddress(s.MQTTAddr()), device.WithClock(clock.now))
+		c, err := device.DialDevice(dctx, cs, device.WithTLSConfig(s.TLSConfig()), device.WithAddress(s.MQTTAddr()), device.WithTokenTime(clock.now))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,9 +22,11 @@ Feature: Cloud-to-device messages
     And device "lamp" listens for cloud-to-device messages
     Then device "lamp" receives cloud-to-device message "while-away"
 
+  @time
   Scenario: A message that expires before its device comes online gets Expired feedback
     Given device "lamp" exists
     When the service sends cloud-to-device message "too-late" to device "lamp" asking for full acknowledgement expiring in 2 seconds
+    And 2 seconds pass
     Then the service gets "Expired" feedback for cloud-to-device message "too-late"
 
   @limits

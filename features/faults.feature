@@ -44,6 +44,7 @@ Feature: A hub that fails
       | device | house      | ShutDownMqtt |
       | module | thermostat | ShutDownMqtt |
 
+  @time
   Scenario Outline: A <kind> that asks to be throttled is answered 429 until the throttle passes
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" is connected
@@ -53,7 +54,8 @@ Feature: A hub that fails
     Then the hub refuses with 429 ThrottlingException
     When <kind> "<name>" reports "telemetryInterval" as 30
     Then the hub refuses with 429 ThrottlingException
-    When <kind> "<name>" keeps reporting "telemetryInterval" as 31 until the hub accepts it
+    When 3 seconds pass
+    And <kind> "<name>" keeps reporting "telemetryInterval" as 31 until the hub accepts it
     Then the reported version of <kind> "<name>" has gone up by 1 since the service read it
     And the twin of <kind> "<name>" has reported "telemetryInterval" equal to 31
 
@@ -77,6 +79,7 @@ Feature: A hub that fails
       | device | house      |
       | module | thermostat |
 
+  @time
   Scenario Outline: A <kind> that asks for an authentication error is cut off and refused until the fault passes
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" opens a bare MQTT connection
@@ -84,7 +87,8 @@ Feature: A hub that fails
     Then the hub closes the latest bare connection of <kind> "<name>"
     When <kind> "<name>" connects with its own key
     Then the hub refuses the connection as not authorized
-    When <kind> "<name>" is connected
+    When 3 seconds pass
+    And <kind> "<name>" is connected
     Then the hub has accepted 2 connections of <kind> "<name>"
 
     Examples:
@@ -92,12 +96,14 @@ Feature: A hub that fails
       | device | house      |
       | module | thermostat |
 
+  @time
   Scenario Outline: A <kind> shut out by an authentication fault catches up once the hub lets it back in
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" is connected
     And the service has read the twin of <kind> "<name>"
     When <kind> "<name>" requests the fault InvokeAuthError lasting 2 seconds
     And the service sets desired "telemetryInterval" of <kind> "<name>" to 30
+    And 2 seconds pass
     Then the hub has accepted 2 connections of <kind> "<name>"
     And <kind> "<name>" receives desired patches in version order until "telemetryInterval" is 30
     When <kind> "<name>" reports "telemetryInterval" as 30

@@ -220,10 +220,12 @@ Feature: Devices and modules over MQTT
       | device | house      |
       | module | thermostat |
 
+  @time
   Scenario Outline: A <kind> that renews its short-lived token keeps its session
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" is connected with a token that lasts 3 seconds
-    And <kind> "<name>" has renewed its token
+    When 3 seconds pass
+    Then <kind> "<name>" has renewed its token
     And <kind> "<name>" receives nothing within 5 seconds
     When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
     Then <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 30
@@ -235,12 +237,13 @@ Feature: Devices and modules over MQTT
       | device | house      |
       | module | thermostat |
 
-  @emulator-only
+  @emulator-only @time
   Scenario Outline: A token renewal is a new connection that keeps the session of the <kind>
     Given module "thermostat" exists on device "house"
     And <kind> "<name>" is connected with a token that lasts 2 seconds
-    When the hub has accepted 2 connections of <kind> "<name>"
-    And the service sets desired "telemetryInterval" of <kind> "<name>" to 30
+    When 2 seconds pass
+    Then the hub has accepted 2 connections of <kind> "<name>"
+    When the service sets desired "telemetryInterval" of <kind> "<name>" to 30
     Then <kind> "<name>" receives a desired patch with "telemetryInterval" equal to 30
 
     Examples:

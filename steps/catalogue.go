@@ -34,9 +34,11 @@ const (
 	configurations = "configurations"
 	pnp            = "pnp"
 	jobs           = "jobs"
+	// timing is what the hub and its clients do after some time passes.
+	timing = "time"
 )
 
-var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp, jobs}
+var domains = []string{identities, twins, mqtt, methods, faults, policies, x509, queries, telemetry, events, c2d, configurations, pnp, jobs, timing}
 
 // step defines a step for a table: see vocab.New.
 var step = vocab.New
@@ -59,4 +61,5 @@ var vocabulary = vocab.NewCatalogue(domains, features.FS,
 	configurationVocabulary,
 	pnpVocabulary,
 	jobVocabulary,
+	timeVocabulary,
 )

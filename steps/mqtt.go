@@ -57,11 +57,12 @@ func (w *world) connectionString(i ident, key string) (string, error) {
 	return hub.ConnectionString{HostName: svc.HostName, DeviceID: d, ModuleID: m, SharedAccessKey: key}.String(), nil
 }
 
-// dial connects the identity's client with the target's options and then
-// the step's own (a later option wins).
+// dial connects the identity's client with the target's options, the
+// scenario's clock, and then the step's own (a later option wins).
 func (w *world) dial(ctx context.Context, i ident, cs string, extra ...device.Option) (*device.Client, error) {
 	tap := newConnTap()
-	opts := append(w.dialOptions(i), extra...)
+	opts := append(w.dialOptions(i), device.WithClock(w.clock))
+	opts = append(opts, extra...)
 	opts = append(opts, device.WithObserver(tap.observe(w.evidence.mqtt(i.String()))))
 	dial := device.DialModule
 	if i.kind == "device" {

@@ -237,7 +237,7 @@ func (w *world) credentials(i ident, phrase string) (string, []device.Option, er
 	}
 	switch phrase {
 	case "an expired token":
-		return cs, []device.Option{device.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) })}, nil
+		return cs, []device.Option{device.WithTokenTime(func() time.Time { return time.Now().Add(-2 * time.Hour) })}, nil
 	case "a token for another identity":
 		parsed, err := hub.ParseConnectionString(cs)
 		if err != nil {

@@ -46,6 +46,7 @@ var tagSet = []tagDoc{
 	{"@" + configurations, "about automatic device and module configurations: target conditions, priorities, the desired properties they set, their metrics"},
 	{"@" + pnp, "about IoT Plug and Play: the model a device announces, its digital twin, JSON patches and commands"},
 	{"@" + jobs, "about scheduled jobs: twin updates and direct methods over the devices a query condition picks"},
+	{"@" + timing, "about what the hub and its clients do once some time has passed: timeouts, fault windows, expiry, token renewal"},
 	{"@limits", "about a documented limit of the hub: sizes, lengths, counts, depths"},
 }
 

@@ -102,7 +102,7 @@ func TestUnknownTagsFailTheirScenario(t *testing.T) {
     When the service creates device "n" with hub-assigned keys
 `)
 	for _, want := range []string{
-		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only, @live-only, @identities, @twins, @mqtt, @methods, @faults, @policies, @x509, @queries, @telemetry, @events, @c2d, @configurations, @pnp, @jobs and @limits",
+		"unknown tag @smok: the tags are @smoke, @slow, @wip, @emulator-only, @live-only, @identities, @twins, @mqtt, @methods, @faults, @policies, @x509, @queries, @telemetry, @events, @c2d, @configurations, @pnp, @jobs, @time and @limits",
 		"tags @emulator-only and @live-only together: the scenario could run nowhere",
 		"2 scenarios (2 failed)",
 	} {

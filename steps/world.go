@@ -27,6 +27,7 @@ import (
 	"github.com/hubspec/hubspec/hub"
 	builtin "github.com/hubspec/hubspec/hub/events"
 	"github.com/hubspec/hubspec/internal/certtest"
+	"github.com/hubspec/hubspec/internal/clock"
 )
 
 // waitFor bounds every wait on the hub (a patch arriving, a connection).
@@ -71,6 +72,10 @@ type world struct {
 	// c2dSent are the messages sent, by alias (c2d.go).
 	c2dClient *service.MessagingClient
 	c2dSent   map[string]c2dSent
+	// clock is the clock the scenario's clients sign tokens by and wait
+	// on: the wall clock, moved on by "N seconds pass" on a target whose
+	// device clocks move with it (time_passes.go).
+	clock *clock.Clock
 }
 
 type worldKey struct{}
@@ -127,7 +132,7 @@ func Initialize(run *harness.Run) func(*godog.ScenarioContext) {
 
 func newWorld(run *harness.Run) (*world, error) {
 	sc := run.NewScenario()
-	w := &world{sc: sc, target: run.Target, evidence: &evidenceLog{sc: sc}, identities: map[ident]*identityState{}, cas: map[string]*certtest.Cert{}}
+	w := &world{sc: sc, target: run.Target, evidence: &evidenceLog{sc: sc}, identities: map[ident]*identityState{}, cas: map[string]*certtest.Cert{}, clock: clock.New(nil)}
 	reg, err := w.registryClient(run.Target.ServiceConnectionString())
 	if err != nil {
 		return nil, err

@@ -66,8 +66,8 @@ type Client struct {
 	resyncing  bool                   // a GET is reading the twin: patches wait in buffered
 	retryDelay time.Duration          // the back-off of the next retryResync; 0 after a read
 	buffered   []DesiredPatch         // patches that arrived during a resync
-	renew      *time.Timer
-	connSeq    int // connections made, for the renewal timer
+	renew      func() bool            // stops the pending token renewal
+	connSeq    int                    // connections made, for the renewal timer
 
 	// sentUser and sentPassword are the credentials of the last CONNECT,
 	// kept only for an observer (WithObserver).
@@ -247,7 +247,7 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	if c.renew != nil {
-		c.renew.Stop()
+		c.renew()
 	}
 	pc := c.client
 	c.mu.Unlock()

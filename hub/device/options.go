@@ -53,8 +53,25 @@ func WithTokenTTL(d time.Duration) Option { return func(c *mqttconn.Settings) { 
 // WithKeepAlive sets the MQTT keep-alive (default 60s, the Python SDK's).
 func WithKeepAlive(d time.Duration) Option { return func(c *mqttconn.Settings) { c.KeepAlive = d } }
 
-// WithClock sets the clock used for token expiry.
-func WithClock(now func() time.Time) Option { return func(c *mqttconn.Settings) { c.Now = now } }
+// Clock is the time a client reads and waits on: the moment its SAS tokens
+// are signed at, and the timers of its token renewal and of its retries.
+// A test gives one it can move forward (see WithClock); the default is the
+// wall clock.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc runs fn on its own goroutine once d has passed, unless
+	// stop is called first; stop reports whether it prevented the call.
+	AfterFunc(d time.Duration, fn func()) (stop func() bool)
+}
+
+// WithClock sets the clock the client signs tokens by and waits on.
+func WithClock(c Clock) Option {
+	return func(s *mqttconn.Settings) { s.Now, s.AfterFunc = c.Now, c.AfterFunc }
+}
+
+// WithTokenTime signs tokens as if it were now() (a token born expired, or
+// in the future), while the client waits on the wall clock.
+func WithTokenTime(now func() time.Time) Option { return func(c *mqttconn.Settings) { c.Now = now } }
 
 // WithLogger sets a logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *mqttconn.Settings) { c.Log = l } }

@@ -254,13 +254,11 @@ const (
 	maxResyncRetry = 5 * time.Second
 )
 
-// retryResync reads the twin again after delay, unless the client has
-// reconnected since the read failed (that connect's own resync reads it),
-// has closed, or is no longer waiting for a read.
-func (c *Client) retryResync(seq int, delay time.Duration) {
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	<-t.C
+// retryResync reads the twin again, once the retry delay has passed on the
+// client's clock, unless the client has reconnected since the read failed
+// (that connect's own resync reads it), has closed, or is no longer
+// waiting for a read.
+func (c *Client) retryResync(seq int) {
 	c.mu.Lock()
 	stale := c.closed || c.connSeq != seq || !c.resyncing
 	c.mu.Unlock()
@@ -307,7 +305,8 @@ func (c *Client) finishResync(props *hub.TwinProperties, err error, initial bool
 	if err != nil && !initial {
 		c.retryDelay = min(max(2*c.retryDelay, minResyncRetry), maxResyncRetry)
 		if !c.closed {
-			go c.retryResync(c.connSeq, c.retryDelay)
+			seq := c.connSeq
+			c.cfg.AfterFunc(c.retryDelay, func() { c.retryResync(seq) })
 		}
 		return
 	}
@@ -383,9 +382,9 @@ func (c *Client) onConnect(pc paho.Client) {
 	}
 	if !c.closed && c.cfg.UsesSAS() {
 		if c.renew != nil {
-			c.renew.Stop()
+			c.renew()
 		}
-		c.renew = time.AfterFunc(c.cfg.TTL*4/5, c.renewToken)
+		c.renew = c.cfg.AfterFunc(c.cfg.TTL*4/5, c.renewToken)
 	}
 }
 
@@ -467,7 +466,7 @@ func (c *Client) renewToken() {
 		next.Disconnect(0) // stop it connecting on its own; the retry dials anew
 		c.mu.Lock()
 		if !c.closed {
-			c.renew = time.AfterFunc(renewalRetryInterval, c.renewToken)
+			c.renew = c.cfg.AfterFunc(renewalRetryInterval, c.renewToken)
 		}
 		c.mu.Unlock()
 	}

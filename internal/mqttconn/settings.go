@@ -29,6 +29,7 @@ type Settings struct {
 	TTL        time.Duration
 	KeepAlive  time.Duration
 	Now        func() time.Time
+	AfterFunc  func(time.Duration, func()) (stop func() bool) // the client's timers: token renewal, retries
 	Log        *slog.Logger
 	Token      string             // a given SAS token, used instead of signing one
 	ClientCert *tls.Certificate   // an X.509 client certificate, presented instead of a SAS token (device.WithClientCertificate)
@@ -41,7 +42,7 @@ type Settings struct {
 // Resolve applies the options over the defaults and works out the
 // address and the TLS configuration to dial.
 func Resolve(cs hub.ConnectionString, apply func(*Settings)) (Settings, *tls.Config) {
-	cfg := Settings{TTL: time.Hour, KeepAlive: 60 * time.Second, Now: time.Now}
+	cfg := Settings{TTL: time.Hour, KeepAlive: 60 * time.Second, Now: time.Now, AfterFunc: wallAfterFunc}
 	apply(&cfg)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -147,4 +148,9 @@ func WaitToken(ctx context.Context, tok paho.Token) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// wallAfterFunc is time.AfterFunc in the shape of Settings.AfterFunc.
+func wallAfterFunc(d time.Duration, fn func()) (stop func() bool) {
+	return time.AfterFunc(d, fn).Stop
 }
