@@ -100,12 +100,24 @@ func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (met
 	rid, answer := m.open(id)
 	defer m.forget(id, rid)
 	topic := "$iothub/methods/POST/" + call.name + "/?$rid=" + rid
+	// The response timeout starts as the request is handed to the
+	// connection, before the device can see it (and a test move its clock).
+	var timedOut <-chan struct{}
+	stopResponse := func() bool { return false }
+	defer func() { stopResponse() }()
+	sending := func() {
+		stopResponse() // an attempt whose write could not be queued
+		timedOut, stopResponse = clk.After(call.responseTimeout)
+	}
 	err = errNotConnected // without an MQTT side (REST tests) nothing is ever online
 	if m.conns != nil {
 		cctx, ccancel := context.WithCancel(ctx)
-		stop := clk.AfterFunc(call.connectTimeout, ccancel)
-		err = m.conns.deliverWhenSubscribed(cctx, id, topic, call.payload)
-		stop()
+		stopConnect := clk.AfterFunc(call.connectTimeout, ccancel)
+		if call.connectTimeout > 0 {
+			m.log.Debug("direct method: delivering within the connect timeout", "client", id, "method", call.name, "connectTimeout", call.connectTimeout)
+		}
+		err = m.conns.deliverWhenSubscribed(cctx, id, topic, call.payload, sending)
+		stopConnect()
 		ccancel()
 	}
 	if err != nil {
@@ -116,8 +128,6 @@ func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (met
 		return methodAnswer{}, hub.ErrDeviceNotOnline.WithMessage("Timed out waiting for device to connect.").
 			WithInfo(timeoutInfo(call.connectTimeout))
 	}
-	timedOut, stop := clk.After(call.responseTimeout)
-	defer stop()
 	select {
 	case a := <-answer:
 		return a, nil
