@@ -96,46 +96,64 @@ func TestDeviceClockEndsAMethodCallsConnectTimeout(t *testing.T) {
 	}
 }
 
-// TestDeviceClockEndsFaultWindows: an InvokeThrottling window and an
-// InvokeAuthError window end when their device's clock moves past them,
-// while the same windows of another device stay in force.
-func TestDeviceClockEndsFaultWindows(t *testing.T) {
+// faultedPair connects module mod1 of dev1 and of dev2, each with a
+// connection that has asked for the same fault.
+type faultedPair struct {
+	rc1, rc2 *rawClient
+	c1, c2   creds
+}
+
+func faultBoth(t *testing.T, s *emulator.Server, reg *service.RegistryClient, kind, delay, duration string) faultedPair {
+	t.Helper()
+	var p faultedPair
+	for _, side := range []struct {
+		deviceID string
+		rc       **rawClient
+		c        *creds
+	}{{"dev1", &p.rc1, &p.c1}, {"dev2", &p.rc2, &p.c2}} {
+		m := createModule(t, reg, side.deviceID, "mod1")
+		*side.rc, *side.c = connected(t, s, m)
+		(*side.rc).publish(t, faultTopic(m, kind, delay, duration), 1, "")
+	}
+	return p
+}
+
+// TestDeviceClockEndsAThrottlingWindow: an InvokeThrottling window ends
+// when its device's clock moves past it, not before; the same window of
+// another device stays in force.
+func TestDeviceClockEndsAThrottlingWindow(t *testing.T) {
 	s, reg := startHub(t)
-	m1 := createModule(t, reg, "dev1", "mod1")
-	m2 := createModule(t, reg, "dev2", "mod1")
-	rc1, _ := connected(t, s, m1)
-	rc2, _ := connected(t, s, m2)
-	rc1.publish(t, faultTopic(m1, "InvokeThrottling", "0", "60"), 1, "")
-	rc2.publish(t, faultTopic(m2, "InvokeThrottling", "0", "60"), 1, "")
-	if status, _ := rc1.answer(t, "$iothub/twin/GET/?$rid=", "1", ""); status != 429 {
+	p := faultBoth(t, s, reg, "InvokeThrottling", "0", "60")
+	if status, _ := p.rc1.answer(t, "$iothub/twin/GET/?$rid=", "1", ""); status != 429 {
 		t.Fatalf("GET in the window: %d, want 429", status)
 	}
 	advance(t, s, "dev1", 30*time.Second)
-	if status, _ := rc1.answer(t, "$iothub/twin/GET/?$rid=", "2", ""); status != 429 {
+	if status, _ := p.rc1.answer(t, "$iothub/twin/GET/?$rid=", "2", ""); status != 429 {
 		t.Fatalf("GET halfway through the window: %d, want 429", status)
 	}
 	advance(t, s, "dev1", 30*time.Second)
-	if status, _ := rc1.answer(t, "$iothub/twin/GET/?$rid=", "3", ""); status != 200 {
+	if status, _ := p.rc1.answer(t, "$iothub/twin/GET/?$rid=", "3", ""); status != 200 {
 		t.Fatalf("GET once the clock moved past the window: %d, want 200", status)
 	}
-	if status, _ := rc2.answer(t, "$iothub/twin/GET/?$rid=", "4", ""); status != 429 {
+	if status, _ := p.rc2.answer(t, "$iothub/twin/GET/?$rid=", "4", ""); status != 429 {
 		t.Fatalf("another device's GET: %d, want 429 (its window is its own)", status)
 	}
+}
 
-	_, c1 := connected(t, s, m1)
-	rc1 = mustDial(t, s, c1)
-	rc1.publish(t, faultTopic(m1, "InvokeAuthError", "0", "60"), 1, "")
-	rc1.closedByHub(t)
-	_, c2 := connected(t, s, m2)
-	rc2 = mustDial(t, s, c2)
-	rc2.publish(t, faultTopic(m2, "InvokeAuthError", "0", "60"), 1, "")
-	rc2.closedByHub(t)
-	if _, err := dialRaw(s, c1, 4); err == nil || !strings.Contains(err.Error(), "connack 5") {
+// TestDeviceClockEndsAnAuthErrorWindow: the CONNECTs an InvokeAuthError
+// window refuses are accepted once its device's clock moves past it; the
+// same window of another device stays in force.
+func TestDeviceClockEndsAnAuthErrorWindow(t *testing.T) {
+	s, reg := startHub(t)
+	p := faultBoth(t, s, reg, "InvokeAuthError", "0", "60")
+	p.rc1.closedByHub(t)
+	p.rc2.closedByHub(t)
+	if _, err := dialRaw(s, p.c1, 4); err == nil || !strings.Contains(err.Error(), "connack 5") {
 		t.Fatalf("reconnect in the window: %v, want CONNACK 5", err)
 	}
 	advance(t, s, "dev1", time.Minute)
-	mustDial(t, s, c1)
-	if _, err := dialRaw(s, c2, 4); err == nil || !strings.Contains(err.Error(), "connack 5") {
+	mustDial(t, s, p.c1)
+	if _, err := dialRaw(s, p.c2, 4); err == nil || !strings.Contains(err.Error(), "connack 5") {
 		t.Fatalf("another device's reconnect: %v, want CONNACK 5 (its window is its own)", err)
 	}
 }
@@ -145,18 +163,13 @@ func TestDeviceClockEndsFaultWindows(t *testing.T) {
 // delayed fault waits.
 func TestDeviceClockBringsADelayedFault(t *testing.T) {
 	s, reg := startHub(t)
-	m1 := createModule(t, reg, "dev1", "mod1")
-	m2 := createModule(t, reg, "dev2", "mod1")
-	rc1, _ := connected(t, s, m1)
-	rc2, _ := connected(t, s, m2)
-	rc1.publish(t, faultTopic(m1, "ShutDownMqtt", "60", "0"), 1, "")
-	rc2.publish(t, faultTopic(m2, "ShutDownMqtt", "60", "0"), 1, "")
+	p := faultBoth(t, s, reg, "ShutDownMqtt", "60", "0")
 	// The answer to a later request proves the fault request was read.
-	rc1.answer(t, "$iothub/twin/GET/?$rid=", "1", "")
-	rc2.answer(t, "$iothub/twin/GET/?$rid=", "1", "")
+	p.rc1.answer(t, "$iothub/twin/GET/?$rid=", "1", "")
+	p.rc2.answer(t, "$iothub/twin/GET/?$rid=", "1", "")
 	advance(t, s, "dev1", time.Minute)
-	rc1.closedByHub(t)
-	if status, _ := rc2.answer(t, "$iothub/twin/GET/?$rid=", "2", ""); status != 200 {
+	p.rc1.closedByHub(t)
+	if status, _ := p.rc2.answer(t, "$iothub/twin/GET/?$rid=", "2", ""); status != 200 {
 		t.Fatalf("another device's connection: %d, want it open and answered", status)
 	}
 }
