@@ -130,15 +130,15 @@ func (e *c2dEndpoint) parse(msg *amqp.Message) (*c2dMessage, error) {
 			return nil, hub.ErrArgumentInvalid.WithMessage("iothub-ack %q is not none, positive, negative or full", s)
 		}
 	}
-	m := &c2dMessage{deviceID: deviceID, messageID: idText(p.MessageID), ack: ack, body: body, expiry: e.expiryOf(msg)}
+	m := &c2dMessage{deviceID: deviceID, messageID: idText(p.MessageID), ack: ack, body: body, expiry: e.expiryOf(deviceID, msg)}
 	m.topic = c2dTopic(deviceID, msg, m.expiry)
 	return m, nil
 }
 
 // expiryOf is the message's absolute-expiry-time, else its header's TTL,
-// else the hub's default TTL, counted from now.
-func (e *c2dEndpoint) expiryOf(msg *amqp.Message) time.Time {
-	now := e.now()
+// else the hub's default TTL, counted from now on its device's clock.
+func (e *c2dEndpoint) expiryOf(deviceID string, msg *amqp.Message) time.Time {
+	now := e.queues.clocks.now(deviceID)
 	if msg.Properties != nil && !msg.Properties.AbsoluteExpiryTime.IsZero() {
 		return msg.Properties.AbsoluteExpiryTime
 	}

@@ -51,11 +51,11 @@ type c2dMessage struct {
 
 // c2dQueues are the per-device queues of cloud-to-device messages and the
 // hub's feedback queue. Messages are completed by the device's PUBACK,
-// expire by the emulator's clock, and are purged by the service or with
-// their device.
+// expire by their device's clock (device_clocks.go), and are purged by the
+// service or with their device.
 type c2dQueues struct {
 	mu       sync.Mutex
-	now      func() time.Time
+	clocks   *deviceClocks
 	devices  map[string][]*c2dMessage
 	feedback *feedbackQueue
 	// onEnqueue is told which device has a new message, so the MQTT side
@@ -63,8 +63,8 @@ type c2dQueues struct {
 	onEnqueue func(deviceID string)
 }
 
-func newC2DQueues(now func() time.Time, feedback *feedbackQueue) *c2dQueues {
-	return &c2dQueues{now: now, devices: map[string][]*c2dMessage{}, feedback: feedback, onEnqueue: func(string) {}}
+func newC2DQueues(clocks *deviceClocks, feedback *feedbackQueue) *c2dQueues {
+	return &c2dQueues{clocks: clocks, devices: map[string][]*c2dMessage{}, feedback: feedback, onEnqueue: func(string) {}}
 }
 
 // enqueue adds m to its device's queue, or refuses it with 403004 when 50
@@ -160,9 +160,18 @@ func (q *c2dQueues) forget(deviceID string) {
 	delete(q.devices, deviceID)
 }
 
+// expire dead-letters deviceID's expired messages: Server.AdvanceDeviceClock
+// calls it once the device's clock has moved, so what the move expired is
+// dead-lettered, with its feedback, before the move returns.
+func (q *c2dQueues) expire(deviceID string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.expireLocked(deviceID)
+}
+
 // expireAll dead-letters every expired message of every device: the
 // emulator calls it on a timer, so Expired feedback comes without any
-// client doing anything, by whatever clock Options.Now keeps.
+// client doing anything, by each device's clock.
 func (q *c2dQueues) expireAll() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -174,7 +183,7 @@ func (q *c2dQueues) expireAll() {
 // expireLocked drops deviceID's expired messages that are not in flight,
 // with Expired feedback. Caller holds q.mu.
 func (q *c2dQueues) expireLocked(deviceID string) {
-	now := q.now()
+	now := q.clocks.now(deviceID)
 	msgs := q.devices[deviceID]
 	kept := msgs[:0]
 	for _, m := range msgs {
@@ -202,7 +211,7 @@ func (q *c2dQueues) outcomeLocked(m *c2dMessage, status string) {
 			OriginalMessageID:  m.messageID,
 			DeviceGenerationID: m.generationID,
 			DeviceID:           m.deviceID,
-			EnqueuedTimeUTC:    q.now().UTC().Format("2006-01-02T15:04:05.000Z"),
+			EnqueuedTimeUTC:    q.clocks.now(m.deviceID).UTC().Format("2006-01-02T15:04:05.000Z"),
 			StatusCode:         status,
 			Description:        feedbackDescriptions[status],
 		})
@@ -210,7 +219,7 @@ func (q *c2dQueues) outcomeLocked(m *c2dMessage, status string) {
 }
 
 // expireEvery runs expireAll every period until ctx ends: Expired feedback
-// then follows the emulator's clock without any client acting.
+// then follows the devices' clocks without any client acting.
 func (q *c2dQueues) expireEvery(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()

@@ -42,6 +42,9 @@ import (
 //	POST /$hubspec/registry/changes/await {"after","waitSeconds"}
 //	    Server.AwaitRegistryChange, waiting at most waitSeconds (capped at
 //	    30 s); answers {"changes"}, past after or not.
+//	POST /$hubspec/device-clocks/advance {"deviceId","seconds"}
+//	    Server.AdvanceDeviceClock by seconds (fractions allowed); answers
+//	    what it moved.
 const controlPrefix = ControlPrefix
 
 // maxControlWait bounds one long poll, so a client that went away holds
@@ -57,6 +60,7 @@ var controlOps = map[string]func(s *Server, ctx context.Context, body []byte) (a
 	ControlAwaitDeliveriesPath:   (*Server).controlAwaitDeliveries,
 
 	ControlAwaitRegistryChangePath: (*Server).controlAwaitRegistryChange,
+	ControlAdvanceDeviceClockPath:  (*Server).controlAdvanceDeviceClock,
 }
 
 // serveControl routes, authorizes and answers a control request.
@@ -233,4 +237,26 @@ func (s *Server) controlAwaitRegistryChange(ctx context.Context, body []byte) (a
 	defer cancel()
 	n, _ := s.AwaitRegistryChange(pctx, req.After) // not past after is an answer, not an error
 	return changesAnswer{Changes: n}, nil
+}
+
+// maxClockMoveSeconds bounds one move of a device's clock: a year is more
+// than any timeout or expiry the hub knows, and the bound keeps the
+// seconds a time.Duration can hold.
+const maxClockMoveSeconds = 366 * 24 * 60 * 60
+
+func (s *Server) controlAdvanceDeviceClock(ctx context.Context, body []byte) (any, error) {
+	var req advanceDeviceClockRequest
+	if err := decodeControl(body, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.DeviceID == "":
+		return nil, hub.ErrArgumentInvalid.WithMessage("deviceId is required.")
+	case req.Seconds > maxClockMoveSeconds:
+		return nil, hub.ErrArgumentInvalid.WithMessage("seconds must be at most %d (a year).", maxClockMoveSeconds)
+	}
+	if err := s.AdvanceDeviceClock(ctx, req.DeviceID, time.Duration(req.Seconds*float64(time.Second))); err != nil {
+		return nil, err
+	}
+	return req, nil
 }

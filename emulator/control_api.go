@@ -1,6 +1,9 @@
 package emulator
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Controls are the emulator's test powers: the failures and waits a test
 // asks of an emulator and that no real IoT hub offers. The embedded
@@ -49,6 +52,12 @@ type Controls interface {
 	// reads again when the registry changes. See
 	// Server.AwaitRegistryChange.
 	AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error)
+	// AdvanceDeviceClock moves the clock of one device, and so of its
+	// modules, forward by d: what the hub does to them after some time and
+	// that d brings due happens at once, other devices keep their time.
+	// Unknown device: 404 DeviceNotFound; d <= 0: 400 ArgumentInvalid. See
+	// Server.AdvanceDeviceClock.
+	AdvanceDeviceClock(ctx context.Context, deviceID string, d time.Duration) error
 }
 
 // Both implementations have every power.
@@ -92,6 +101,9 @@ const (
 	// most waitSeconds (capped at 30 s) and answers changesAnswer, whether
 	// or not the count went past after.
 	ControlAwaitRegistryChangePath = ControlPrefix + "registry/changes/await"
+	// ControlAdvanceDeviceClockPath takes advanceDeviceClockRequest and
+	// answers it.
+	ControlAdvanceDeviceClockPath = ControlPrefix + "device-clocks/advance"
 )
 
 // The requests and answers of the control plane, shared by its handlers
@@ -149,5 +161,9 @@ type (
 	}
 	changesAnswer struct {
 		Changes uint64 `json:"changes"`
+	}
+	advanceDeviceClockRequest struct {
+		DeviceID string  `json:"deviceId"`
+		Seconds  float64 `json:"seconds"` // fractions allowed
 	}
 )

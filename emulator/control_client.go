@@ -177,6 +177,15 @@ func (c *ControlClient) AwaitRegistryChange(ctx context.Context, after uint64) (
 	return ans.Changes, nil
 }
 
+// AdvanceDeviceClock is Server.AdvanceDeviceClock on the remote emulator.
+func (c *ControlClient) AdvanceDeviceClock(ctx context.Context, deviceID string, d time.Duration) error {
+	var ans advanceDeviceClockRequest
+	if err := c.call(ctx, ControlAdvanceDeviceClockPath, advanceDeviceClockRequest{DeviceID: deviceID, Seconds: d.Seconds()}, &ans); err != nil {
+		return fmt.Errorf("advance the clock of device %s by %s: %w", deviceID, d, err)
+	}
+	return nil
+}
+
 // pollFor is how long one long poll may wait: a little less than ctx has
 // left (a tenth less, at most 250 ms less; at most the control plane's
 // 30 s), so that the answer arrives before ctx ends.

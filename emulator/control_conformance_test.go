@@ -43,6 +43,7 @@ func TestControlsConformance(t *testing.T) {
 			t.Run("RegisterDeviceCA", func(t *testing.T) { conformDeviceCAs(t, s, c) })
 			t.Run("AwaitDeliveries", func(t *testing.T) { conformDeliveries(t, s, c) })
 			t.Run("AwaitRegistryChange", func(t *testing.T) { conformRegistryChanges(t, s, c) })
+			t.Run("AdvanceDeviceClock", func(t *testing.T) { conformDeviceClocks(t, s, c) })
 		})
 	}
 }
@@ -328,5 +329,34 @@ func TestControlClientNeedsRegistryWrite(t *testing.T) {
 	devCS := hub.ConnectionString{HostName: s.HostName(), DeviceID: "dev1", SharedAccessKey: "a2V5"}
 	if _, err := emulator.NewControlClient(devCS.String(), s.TLSConfig()); err == nil {
 		t.Fatal("a device connection string made a control client")
+	}
+}
+
+// conformDeviceClocks: a move of a device's clock brings a pending direct
+// method call's response timeout at once; an unknown device and a move by
+// no time are refused with the hub's errors.
+func conformDeviceClocks(t *testing.T, s *emulator.Server, c emulator.Controls) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := methodModule(t, s, reg, "clocked", "mod1")
+	start := time.Now()
+	calls := invokeAsync(s, "/twins/clocked/modules/mod1/methods", `{"methodName":"m","responseTimeoutInSeconds":60}`)
+	methodRequest(t, rc)
+	if err := c.AdvanceDeviceClock(ctx, "clocked", 59500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AdvanceDeviceClock(ctx, "clocked", 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	assertHubError(t, awaitCallBefore(t, calls, start.Add(time.Minute)), hub.ErrGatewayTimeout)
+	if err := c.AdvanceDeviceClock(ctx, "nobody", time.Second); !errors.Is(err, hub.ErrDeviceNotFound) {
+		t.Errorf("unknown device: %v, want 404 DeviceNotFound", err)
+	}
+	if err := c.AdvanceDeviceClock(ctx, "clocked", 0); !errors.Is(err, hub.ErrArgumentInvalid) {
+		t.Errorf("a move by no time: %v, want 400 ArgumentInvalid", err)
 	}
 }

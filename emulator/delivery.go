@@ -173,8 +173,10 @@ func (c *connections) deliver(id identity, topic string, payload []byte) error {
 // (Microsoft's direct methods doc): errNotConnected when id has no live
 // connection, errNotSubscribed when that connection holds no subscription
 // matching topic. The hub counts either as the identity not being online
-// (the fidelity table's direct methods rows).
-func (c *connections) deliverRequest(id identity, topic string, payload []byte) error {
+// (the fidelity table's direct methods rows). sending is called just
+// before the request is queued, so that what the caller starts then (the
+// call's response timeout) has started before the device can see it.
+func (c *connections) deliverRequest(id identity, topic string, payload []byte, sending func()) error {
 	cl, out := c.current(id)
 	if cl == nil || out == nil || cl.Closed() {
 		return fmt.Errorf("%s: %w", id, errNotConnected)
@@ -182,6 +184,7 @@ func (c *connections) deliverRequest(id identity, topic string, payload []byte) 
 	if _, ok := subscribedQoS(cl, topic); !ok {
 		return fmt.Errorf("%s: %w", id, errNotSubscribed)
 	}
+	sending()
 	return c.queue(id, cl, out, func() { publishTo(cl, topic, payload, 0) })
 }
 
@@ -189,12 +192,12 @@ func (c *connections) deliverRequest(id identity, topic string, payload []byte) 
 // connects or a connection subscribes, until it succeeds or ctx ends: the
 // hub waits up to a direct method's connectTimeoutInSeconds for the device
 // to come online. It returns deliverRequest's last error when ctx ends.
-func (c *connections) deliverWhenSubscribed(ctx context.Context, id identity, topic string, payload []byte) error {
+func (c *connections) deliverWhenSubscribed(ctx context.Context, id identity, topic string, payload []byte, sending func()) error {
 	for {
 		c.mu.Lock()
 		changed := c.changed // taken before trying, so no wake-up is missed
 		c.mu.Unlock()
-		err := c.deliverRequest(id, topic, payload)
+		err := c.deliverRequest(id, topic, payload, sending)
 		if !errors.Is(err, errNotConnected) && !errors.Is(err, errNotSubscribed) {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubspec/hubspec/hub"
+	"github.com/hubspec/hubspec/internal/clock"
 )
 
 var errDroppedByTest = errors.New("connection dropped by the emulator's DropConnection control")
@@ -19,17 +20,19 @@ var errDroppedByTest = errors.New("connection dropped by the emulator's DropConn
 // control plane sets (control.go). A real hub honours none of them any
 // more; scenarios that use them are emulator-only.
 //
-// The fault windows use the wall clock, not Options.Now: delays and
-// durations are real seconds, as the SDK suites that request them wait
-// real seconds.
+// Delays and windows are on the clock of the faulted identity's device
+// (device_clocks.go), whose time is real seconds, not Options.Now, as the
+// SDK suites that request them wait real seconds; a test that moves the
+// device's clock brings their end at once.
 type faults struct {
 	// dropDesired counts the desired pushes still to drop; negative drops all.
 	dropDesired atomic.Int64
+	devices     *registry // their clocks
 
 	mu        sync.Mutex
 	stopped   bool
 	done      chan struct{}              // closed by stop: long polls end
-	timers    map[*time.Timer]struct{}   // fault delays not yet run
+	timers    map[*faultDelay]struct{}   // fault delays not yet run
 	running   sync.WaitGroup             // fault actions in progress
 	throttled map[identity]time.Time     // InvokeThrottling windows: until
 	refused   map[identity]time.Time     // InvokeAuthError windows: until
@@ -42,10 +45,14 @@ type registryFailer struct {
 	err  *hub.Error
 }
 
-func newFaults() *faults {
+// faultDelay is a fault waiting for its delay to pass; stop disarms it.
+type faultDelay struct{ stop func() bool }
+
+func newFaults(reg *registry) *faults {
 	return &faults{
+		devices:   reg,
 		done:      make(chan struct{}),
-		timers:    map[*time.Timer]struct{}{},
+		timers:    map[*faultDelay]struct{}{},
 		throttled: map[identity]time.Time{},
 		refused:   map[identity]time.Time{},
 		registry:  map[string]*registryFailer{},
@@ -67,10 +74,18 @@ func (f *faults) takeDesiredDrop() bool {
 	}
 }
 
-// after runs fn once delay has passed: at once, on the caller's goroutine,
-// for no delay, so that a fault a client asked for is in force before the
-// hub reads the client's next packet. Nothing runs once stop was called.
-func (f *faults) after(delay time.Duration, fn func()) {
+// after runs fn once delay has passed on deviceID's clock: at once, on the
+// caller's goroutine, for no delay, so that a fault a client asked for is
+// in force before the hub reads the client's next packet. Nothing runs once
+// stop was called, nor for a device that is gone.
+func (f *faults) after(deviceID string, delay time.Duration, fn func()) {
+	var clk *clock.Clock
+	if delay > 0 {
+		var err error
+		if clk, err = f.devices.deviceClock(deviceID); err != nil {
+			return
+		}
+	}
 	f.mu.Lock()
 	if f.stopped {
 		f.mu.Unlock()
@@ -83,8 +98,8 @@ func (f *faults) after(delay time.Duration, fn func()) {
 		fn()
 		return
 	}
-	var t *time.Timer
-	t = time.AfterFunc(delay, func() {
+	t := &faultDelay{}
+	t.stop = clk.AfterFunc(delay, func() {
 		f.mu.Lock()
 		_, live := f.timers[t]
 		delete(f.timers, t)
@@ -110,7 +125,7 @@ func (f *faults) stop() {
 		f.stopped = true
 		close(f.done)
 		for t := range f.timers {
-			t.Stop()
+			t.stop()
 		}
 		clear(f.timers)
 	}
@@ -119,12 +134,14 @@ func (f *faults) stop() {
 }
 
 // openWindow puts id in a fault window for d; an open window is only ever
-// extended, so a short fault cannot cut a longer one short.
+// extended, so a short fault cannot cut a longer one short. Windows are
+// kept on the wall clock moved as id's device's clock was moved, and
+// checked against it, so a move ends a window before it returns.
 func (f *faults) openWindow(windows map[identity]time.Time, id identity, d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	until := time.Now().Add(d)
+	until := f.devices.clocks.wallNow(id.deviceID).Add(d)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if until.After(windows[id]) {
@@ -134,10 +151,11 @@ func (f *faults) openWindow(windows map[identity]time.Time, id identity, d time.
 
 // inWindow reports whether id is in a fault window, forgetting ended ones.
 func (f *faults) inWindow(windows map[identity]time.Time, id identity) bool {
+	now := f.devices.clocks.wallNow(id.deviceID)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	until, ok := windows[id]
-	if ok && !time.Now().Before(until) {
+	if ok && !now.Before(until) {
 		delete(windows, id)
 		ok = false
 	}

@@ -79,14 +79,23 @@ func FuzzFaultRequest(f *testing.F) {
 // TestFaultsStopCancelsPendingDelays: after stop, no delayed fault is left
 // to fire and no new one is scheduled or run.
 func TestFaultsStopCancelsPendingDelays(t *testing.T) {
-	f := newFaults()
-	f.after(time.Hour, func() { t.Error("a delayed fault ran after stop") })
+	reg := newRegistry(nil)
+	mustPutDevice(t, reg, "d", `{}`)
+	f := newFaults(reg)
+	f.after("d", time.Hour, func() { t.Error("a delayed fault ran after stop") })
+	if len(f.timers) != 1 {
+		t.Fatalf("%d fault timers before stop, want 1", len(f.timers))
+	}
 	f.stop()
 	if len(f.timers) != 0 {
 		t.Fatalf("%d fault timers left after stop", len(f.timers))
 	}
-	f.after(0, func() { t.Error("a fault ran after stop") })
-	f.after(time.Millisecond, func() { t.Error("a fault was scheduled after stop") })
+	clk, _ := reg.deviceClock("d")
+	if n := clk.Pending(); n != 0 {
+		t.Fatalf("%d timers left on the device's clock after stop", n)
+	}
+	f.after("d", 0, func() { t.Error("a fault ran after stop") })
+	f.after("d", time.Millisecond, func() { t.Error("a fault was scheduled after stop") })
 	if len(f.timers) != 0 {
 		t.Fatal("a fault was scheduled after stop")
 	}
@@ -99,7 +108,7 @@ func TestFaultsStopCancelsPendingDelays(t *testing.T) {
 }
 
 func TestFaultWindowsOnlyGrow(t *testing.T) {
-	f := newFaults()
+	f := newFaults(newRegistry(nil))
 	id := identity{"d", ""}
 	f.openWindow(f.throttled, id, time.Hour)
 	f.openWindow(f.throttled, id, time.Nanosecond)

@@ -122,7 +122,7 @@ func (h *faultHook) injectFault(cl *mqtt.Client, id identity, topic string) {
 	}
 	h.log.Info("mqtt fault injection", "client", cl.ID, "type", f.kind, "reason", f.reason,
 		"delay", f.delay, "duration", f.duration)
-	h.faults.after(f.delay, func() { h.startFault(cl, id, f) })
+	h.faults.after(id.deviceID, f.delay, func() { h.startFault(cl, id, f) })
 }
 
 // startFault puts a requested fault in force once its delay has passed.

@@ -78,8 +78,8 @@ func (m *methods) close() { m.stop() }
 // subscribed to $iothub/methods/POST/# within the call's connect timeout,
 // 504 GatewayTimeout when it has not answered within the response timeout,
 // 503 ServiceUnavailable when the emulator closes meanwhile. Both waits are
-// in real time: a REST request waits on the wall clock whatever
-// Options.Now says.
+// on the clock of id's device (device_clocks.go): real seconds whatever
+// Options.Now says, cut short when a test moves that clock past them.
 func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (methodAnswer, error) {
 	_, _, enabled, err := m.registry.identityKeys(id.deviceID, id.moduleID)
 	if err != nil {
@@ -89,6 +89,10 @@ func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (met
 		// DOC-ERR's 404001: "The device either isn't registered or is disabled."
 		return methodAnswer{}, errDeviceNotFound(id.deviceID)
 	}
+	clk, err := m.registry.deviceClock(id.deviceID)
+	if err != nil {
+		return methodAnswer{}, err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer context.AfterFunc(m.stopped, func() { cancel(errHubStopping) })()
@@ -96,10 +100,24 @@ func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (met
 	rid, answer := m.open(id)
 	defer m.forget(id, rid)
 	topic := "$iothub/methods/POST/" + call.name + "/?$rid=" + rid
+	// The response timeout starts as the request is handed to the
+	// connection, before the device can see it (and a test move its clock).
+	var timedOut <-chan struct{}
+	stopResponse := func() bool { return false }
+	defer func() { stopResponse() }()
+	sending := func() {
+		stopResponse() // an attempt whose write could not be queued
+		timedOut, stopResponse = clk.After(call.responseTimeout)
+	}
 	err = errNotConnected // without an MQTT side (REST tests) nothing is ever online
 	if m.conns != nil {
-		cctx, ccancel := context.WithTimeout(ctx, call.connectTimeout)
-		err = m.conns.deliverWhenSubscribed(cctx, id, topic, call.payload)
+		cctx, ccancel := context.WithCancel(ctx)
+		stopConnect := clk.AfterFunc(call.connectTimeout, ccancel)
+		if call.connectTimeout > 0 {
+			m.log.Debug("direct method: delivering within the connect timeout", "client", id, "method", call.name, "connectTimeout", call.connectTimeout)
+		}
+		err = m.conns.deliverWhenSubscribed(cctx, id, topic, call.payload, sending)
+		stopConnect()
 		ccancel()
 	}
 	if err != nil {
@@ -110,12 +128,10 @@ func (m *methods) invoke(ctx context.Context, id identity, call methodCall) (met
 		return methodAnswer{}, hub.ErrDeviceNotOnline.WithMessage("Timed out waiting for device to connect.").
 			WithInfo(timeoutInfo(call.connectTimeout))
 	}
-	timer := time.NewTimer(call.responseTimeout)
-	defer timer.Stop()
 	select {
 	case a := <-answer:
 		return a, nil
-	case <-timer.C:
+	case <-timedOut:
 		return methodAnswer{}, hub.ErrGatewayTimeout.WithMessage("Timed out waiting for the response from device.").
 			WithInfo(timeoutInfo(call.responseTimeout))
 	case <-ctx.Done():

@@ -15,27 +15,27 @@ import (
 
 // authHook authenticates MQTT connections: the CONNECT's protocol level,
 // user name, client id and SAS token or client certificate (x509.go) on the
-// way in, and the token's expiry while the connection lasts. It is added first, so no other hook ever sees
-// a client it refused.
+// way in, and the token's expiry while the connection lasts, both by the
+// clock of the identity's device (device_clocks.go). It is added first, so
+// no other hook ever sees a client it refused.
 type authHook struct {
 	mqtt.HookBase
 	broker   *mqtt.Server // answers refusals with the hub's CONNACK codes
 	registry *registry
 	policies *policies
 	hostName string
-	now      func() time.Time
 	log      *slog.Logger
 	faults   *faults    // InvokeAuthError windows refuse CONNECTs
 	cas      *deviceCAs // what certificateAuthority identities' certificates chain to
 
 	mu       sync.Mutex
-	expiries map[*mqtt.Client]*time.Timer // closes a connection when its token expires
+	expiries map[*mqtt.Client]func() bool // disarm the close of a connection when its token expires
 }
 
-func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, cas *deviceCAs, hostName string, now func() time.Time, log *slog.Logger, flt *faults) *authHook {
+func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, cas *deviceCAs, hostName string, log *slog.Logger, flt *faults) *authHook {
 	return &authHook{
-		broker: broker, registry: reg, policies: pol, cas: cas, hostName: hostName, now: now, log: log, faults: flt,
-		expiries: map[*mqtt.Client]*time.Timer{},
+		broker: broker, registry: reg, policies: pol, cas: cas, hostName: hostName, log: log, faults: flt,
+		expiries: map[*mqtt.Client]func() bool{},
 	}
 }
 
@@ -153,46 +153,52 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 // the certificate of the TLS handshake authenticates (x509.go). The user
 // name names the identity either way (the SDKs send the same one).
 func (h *authHook) credentialsValid(cl *mqtt.Client, pk packets.Packet, id identity) error {
+	now := h.registry.clocks.now(id.deviceID)
 	if len(pk.Connect.Password) > 0 {
-		return h.registry.authenticateIdentity(h.policies, h.hostName, id.deviceID, id.moduleID, string(pk.Connect.Password), h.now())
+		return h.registry.authenticateIdentity(h.policies, h.hostName, id.deviceID, id.moduleID, string(pk.Connect.Password), now)
 	}
 	chain := peerCertificates(cl.Net.Conn)
 	if len(chain) == 0 {
 		return errUnauthorized("no password and no client certificate")
 	}
-	return h.registry.authenticateCertificate(id.deviceID, id.moduleID, chain, h.cas, h.now())
+	return h.registry.authenticateCertificate(id.deviceID, id.moduleID, chain, h.cas, now)
 }
 
 // OnConnectAuthenticate accepts: OnConnect has already refused what it must.
 func (h *authHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
-// OnSessionEstablish arms the connection's expiry: the hub severs a
-// connection when its token expires (DOC-SAS), after the same 5-minute skew
-// it allows at CONNECT.
+// OnSessionEstablish arms the connection's expiry on its device's clock:
+// the hub severs a connection when its token expires (DOC-SAS), after the
+// same 5-minute skew it allows at CONNECT. A device deleted since CONNECT
+// has no clock left, and its connection no reason to stay.
 func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	t, err := parseToken(string(pk.Connect.Password))
 	if err != nil {
 		return
 	}
-	left := time.Unix(t.expiry+sasClockSkew, 0).Sub(h.now())
-	expiry := time.AfterFunc(left, func() {
+	clk, err := h.registry.deviceClock(identityOf(cl.ID).deviceID)
+	if err != nil {
+		h.log.Info("mqtt closing connection: identity gone", "client", cl.ID)
+		cl.Stop(errIdentityGone)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expiries[cl] = clk.AfterFunc(time.Unix(t.expiry+sasClockSkew, 0).Sub(clk.Now()), func() {
 		h.log.Info("mqtt closing connection: sas token expired", "client", cl.ID)
 		cl.Stop(errTokenExpired)
 		h.mu.Lock()
 		delete(h.expiries, cl)
 		h.mu.Unlock()
 	})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.expiries[cl] = expiry
 }
 
 // OnDisconnect disarms the connection's expiry.
 func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if t := h.expiries[cl]; t != nil {
-		t.Stop()
+	if stop := h.expiries[cl]; stop != nil {
+		stop()
 		delete(h.expiries, cl)
 	}
 }

@@ -57,6 +57,9 @@ type registry struct {
 	// changes counts committed writes and connection state changes for
 	// those who wait on them (registry_changes.go).
 	changes *changeFeed
+	// clocks are the devices' clocks (device_clocks.go), made only for
+	// devices in the registry and forgotten when their device is deleted.
+	clocks *deviceClocks
 }
 
 // deviceStore is where the registry commits a device's state (store.go).
@@ -146,6 +149,7 @@ func newRegistry(now func() time.Time) *registry {
 		etagSeq:        100_000_000 + binary.BigEndian.Uint64(b[:])%800_000_000,
 		now:            now,
 		changes:        newChangeFeed(),
+		clocks:         newDeviceClocks(now),
 	}
 }
 

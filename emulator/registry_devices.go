@@ -154,11 +154,13 @@ func (r *registry) deleteDevice(id string, cond precondition) error {
 }
 
 // dropDevice takes a device out of the registry with its modules, closes
-// their connections and raises its lifecycle event. Caller holds r.mu.
+// their connections, raises its lifecycle event and, once the deletion is
+// committed, forgets its clock. Caller holds r.mu.
 func (r *registry) dropDevice(d *deviceEntry) {
 	r.removeDevice(d.id)
 	r.fireGoneDevice(d)
 	r.fireLifecycle(d.id, "", opDeleteDevice, d.twin)
+	r.pending = append(r.pending, func() { r.clocks.forget(d.id) })
 }
 
 // listDevices answers GET /devices?top=n, ordered by id so that results

@@ -77,7 +77,7 @@ func newRESTHandler(reg *registry, pol *policies, hostName string, now func() ti
 		meth = newMethods(reg, nil, log)
 	}
 	if c2d == nil {
-		c2d = newC2DQueues(now, newFeedbackQueue(now))
+		c2d = newC2DQueues(reg.clocks, newFeedbackQueue(now))
 	}
 	if js == nil {
 		js = newJobs(reg, meth, now, log)

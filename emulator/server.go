@@ -212,7 +212,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.events = newEventQueue()
 	s.eventHub = newEventHub(hubName(opts.HostName), opts.EventHubPartitions, opts.EventHubRetention, opts.EventHubRetentionBytes, opts.Now())
-	s.faults = newFaults()
+	s.faults = newFaults(s.registry)
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
 		s.registry.setConnected(id.deviceID, id.moduleID, connected)
@@ -221,7 +221,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
 	s.methods = newMethods(s.registry, conns, s.log)
 	if err := addHooks(s.broker,
-		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, opts.Now, s.log, s.faults),
+		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
@@ -233,7 +233,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.closeListeners()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s.c2d = newC2DQueues(opts.Now, newFeedbackQueue(opts.Now))
+	s.c2d = newC2DQueues(s.registry.clocks, newFeedbackQueue(opts.Now))
 	c2dMQTT := &c2dHook{queues: s.c2d, conns: conns, registry: s.registry}
 	if err := s.broker.AddHook(c2dMQTT, nil); err != nil {
 		s.closeListeners()

@@ -22,6 +22,7 @@ type powers interface {
 	harness.ConnectionAwaiter
 	harness.ConnectionDropper
 	harness.RegistryFaulter
+	harness.DeviceClockMover
 }
 
 // checkPowers drives the powers a step can discover through a target, as
@@ -95,6 +96,49 @@ func checkPowers(t *testing.T, tg harness.Target) {
 	}
 	if dropped, err := p.DropConnection(ctx, "nobody", ""); dropped || err != nil {
 		t.Fatalf("DropConnection of no connection = %v, %v", dropped, err)
+	}
+	checkDeviceClock(ctx, t, p, once, c)
+}
+
+// checkDeviceClock: a direct method call its module does not answer is
+// answered 504 as soon as the device's clock moves past its response
+// timeout, long before the wall clock would; an unknown device's clock is
+// 404 DeviceNotFound.
+func checkDeviceClock(ctx context.Context, t *testing.T, p powers, svc *service.RegistryClient, c *device.Client) {
+	called, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	c.HandleMethod("hang", func(ctx context.Context, _ device.MethodRequest) (int, any) {
+		called <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return 200, nil
+	})
+	start := time.Now()
+	answered := make(chan error, 1)
+	go func() {
+		_, err := svc.InvokeModuleMethod(ctx, "dev1", "mod1", service.MethodRequest{MethodName: "hang", ResponseTimeout: time.Minute})
+		answered <- err
+	}()
+	select {
+	case <-called:
+	case <-ctx.Done():
+		t.Fatal("the method call never reached the module")
+	}
+	if err := p.AdvanceDeviceClock(ctx, "dev1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-answered:
+		if !errors.Is(err, hub.ErrGatewayTimeout) || time.Since(start) >= time.Minute {
+			t.Fatalf("the call after the move: %v after %s, want 504 GatewayTimeout at once", err, time.Since(start))
+		}
+	case <-ctx.Done():
+		t.Fatal("the call was not answered after the move")
+	}
+	if err := p.AdvanceDeviceClock(ctx, "nobody", time.Minute); !errors.Is(err, hub.ErrDeviceNotFound) {
+		t.Fatalf("the clock of an unknown device: %v, want 404 DeviceNotFound", err)
 	}
 }
 

@@ -184,6 +184,7 @@ var (
 	_ RegistryFaulter   = emulator.Controls(nil)
 	_ DeviceCARegistrar = emulator.Controls(nil)
 	_ DeliveryBarrier   = emulator.Controls(nil)
+	_ DeviceClockMover  = emulator.Controls(nil)
 
 	_ RegistryChangeNotifier = emulator.Controls(nil)
 	_ emulator.Controls      = (*Embedded)(nil)

@@ -417,6 +417,9 @@ func (b *binaryTarget) AwaitDeliveries(ctx context.Context, deviceID, moduleID, 
 func (b *binaryTarget) AwaitRegistryChange(ctx context.Context, after uint64) (uint64, error) {
 	return b.control().AwaitRegistryChange(ctx, after)
 }
+func (b *binaryTarget) AdvanceDeviceClock(ctx context.Context, deviceID string, d time.Duration) error {
+	return b.control().AdvanceDeviceClock(ctx, deviceID, d)
+}
 func (b *binaryTarget) BaseURL() string { return "https://" + b.Host() }
 func (b *binaryTarget) Host() string {
 	b.mu.Lock()
