@@ -448,7 +448,8 @@ func residentBytes() int64 {
 // TestHeldConnectionsClient is BenchmarkHeldConnections's client process,
 // not a test: it opens its share of the connections, each subscribed to its
 // desired patches, and says "held N in S s" on stdout; says "patched N"
-// once each of them has received its own patch; and when stdin closes says
+// once each of them has received its own patch, or "misdelivered: ..." at
+// the first packet one receives that is not its own patch; and when stdin closes says
 // "final got G wrong W" (W: patches not the connection's own, second ones,
 // other packets) and exits, closing them.
 func TestHeldConnectionsClient(t *testing.T) {
@@ -513,7 +514,9 @@ func (p *patchTally) read(c net.Conn, id identity) {
 			}
 			continue
 		}
-		p.wrong.Add(1)
+		if p.wrong.Add(1) == 1 {
+			fmt.Printf("misdelivered: %s got %s %q\n", id, pk.TopicName, pk.Payload)
+		}
 	}
 }
 
