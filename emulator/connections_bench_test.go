@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -39,6 +40,7 @@ import (
 var (
 	heldConnections = flag.Int("connections", 2000, "BenchmarkHeldConnections: module connections to hold")
 	heldPerProcess  = flag.Int("connections.perprocess", 5000, "BenchmarkHeldConnections: connections each client process opens")
+	heldClassicTLS  = flag.Bool("connections.classictls", false, "BenchmarkHeldConnections: clients offer only the X25519 key exchange, as TLS stacks without post-quantum key exchange do (OpenSSL before 3.5, mbedTLS), rather than Go's default, which adds X25519MLKEM768")
 	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held, and to this name with .patched after each has had its patch")
 )
 
@@ -68,6 +70,7 @@ const (
 	envHeldCA     = "HUBSPEC_HELD_CA"
 	envHeldSource = "HUBSPEC_HELD_SOURCE"
 	envHeldDialer = "HUBSPEC_HELD_DIALERS"
+	envHeldTLS    = "HUBSPEC_HELD_CLASSIC_TLS"
 )
 
 // heldKey is every benchmark module's primary key, so the helper process
@@ -95,12 +98,13 @@ func BenchmarkHeldConnections(b *testing.B) {
 	raiseFileLimit(b, n+heldFDHeadroom)
 	for range b.N {
 		s := startHeld(b, n)
-		ids := createHeldModules(b, s, n)
+		reg := heldRegistry(b, s)
+		ids := createHeldModules(b, reg, n)
 		idle := sampleMemory()
 		clients, rate := startHeldClients(b, s, n)
 		held := sampleMemory()
 		writeHeldProfile(b, "")
-		patchRate := patchHeldModules(b, s, ids, clients)
+		patchRate := patchHeldModules(b, reg, ids, clients)
 		patched := sampleMemory()
 		writeHeldProfile(b, ".patched")
 		per := held.minus(idle).per(n)
@@ -117,7 +121,7 @@ func BenchmarkHeldConnections(b *testing.B) {
 		b.Logf("after a desired patch to each, %.0f/s, none misdelivered: heap %.0f B, stacks %.0f B, RSS %.0f B, %.1f goroutines a connection",
 			patchRate, after.heapInuse, after.stack, after.rss, after.goroutines)
 		stopHeldClients(b, s, clients)
-		deleteHeldModules(b, s, ids)
+		deleteHeldModules(b, s, reg, ids)
 		gone := sampleMemory()
 		writeHeldProfile(b, ".gone")
 		b.Logf("%d connections: idle RSS %.0f MiB (heap %.0f), held %.0f MiB (%.0f), patched %.0f MiB (%.0f), after close and delete %.0f MiB (%.0f); goroutines %.0f, %.0f, %.0f",
@@ -158,13 +162,21 @@ func startHeld(b *testing.B, n int) *Server {
 	return s
 }
 
-// createHeldModules creates n modules, 50 a device (the hub's limit), all
-// with heldKey, and returns their identities.
-func createHeldModules(b *testing.B, s *Server, n int) []identity {
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+// heldRegistry is the registry client of the whole run: it keeps a
+// connection for each of parallel's workers, and opens no more, so the
+// descriptors this process has beyond its MQTT connections stay few.
+func heldRegistry(b *testing.B, s *Server) *service.RegistryClient {
+	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: heldWorkers, MaxIdleConnsPerHost: heldWorkers}}
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()), service.WithHTTPClient(hc))
 	if err != nil {
 		b.Fatal(err)
 	}
+	return reg
+}
+
+// createHeldModules creates n modules, 50 a device (the hub's limit), all
+// with heldKey, and returns their identities.
+func createHeldModules(b *testing.B, reg *service.RegistryClient, n int) []identity {
 	ids := make([]identity, n)
 	for i := range ids {
 		ids[i] = heldIdentity(i)
@@ -189,11 +201,7 @@ func heldIdentity(i int) identity {
 	return identity{deviceID: "held-" + strconv.Itoa(i/maxModulesPerDevice), moduleID: "m" + strconv.Itoa(i%maxModulesPerDevice)}
 }
 
-func deleteHeldModules(b *testing.B, s *Server, ids []identity) {
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		b.Fatal(err)
-	}
+func deleteHeldModules(b *testing.B, s *Server, reg *service.RegistryClient, ids []identity) {
 	parallel(b, ids, func(ctx context.Context, id identity) error {
 		if id.moduleID == "m0" {
 			return reg.DeleteDevice(ctx, id.deviceID, "*")
@@ -207,15 +215,18 @@ func deleteHeldModules(b *testing.B, s *Server, ids []identity) {
 	<-done
 }
 
-// parallel runs fn for every identity on 16 workers and fails b on the
-// first error.
+// heldWorkers is how many registry requests parallel makes at once.
+const heldWorkers = 16
+
+// parallel runs fn for every identity on heldWorkers workers and fails b
+// on the first error.
 func parallel(b *testing.B, ids []identity, fn func(context.Context, identity) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	work := make(chan identity)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
-	for range 16 {
+	for range heldWorkers {
 		wg.Go(func() {
 			for id := range work {
 				if err := fn(ctx, id); err != nil {
@@ -265,7 +276,7 @@ func startHeldClients(b *testing.B, s *Server, n int) ([]*heldClient, float64) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHeldConnectionsClient$")
 		cmd.Env = append(os.Environ(), envHeldClient+"=1", envHeldAddr+"="+s.MQTTAddr(), envHeldHost+"="+s.HostName(),
 			envHeldKey+"="+heldKey, envHeldFirst+"="+strconv.Itoa(first), envHeldCount+"="+strconv.Itoa(count), envHeldCA+"="+ca,
-			envHeldSource+"="+strconv.Itoa(source), envHeldDialer+"="+strconv.Itoa(dialers))
+			envHeldSource+"="+strconv.Itoa(source), envHeldDialer+"="+strconv.Itoa(dialers), envHeldTLS+"="+strconv.FormatBool(*heldClassicTLS))
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -330,11 +341,7 @@ func heldDesired(id identity) map[string]any {
 // REST API and waits until every client process has seen each of its
 // connections receive its own; it returns patches delivered a second, from
 // the first sent to the last received.
-func patchHeldModules(b *testing.B, s *Server, ids []identity, clients []*heldClient) float64 {
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		b.Fatal(err)
-	}
+func patchHeldModules(b *testing.B, reg *service.RegistryClient, ids []identity, clients []*heldClient) float64 {
 	start := time.Now()
 	parallel(b, ids, func(ctx context.Context, id identity) error {
 		_, err := reg.UpdateModuleTwin(ctx, id.deviceID, id.moduleID, &hub.Twin{Properties: &hub.TwinProperties{Desired: heldDesired(id)}}, "")
@@ -465,6 +472,9 @@ func TestHeldConnectionsClient(t *testing.T) {
 	}
 	host, _, _ := strings.Cut(os.Getenv(envHeldHost), ":")
 	tlsCfg := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	if os.Getenv(envHeldTLS) == "true" {
+		tlsCfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	}
 	start := time.Now()
 	conns, err := dialHeld(first, n, tlsCfg)
 	if err != nil {
