@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,13 +33,30 @@ import (
 	"github.com/hubspec/hubspec/internal/mqttconn"
 )
 
-// What BenchmarkHeldConnections measures: how many connections, and where
-// to write the emulator's heap profile while they are all held.
-// go test -run X -bench HeldConnections ./emulator -args -connections=50000 -connections.heapprofile=held.pprof
+// What BenchmarkHeldConnections measures: how many connections, how many
+// of them one client process opens, and where to write the emulator's heap
+// profile while they are all held.
+// go test -run '^$' -bench HeldConnections -benchtime 1x -timeout 30m ./emulator -args -connections=19000 -connections.heapprofile=held.pprof
 var (
 	heldConnections = flag.Int("connections", 2000, "BenchmarkHeldConnections: module connections to hold")
-	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held")
+	heldPerProcess  = flag.Int("connections.perprocess", 5000, "BenchmarkHeldConnections: connections each client process opens")
+	heldClassicTLS  = flag.Bool("connections.classictls", false, "BenchmarkHeldConnections: clients offer only the X25519 key exchange, as TLS stacks without post-quantum key exchange do (OpenSSL before 3.5, mbedTLS), rather than Go's default, which adds X25519MLKEM768")
+	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held, and to this name with .patched after each has had its patch")
 )
+
+// heldFDHeadroom is the descriptors the benchmark process needs besides its
+// MQTT connections: listeners, the registry client's connections (both
+// ends, as the emulator is in this process), pipes to the client processes.
+const heldFDHeadroom = 256
+
+// heldPerAddress is how many connections share one source address, well
+// under the ephemeral port range (32768-60999 by default on Linux), so
+// that even the ports a previous run left in TIME_WAIT do not run out.
+const heldPerAddress = 5000
+
+// heldTimeout bounds each wait on the client processes: connecting, the
+// patches arriving, the connections ending.
+const heldTimeout = 5 * time.Minute
 
 // The helper process's environment: set by BenchmarkHeldConnections, read
 // by TestHeldConnectionsClient.
@@ -46,8 +65,12 @@ const (
 	envHeldAddr   = "HUBSPEC_HELD_ADDR"
 	envHeldHost   = "HUBSPEC_HELD_HOST"
 	envHeldKey    = "HUBSPEC_HELD_KEY"
+	envHeldFirst  = "HUBSPEC_HELD_FIRST"
 	envHeldCount  = "HUBSPEC_HELD_COUNT"
 	envHeldCA     = "HUBSPEC_HELD_CA"
+	envHeldSource = "HUBSPEC_HELD_SOURCE"
+	envHeldDialer = "HUBSPEC_HELD_DIALERS"
+	envHeldTLS    = "HUBSPEC_HELD_CLASSIC_TLS"
 )
 
 // heldKey is every benchmark module's primary key, so the helper process
@@ -55,24 +78,35 @@ const (
 const heldKey = "aGVsZC1jb25uZWN0aW9ucy1iZW5jaG1hcmsta2V5LTAxMjM0NTY3ODk="
 
 // BenchmarkHeldConnections opens -connections authenticated module
-// connections (TLS, SAS, persistent sessions) to an emulator in this
-// process, holds them, and reports what each costs the emulator: heap in
-// use, goroutine stacks, memory obtained from the OS, resident set and goroutines per
-// connection, and the connect rate. The connections are made by a helper
-// process (this test binary running TestHeldConnectionsClient), so only the
-// emulator's memory is in these figures. Once they have closed and their
+// connections (TLS, SAS, persistent sessions, each subscribed to its
+// desired-property patches) to an emulator in this process, holds them,
+// and reports what each costs the emulator: heap in use, goroutine stacks,
+// memory obtained from the OS, resident set and goroutines per connection,
+// and the connect rate. The connections are made by client processes (this
+// test binary running TestHeldConnectionsClient, -connections.perprocess
+// connections each), so only the emulator's memory is in these figures and
+// no process needs more descriptors than its limit allows; they come from
+// source addresses spread over 127.0.0.0/8, so ephemeral ports never run
+// out. Then every module is sent its own desired patch, a value no other
+// module gets, and each client process checks that each of its connections
+// received its own patch, once, and nothing else: one missing or misplaced
+// patch fails the benchmark. Once the connections have closed and their
 // identities are deleted it reports the resident set again, against the
 // idle one, and checks that the connection registry is empty.
 func BenchmarkHeldConnections(b *testing.B) {
 	n := *heldConnections
-	raiseFileLimit(b, n+1024)
+	raiseFileLimit(b, n+heldFDHeadroom)
 	for range b.N {
 		s := startHeld(b, n)
-		ids := createHeldModules(b, s, n)
+		reg := heldRegistry(b, s)
+		ids := createHeldModules(b, reg, n)
 		idle := sampleMemory()
-		child, rate := startHeldClients(b, s, n)
+		clients, rate := startHeldClients(b, s, n)
 		held := sampleMemory()
-		writeHeldProfile(b)
+		writeHeldProfile(b, "")
+		patchRate := patchHeldModules(b, reg, ids, clients)
+		patched := sampleMemory()
+		writeHeldProfile(b, ".patched")
 		per := held.minus(idle).per(n)
 		b.ReportMetric(per.heapInuse, "heap-B/conn")
 		b.ReportMetric(per.stack, "stack-B/conn")
@@ -80,24 +114,31 @@ func BenchmarkHeldConnections(b *testing.B) {
 		b.ReportMetric(per.rss, "rss-B/conn")
 		b.ReportMetric(per.goroutines, "goroutines/conn")
 		b.ReportMetric(rate, "conns/s")
-		b.Logf("%d connections at %.0f/s, each: heap %.0f B, stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines", n, rate, per.heapInuse, per.stack, per.sys, per.rss, per.goroutines)
-		stopHeldClients(b, s, child)
-		deleteHeldModules(b, s, ids)
-		after := sampleMemory()
-		b.Logf("%d connections: idle RSS %.0f MiB, held %.0f MiB, after close and delete %.0f MiB; goroutines %.0f, %.0f, %.0f",
-			n, idle.rss/(1<<20), held.rss/(1<<20), after.rss/(1<<20), idle.goroutines, held.goroutines, after.goroutines)
+		b.ReportMetric(patchRate, "patches/s")
+		b.Logf("%d connections from %d processes at %.0f/s, each: heap %.0f B, stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines",
+			n, len(clients), rate, per.heapInuse, per.stack, per.sys, per.rss, per.goroutines)
+		after := patched.minus(idle).per(n)
+		b.Logf("after a desired patch to each, %.0f/s, none misdelivered: heap %.0f B, stacks %.0f B, RSS %.0f B, %.1f goroutines a connection",
+			patchRate, after.heapInuse, after.stack, after.rss, after.goroutines)
+		stopHeldClients(b, s, clients)
+		deleteHeldModules(b, s, reg, ids)
+		gone := sampleMemory()
+		writeHeldProfile(b, ".gone")
+		b.Logf("%d connections: idle RSS %.0f MiB (heap %.0f), held %.0f MiB (%.0f), patched %.0f MiB (%.0f), after close and delete %.0f MiB (%.0f); goroutines %.0f, %.0f, %.0f",
+			n, idle.rss/(1<<20), idle.heapInuse/(1<<20), held.rss/(1<<20), held.heapInuse/(1<<20), patched.rss/(1<<20), patched.heapInuse/(1<<20),
+			gone.rss/(1<<20), gone.heapInuse/(1<<20), idle.goroutines, held.goroutines, gone.goroutines)
 		checkConnectionsForgotten(b, s)
 		s.Close()
 	}
 }
 
-// raiseFileLimit makes room for want descriptors, or skips: the soft limit
-// is raised to the hard one by the Go runtime, the hard one only by a
-// privileged process.
+// raiseFileLimit makes room for want descriptors, or fails naming how many
+// connections fit: the soft limit is raised to the hard one by the Go
+// runtime, the hard one only by a process with CAP_SYS_RESOURCE.
 func raiseFileLimit(b *testing.B, want int) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("cannot read the descriptor limit: %v", err)
+		b.Fatalf("cannot read the descriptor limit: %v", err)
 	}
 	if lim.Cur >= uint64(want) {
 		return
@@ -105,7 +146,10 @@ func raiseFileLimit(b *testing.B, want int) {
 	lim.Cur = max(lim.Cur, uint64(want))
 	lim.Max = max(lim.Max, uint64(want))
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("need %d file descriptors and cannot raise the limit: %v", want, err)
+		var now syscall.Rlimit
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now)
+		b.Fatalf("need %d file descriptors and cannot raise the limit (%d): %v; at most -connections=%d fit in this process",
+			want, now.Max, err, int(now.Max)-heldFDHeadroom)
 	}
 }
 
@@ -118,13 +162,21 @@ func startHeld(b *testing.B, n int) *Server {
 	return s
 }
 
-// createHeldModules creates n modules, 50 a device (the hub's limit), all
-// with heldKey, and returns their identities.
-func createHeldModules(b *testing.B, s *Server, n int) []identity {
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+// heldRegistry is the registry client of the whole run: it keeps a
+// connection for each of parallel's workers, and opens no more, so the
+// descriptors this process has beyond its MQTT connections stay few.
+func heldRegistry(b *testing.B, s *Server) *service.RegistryClient {
+	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: heldWorkers, MaxIdleConnsPerHost: heldWorkers}}
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()), service.WithHTTPClient(hc))
 	if err != nil {
 		b.Fatal(err)
 	}
+	return reg
+}
+
+// createHeldModules creates n modules, 50 a device (the hub's limit), all
+// with heldKey, and returns their identities.
+func createHeldModules(b *testing.B, reg *service.RegistryClient, n int) []identity {
 	ids := make([]identity, n)
 	for i := range ids {
 		ids[i] = heldIdentity(i)
@@ -149,11 +201,7 @@ func heldIdentity(i int) identity {
 	return identity{deviceID: "held-" + strconv.Itoa(i/maxModulesPerDevice), moduleID: "m" + strconv.Itoa(i%maxModulesPerDevice)}
 }
 
-func deleteHeldModules(b *testing.B, s *Server, ids []identity) {
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		b.Fatal(err)
-	}
+func deleteHeldModules(b *testing.B, s *Server, reg *service.RegistryClient, ids []identity) {
 	parallel(b, ids, func(ctx context.Context, id identity) error {
 		if id.moduleID == "m0" {
 			return reg.DeleteDevice(ctx, id.deviceID, "*")
@@ -167,15 +215,18 @@ func deleteHeldModules(b *testing.B, s *Server, ids []identity) {
 	<-done
 }
 
-// parallel runs fn for every identity on 16 workers and fails b on the
-// first error.
+// heldWorkers is how many registry requests parallel makes at once.
+const heldWorkers = 16
+
+// parallel runs fn for every identity on heldWorkers workers and fails b
+// on the first error.
 func parallel(b *testing.B, ids []identity, fn func(context.Context, identity) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	work := make(chan identity)
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
-	for range 16 {
+	for range heldWorkers {
 		wg.Go(func() {
 			for id := range work {
 				if err := fn(ctx, id); err != nil {
@@ -194,51 +245,131 @@ func parallel(b *testing.B, ids []identity, fn func(context.Context, identity) e
 	}
 }
 
-// heldClients is the helper process: closing its stdin ends it.
-type heldClients struct {
+// heldClient is one client process and the lines it writes on stdout;
+// closing its stdin ends it.
+type heldClient struct {
 	cmd   *exec.Cmd
 	stdin io.Closer
+	lines chan string
 }
 
-// startHeldClients starts the helper process and waits until it holds n
-// accepted connections; it returns the process and the connect rate.
-func startHeldClients(b *testing.B, s *Server, n int) (heldClients, float64) {
+// startHeldClients starts the client processes, -connections.perprocess
+// connections each, and waits until all of them hold their connections,
+// subscribed; it returns the processes and the connect rate.
+func startHeldClients(b *testing.B, s *Server, n int) ([]*heldClient, float64) {
 	ca := b.TempDir() + "/ca.pem"
 	if err := os.WriteFile(ca, s.CACertPEM(), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHeldConnectionsClient$")
-	cmd.Env = append(os.Environ(), envHeldClient+"=1", envHeldAddr+"="+s.MQTTAddr(), envHeldHost+"="+s.HostName(),
-		envHeldKey+"="+heldKey, envHeldCount+"="+strconv.Itoa(n), envHeldCA+"="+ca)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
+	per := max(1, *heldPerProcess)
+	procs := (n + per - 1) / per
+	// 64 connections in the making at once in all, so the emulator's
+	// handshakes, not the processes' start, set the pace.
+	dialers := max(8, 64/procs)
+	// A source address block of its own for each run (the second octet), so
+	// a run soon after another does not meet its ports in TIME_WAIT.
+	source := 1 + os.Getpid()%200
+	start := time.Now()
+	var clients []*heldClient
+	for first := 0; first < n; first += per {
+		count := min(per, n-first)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHeldConnectionsClient$")
+		cmd.Env = append(os.Environ(), envHeldClient+"=1", envHeldAddr+"="+s.MQTTAddr(), envHeldHost+"="+s.HostName(),
+			envHeldKey+"="+heldKey, envHeldFirst+"="+strconv.Itoa(first), envHeldCount+"="+strconv.Itoa(count), envHeldCA+"="+ca,
+			envHeldSource+"="+strconv.Itoa(source), envHeldDialer+"="+strconv.Itoa(dialers), envHeldTLS+"="+strconv.FormatBool(*heldClassicTLS))
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		c := &heldClient{cmd: cmd, stdin: stdin, lines: make(chan string, 4)}
+		go c.scan(stdout)
+		b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+		clients = append(clients, c)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
+	for _, c := range clients {
+		c.expect(b, "held ")
 	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	var held int
-	var secs float64
-	if _, scanErr := fmt.Sscanf(line, "held %d in %g s", &held, &secs); err != nil || scanErr != nil || held != n {
-		b.Fatalf("helper process: %q %v", line, err)
-	}
-	go io.Copy(io.Discard, stdout) //nolint:errcheck // drains what the helper writes until it exits
-	return heldClients{cmd, stdin}, float64(n) / secs
+	return clients, float64(n) / time.Since(start).Seconds()
 }
 
-// stopHeldClients ends the helper process, which closes its connections,
-// and waits until the emulator has seen every one of them end.
-func stopHeldClients(b *testing.B, s *Server, h heldClients) {
-	h.stdin.Close()
-	_ = h.cmd.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// scan passes the process's stdout on, line by line, until it ends.
+func (c *heldClient) scan(stdout io.Reader) {
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		c.lines <- sc.Text()
+	}
+	close(c.lines)
+}
+
+// expect waits for the process's next line and fails b unless it starts
+// with prefix.
+func (c *heldClient) expect(b *testing.B, prefix string) string {
+	select {
+	case line, ok := <-c.lines:
+		if !ok || !strings.HasPrefix(line, prefix) {
+			b.Fatalf("client process %d: want %q..., got %q (ended: %t)", c.cmd.Process.Pid, prefix, line, !ok)
+		}
+		return line
+	case <-time.After(heldTimeout):
+		c.stdin.Close() // it says what it got, then ends
+		var last string
+		select {
+		case last = <-c.lines:
+		case <-time.After(10 * time.Second):
+		}
+		b.Fatalf("client process %d: no %q... within %s; then it said %q", c.cmd.Process.Pid, prefix, heldTimeout, last)
+	}
+	return ""
+}
+
+// heldDesired is the desired patch module id gets: its own identity, which
+// no other module's patch carries, so a patch delivered to the wrong
+// connection is seen.
+func heldDesired(id identity) map[string]any {
+	return map[string]any{"held": id.deviceID + "/" + id.moduleID}
+}
+
+// patchHeldModules sends every module its own desired patch through the
+// REST API and waits until every client process has seen each of its
+// connections receive its own; it returns patches delivered a second, from
+// the first sent to the last received.
+func patchHeldModules(b *testing.B, reg *service.RegistryClient, ids []identity, clients []*heldClient) float64 {
+	start := time.Now()
+	parallel(b, ids, func(ctx context.Context, id identity) error {
+		_, err := reg.UpdateModuleTwin(ctx, id.deviceID, id.moduleID, &hub.Twin{Properties: &hub.TwinProperties{Desired: heldDesired(id)}}, "")
+		return err
+	})
+	for _, c := range clients {
+		c.expect(b, "patched ")
+	}
+	return float64(len(ids)) / time.Since(start).Seconds()
+}
+
+// stopHeldClients ends the client processes, which close their
+// connections, fails b if any connection received a patch not its own or a
+// second one in the meantime, and waits until the emulator has seen every
+// connection end.
+func stopHeldClients(b *testing.B, s *Server, clients []*heldClient) {
+	for _, c := range clients {
+		c.stdin.Close()
+	}
+	for _, c := range clients {
+		line := c.expect(b, "final ")
+		var got, wrong int
+		if _, err := fmt.Sscanf(line, "final got %d wrong %d", &got, &wrong); err != nil || wrong != 0 {
+			b.Errorf("client process %d: %q %v", c.cmd.Process.Pid, line, err)
+		}
+		_ = c.cmd.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), heldTimeout)
 	defer cancel()
 	c := s.hook.connections
 	for {
@@ -251,7 +382,7 @@ func stopHeldClients(b *testing.B, s *Server, h heldClients) {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			b.Fatalf("%d connections still open after the helper exited", left)
+			b.Fatalf("%d connections still open after the client processes exited", left)
 		}
 	}
 }
@@ -269,11 +400,13 @@ func checkConnectionsForgotten(b *testing.B, s *Server) {
 	}
 }
 
-func writeHeldProfile(b *testing.B) {
+// writeHeldProfile writes the heap profile to -connections.heapprofile
+// with suffix appended.
+func writeHeldProfile(b *testing.B, suffix string) {
 	if *heldHeapProfile == "" {
 		return
 	}
-	f, err := os.Create(*heldHeapProfile)
+	f, err := os.Create(*heldHeapProfile + suffix)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -319,13 +452,18 @@ func residentBytes() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// TestHeldConnectionsClient is BenchmarkHeldConnections's helper process,
-// not a test: it opens the connections, says "held N in S s" on stdout,
-// holds them until stdin closes, then exits.
+// TestHeldConnectionsClient is BenchmarkHeldConnections's client process,
+// not a test: it opens its share of the connections, each subscribed to its
+// desired patches, and says "held N in S s" on stdout; says "patched N"
+// once each of them has received its own patch, or "misdelivered: ..." at
+// the first packet one receives that is not its own patch; and when stdin closes says
+// "final got G wrong W" (W: patches not the connection's own, second ones,
+// other packets) and exits, closing them.
 func TestHeldConnectionsClient(t *testing.T) {
 	if os.Getenv(envHeldClient) == "" {
-		t.Skip("helper process of BenchmarkHeldConnections")
+		t.Skip("client process of BenchmarkHeldConnections")
 	}
+	first, _ := strconv.Atoi(os.Getenv(envHeldFirst))
 	n, _ := strconv.Atoi(os.Getenv(envHeldCount))
 	pool := x509.NewCertPool()
 	pem, err := os.ReadFile(os.Getenv(envHeldCA))
@@ -334,30 +472,100 @@ func TestHeldConnectionsClient(t *testing.T) {
 	}
 	host, _, _ := strings.Cut(os.Getenv(envHeldHost), ":")
 	tlsCfg := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	if os.Getenv(envHeldTLS) == "true" {
+		tlsCfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	}
 	start := time.Now()
-	conns, err := dialHeld(n, tlsCfg)
+	conns, err := dialHeld(first, n, tlsCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Printf("held %d in %g s\n", len(conns), time.Since(start).Seconds())
+	var tally patchTally
+	tally.want = int64(n)
+	tally.all = make(chan struct{})
+	for i, c := range conns {
+		go tally.read(c, heldIdentity(first+i))
+	}
+	go func() {
+		<-tally.all
+		fmt.Printf("patched %d\n", n)
+	}()
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	fmt.Printf("final got %d wrong %d\n", tally.got.Load(), tally.wrong.Load())
 	for _, c := range conns {
 		c.Close()
 	}
 }
 
-// dialHeld opens n module connections on 64 workers. Source addresses
-// are spread over 127.0.0.0/8, 20,000 connections an address, so the
-// ephemeral ports of one address never run out.
-func dialHeld(n int, tlsCfg *tls.Config) ([]net.Conn, error) {
+// patchTally counts what a client process's connections receive.
+type patchTally struct {
+	want       int64
+	got, wrong atomic.Int64
+	all        chan struct{} // closed when got reaches want
+}
+
+// read reads c's packets until it closes: the first desired patch that
+// carries id's own value counts as got, anything else as wrong.
+func (p *patchTally) read(c net.Conn, id identity) {
+	r := bufio.NewReader(c)
+	own := false
+	for {
+		pk, err := readHeldPacket(r)
+		if err != nil {
+			return
+		}
+		var body struct{ Held string }
+		if !own && pk.FixedHeader.Type == packets.Publish && strings.HasPrefix(pk.TopicName, "$iothub/twin/PATCH/properties/desired/") &&
+			json.Unmarshal(pk.Payload, &body) == nil && body.Held == heldDesired(id)["held"] {
+			own = true
+			if p.got.Add(1) == p.want {
+				close(p.all)
+			}
+			continue
+		}
+		if p.wrong.Add(1) == 1 {
+			fmt.Printf("misdelivered: %s got %s %q\n", id, pk.TopicName, pk.Payload)
+		}
+	}
+}
+
+// readHeldPacket reads and decodes one MQTT packet the emulator sent.
+func readHeldPacket(r *bufio.Reader) (packets.Packet, error) {
+	var pk packets.Packet
+	first, err := r.ReadByte()
+	if err != nil {
+		return pk, err
+	}
+	if err := pk.FixedHeader.Decode(first); err != nil {
+		return pk, err
+	}
+	if pk.FixedHeader.Remaining, _, err = packets.DecodeLength(r); err != nil {
+		return pk, err
+	}
+	body := make([]byte, pk.FixedHeader.Remaining)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return pk, err
+	}
+	pk.ProtocolVersion = 4
+	if pk.FixedHeader.Type == packets.Publish {
+		err = pk.PublishDecode(body)
+	}
+	return pk, err
+}
+
+// dialHeld opens n module connections, from the first-th on, on
+// HUBSPEC_HELD_DIALERS workers.
+func dialHeld(first, n int, tlsCfg *tls.Config) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	next := atomic.Int64{}
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
-	for range 64 {
+	dialers, _ := strconv.Atoi(os.Getenv(envHeldDialer))
+	for range max(1, dialers) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n && failed.Load() == nil; i = int(next.Add(1) - 1) {
-				c, err := dialOneHeld(i, tlsCfg)
+				c, err := dialOneHeld(first+i, tlsCfg)
 				if err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
@@ -368,13 +576,22 @@ func dialHeld(n int, tlsCfg *tls.Config) ([]net.Conn, error) {
 	}
 	wg.Wait()
 	if err := failed.Load(); err != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
 		return nil, *err
 	}
 	return conns, nil
 }
 
+// dialOneHeld opens connection i from source address 127.S.A.B, S the run's
+// block (HUBSPEC_HELD_SOURCE), heldPerAddress connections an address.
 func dialOneHeld(i int, tlsCfg *tls.Config) (net.Conn, error) {
-	src := &net.TCPAddr{IP: net.IPv4(127, byte(1+i/20000/256), byte(i/20000%256), 1)}
+	block, _ := strconv.Atoi(os.Getenv(envHeldSource))
+	a := i / heldPerAddress
+	src := &net.TCPAddr{IP: net.IPv4(127, byte(block), byte(a/250), byte(1+a%250))}
 	d := &net.Dialer{LocalAddr: src, Timeout: time.Minute}
 	c, err := tls.DialWithDialer(d, "tcp", os.Getenv(envHeldAddr), tlsCfg)
 	if err != nil {
@@ -388,12 +605,13 @@ func dialOneHeld(i int, tlsCfg *tls.Config) (net.Conn, error) {
 }
 
 // connectHeld sends the CONNECT an SDK sends (persistent session, no
-// keep-alive, so an idle connection is never timed out) and reads the
-// CONNACK.
+// keep-alive, so an idle connection is never timed out), reads the CONNACK,
+// subscribes to the desired patches at QoS 0 as the SDKs do, and reads the
+// SUBACK.
 func connectHeld(c net.Conn, id identity) error {
 	cs := hub.ConnectionString{HostName: os.Getenv(envHeldHost), DeviceID: id.deviceID, ModuleID: id.moduleID, SharedAccessKey: os.Getenv(envHeldKey)}
 	user, password := mqttconn.Credentials(cs, mqttconn.Settings{TTL: time.Hour, Now: time.Now})
-	pk := packets.Packet{
+	connect := packets.Packet{
 		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
 		ProtocolVersion: 4,
 		Connect: packets.ConnectParams{
@@ -401,20 +619,32 @@ func connectHeld(c net.Conn, id identity) error {
 			UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(password),
 		},
 	}
+	subscribe := packets.Packet{
+		FixedHeader:     packets.FixedHeader{Type: packets.Subscribe, Qos: 1},
+		ProtocolVersion: 4,
+		PacketID:        1,
+		Filters:         packets.Subscriptions{{Filter: "$iothub/twin/PATCH/properties/desired/#"}},
+	}
 	var buf bytes.Buffer
-	if err := pk.ConnectEncode(&buf); err != nil {
+	if err := connect.ConnectEncode(&buf); err != nil {
+		return err
+	}
+	if err := subscribe.SubscribeEncode(&buf); err != nil {
 		return err
 	}
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	if _, err := c.Write(buf.Bytes()); err != nil {
 		return err
 	}
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(c, ack); err != nil {
+	acks := make([]byte, 4+5)
+	if _, err := io.ReadFull(c, acks); err != nil {
 		return err
 	}
-	if ack[0] != packets.Connack<<4 || ack[3] != 0 {
-		return errors.New("refused: CONNACK " + fmt.Sprint(ack))
+	if acks[0] != packets.Connack<<4 || acks[3] != 0 {
+		return errors.New("refused: CONNACK " + fmt.Sprint(acks[:4]))
+	}
+	if acks[4] != packets.Suback<<4 || acks[8] != 0 {
+		return errors.New("subscription refused: SUBACK " + fmt.Sprint(acks[4:]))
 	}
 	return c.SetDeadline(time.Time{})
 }

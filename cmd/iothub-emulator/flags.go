@@ -40,6 +40,9 @@ type config struct {
 	// defaults, 4 partitions keeping 10,000 events and 64 MiB each).
 	partitions, retention int
 	retentionBytes        int64
+	// maxMQTT caps the MQTT connections open at once (0: the emulator's
+	// 10,000); each descriptor counts against the process's limit.
+	maxMQTT int
 }
 
 // policyFlags name the flag that sets each shared access policy's primary
@@ -95,6 +98,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	})
 	fs.BoolVar(&c.twinLifecycleEvents, "twin-lifecycle-events", true, "route twin-change and device/module lifecycle events to the built-in endpoint beside telemetry (false: telemetry only)")
 	fs.IntVar(&c.partitions, "eventhub-partitions", 0, "partitions of the built-in endpoint (default 4)")
+	fs.IntVar(&c.maxMQTT, "max-mqtt-connections", 0, "MQTT connections open at once; more wait in the kernel's backlog (default 10000; each is a file descriptor, so raise ulimit -n with it)")
 	fs.IntVar(&c.retention, "eventhub-retention", 0, "events each partition of the built-in endpoint keeps, the oldest dropped first (default 10000)")
 	fs.Int64Var(&c.retentionBytes, "eventhub-retention-bytes", 0, "bytes each partition of the built-in endpoint keeps, bodies plus 512 an event, the oldest dropped first (default 67108864, 64 MiB)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "keep identities, keys, twins and versions in this directory across restarts (default: in memory only)")
@@ -195,6 +199,9 @@ func (c config) check() error {
 	}
 	if c.retention < 0 || c.retentionBytes < 0 {
 		return errors.New("-eventhub-retention and -eventhub-retention-bytes cannot be negative")
+	}
+	if c.maxMQTT < 0 {
+		return fmt.Errorf("-max-mqtt-connections %d cannot be negative", c.maxMQTT)
 	}
 	return nil
 }

@@ -153,6 +153,7 @@ func (c config) emulatorOptions(log *slog.Logger) (emulator.Options, error) {
 		EventHubPartitions:            c.partitions,
 		EventHubRetention:             c.retention,
 		EventHubRetentionBytes:        c.retentionBytes,
+		MaxMQTTConnections:            c.maxMQTT,
 	}
 	for _, f := range c.deviceCAs {
 		b, err := os.ReadFile(f)

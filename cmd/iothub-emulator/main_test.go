@@ -341,6 +341,13 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("built-in endpoint options %d partitions, retention %d events and %d bytes; want 8, 5, 1000",
 			opts.EventHubPartitions, opts.EventHubRetention, opts.EventHubRetentionBytes)
 	}
+	c, err = parseFlags([]string{"-max-mqtt-connections", "19000"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, _ := c.emulatorOptions(nil); opts.MaxMQTTConnections != 19000 {
+		t.Fatalf("-max-mqtt-connections 19000 gave Options.MaxMQTTConnections %d", opts.MaxMQTTConnections)
+	}
 	for _, tc := range []struct {
 		args []string
 		env  string // one NAME=value
@@ -357,6 +364,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-device-ca", ""}, "", "-device-ca"},
 		{[]string{"-eventhub-partitions", "129"}, "", "-eventhub-partitions 129"},
 		{nil, "IOTHUB_EMULATOR_EVENTHUB_RETENTION=-1", "cannot be negative"},
+		{[]string{"-max-mqtt-connections", "-5"}, "", "-max-mqtt-connections"},
 		{nil, "IOTHUB_EMULATOR_EVENTHUB_RETENTION_BYTES=lots", "IOTHUB_EMULATOR_EVENTHUB_RETENTION_BYTES"},
 	} {
 		name, value, _ := strings.Cut(tc.env, "=")
