@@ -5,6 +5,9 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 func TestEventProperties(t *testing.T) {
@@ -118,5 +121,38 @@ func TestFaultWindowsOnlyGrow(t *testing.T) {
 	f.openWindow(f.refused, id, 0)
 	if f.inWindow(f.refused, id) {
 		t.Fatal("a window of no duration is open")
+	}
+}
+
+// TestAFaultsWindowOpensBeforeItsPUBACK: a fault requested without delay is
+// in force once the hub has taken the request in (OnPublish, before the
+// PUBACK leaves), so a client that has its PUBACK, or a test that moves
+// the device's clock right after, meets the window already open; a delayed
+// fault opens nothing yet, and only the requesting identity's window opens.
+func TestAFaultsWindowOpensBeforeItsPUBACK(t *testing.T) {
+	reg := newRegistry(nil)
+	mustPutDevice(t, reg, "d", `{}`)
+	h := &faultHook{faults: newFaults(reg), log: slog.New(slog.DiscardHandler)}
+	publish := func(clientID, topic string) {
+		t.Helper()
+		if _, err := h.OnPublish(&mqtt.Client{ID: clientID}, packets.Packet{TopicName: topic}); err != nil {
+			t.Fatalf("OnPublish refused %s: %v", topic, err)
+		}
+	}
+	d, m := identity{"d", ""}, identity{"d", "m"}
+	publish("d", "devices/d/messages/events/AzIoTHub_FaultOperationType=InvokeThrottling&AzIoTHub_FaultOperationDurationInSecs=3")
+	if !h.faults.throttledTwin(d) {
+		t.Fatal("InvokeThrottling without delay: no window open before the PUBACK")
+	}
+	publish("d/m", "devices/d/modules/m/messages/events/AzIoTHub_FaultOperationType=InvokeAuthError&AzIoTHub_FaultOperationDelayInSecs=1&AzIoTHub_FaultOperationDurationInSecs=3")
+	if h.faults.refusedConnect(m) != nil {
+		t.Fatal("InvokeAuthError with a delay of 1 s: the window opened before its delay")
+	}
+	publish("d/m", "devices/d/modules/m/messages/events/AzIoTHub_FaultOperationType=InvokeAuthError&AzIoTHub_FaultOperationDurationInSecs=3")
+	if h.faults.refusedConnect(m) == nil {
+		t.Fatal("InvokeAuthError without delay: connects not refused before the PUBACK")
+	}
+	if h.faults.refusedConnect(d) != nil || h.faults.throttledTwin(m) {
+		t.Fatal("a fault's window opened for another identity, or of another kind")
 	}
 }

@@ -93,52 +93,88 @@ type faultHook struct {
 
 func (h *faultHook) ID() string { return "iothub-faults" }
 
-func (h *faultHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+func (h *faultHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnPublished }
 
-// OnPublished looks for a fault request in a telemetry message. Telemetry
+// A fault takes effect in two parts. Its window (InvokeThrottling's
+// throttled requests, InvokeAuthError's refused connects) belongs to the
+// identity; without a delay it opens in OnPublish, before the request's
+// PUBACK leaves, so a client that has its PUBACK knows the fault is in
+// force, and a test that moves the device's clock next (docs/fidelity.md,
+// "Device clocks") moves a window already open rather than one opened
+// after the move. Closing the connection belongs to the connection that
+// asked, never to one that replaced it, and happens in OnPublished, after
+// the PUBACK, so a persistent session never sends the request again. A
+// fault with a delay does both once the delay has passed on the device's
+// clock.
+
+// OnPublish opens the window of a fault requested without delay. Telemetry
 // itself goes to the built-in endpoint (telemetryHook, mqtt_telemetry.go);
 // the emulator models no other routing.
-func (h *faultHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
-	id := identityOf(cl.ID)
-	if req, err := parseRequestTopic(pk.TopicName, id); err == nil && req.kind == reqTelemetry {
-		h.injectFault(cl, id, pk.TopicName)
+func (h *faultHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if f, id, ok := h.request(cl, pk); ok && f.delay <= 0 {
+		h.openWindow(id, f)
 	}
+	return pk, nil
 }
 
-// injectFault honours a fault-injection telemetry message of cl, for cl's
-// identity only. It runs after the message's PUBACK has left, so the
-// request is never sent again by a persistent session; a fault without
-// delay is in force before the hub reads the client's next packet.
-func (h *faultHook) injectFault(cl *mqtt.Client, id identity, topic string) {
-	f, ok := parseFaultRequest(eventProperties(topic, id), h.log, cl.ID)
+// OnPublished starts the rest of a requested fault: all of it after its
+// delay, or at once the closing of a fault without delay, which is in
+// force before the hub reads the client's next packet.
+func (h *faultHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	f, id, ok := h.request(cl, pk)
 	if !ok {
-		return
-	}
-	switch f.kind {
-	case faultKillTCP, faultShutDownMQTT, faultThrottling, faultAuthError:
-	default:
-		h.log.Debug("mqtt fault injection: fault type not emulated; ignored", "client", cl.ID, "type", f.kind)
 		return
 	}
 	h.log.Info("mqtt fault injection", "client", cl.ID, "type", f.kind, "reason", f.reason,
 		"delay", f.delay, "duration", f.duration)
-	h.faults.after(id.deviceID, f.delay, func() { h.startFault(cl, id, f) })
+	delayed := f.delay > 0
+	h.faults.after(id.deviceID, f.delay, func() {
+		if delayed {
+			h.openWindow(id, f)
+		}
+		h.closeFor(cl, f)
+	})
 }
 
-// startFault puts a requested fault in force once its delay has passed.
-// Windows (throttling, refused connects) belong to the identity; closing
-// belongs to the connection that asked, never to one that replaced it.
-func (h *faultHook) startFault(cl *mqtt.Client, id identity, f faultRequest) {
+// request is the emulated fault a telemetry message of cl asks for, for
+// cl's identity only; ok is false for any other publish, and for fault
+// types the emulator does not emulate (logged).
+func (h *faultHook) request(cl *mqtt.Client, pk packets.Packet) (f faultRequest, id identity, ok bool) {
+	id = identityOf(cl.ID)
+	if req, err := parseRequestTopic(pk.TopicName, id); err != nil || req.kind != reqTelemetry {
+		return faultRequest{}, id, false
+	}
+	if f, ok = parseFaultRequest(eventProperties(pk.TopicName, id), h.log, cl.ID); !ok {
+		return faultRequest{}, id, false
+	}
+	switch f.kind {
+	case faultKillTCP, faultShutDownMQTT, faultThrottling, faultAuthError:
+		return f, id, true
+	}
+	h.log.Debug("mqtt fault injection: fault type not emulated; ignored", "client", cl.ID, "type", f.kind)
+	return faultRequest{}, id, false
+}
+
+// openWindow opens the identity's window of a throttling or auth-error
+// fault; the other faults have none.
+func (h *faultHook) openWindow(id identity, f faultRequest) {
+	switch f.kind {
+	case faultThrottling:
+		h.faults.openWindow(h.faults.throttled, id, f.duration)
+	case faultAuthError:
+		// Open before the close, so the client's reconnect is refused.
+		h.faults.openWindow(h.faults.refused, id, f.duration)
+	}
+}
+
+// closeFor closes the connection that asked for a closing fault.
+func (h *faultHook) closeFor(cl *mqtt.Client, f faultRequest) {
 	switch f.kind {
 	case faultKillTCP:
 		h.closeFaulted(cl, errFaultKillTCP)
 	case faultShutDownMQTT:
 		h.closeFaulted(cl, errFaultShutDown)
-	case faultThrottling:
-		h.faults.openWindow(h.faults.throttled, id, f.duration)
 	case faultAuthError:
-		// The window opens first, so the client's reconnect is refused.
-		h.faults.openWindow(h.faults.refused, id, f.duration)
 		h.closeFaulted(cl, errFaultAuthError)
 	}
 }

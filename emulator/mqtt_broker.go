@@ -38,14 +38,16 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 // concern. mochi runs hooks in the order they were added and stops some
 // chains early (an OnConnect error, an OnPublish CodeSuccessIgnore), so
 // the order is: authentication first, so no other hook sees a client it
-// refuses; telemetry next, whose OnPublish enqueues before the PUBACK and
-// before the topic authorization's OnPublish ends that chain (the topic was
-// vetted when the packet was read); topic authorization; then the
+// refuses; telemetry and faults next, whose OnPublish enqueue the message
+// and open a fault's window before the PUBACK and before the topic
+// authorization's OnPublish ends that chain (the topic was vetted when the
+// packet was read); topic authorization; then the
 // connection registry, so a connection is recorded before anything answers
-// it; then the request handlers (twins, direct method answers, faults);
+// it; then the request handlers (twins, direct method answers, the rest
+// of a fault);
 // last the wills, which go to the built-in endpoint.
 func addHooks(broker *mqtt.Server, auth *authHook, acl *aclHook, conns *connections, twin *twinHook, methods *methodHook, faults *faultHook, telemetry *telemetryHook, wills *willHook) error {
-	for _, h := range []mqtt.Hook{auth, telemetry, acl, conns, twin, methods, faults, wills} {
+	for _, h := range []mqtt.Hook{auth, telemetry, faults, acl, conns, twin, methods, wills} {
 		if err := broker.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt hook %s: %w", h.ID(), err)
 		}
