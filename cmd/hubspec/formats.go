@@ -42,7 +42,8 @@ func init() {
 		return newJUnitReport(outputsOf(suite).junit)
 	})
 	godog.Format(cucumberFormat, "Cucumber JSON to the --cucumber file", func(suite string, _ io.Writer) godog.Formatter {
-		return newCucumberReport(outputsOf(suite).cucumber)
+		o := outputsOf(suite)
+		return newCucumberReport(o.cucumber, o.rows)
 	})
 }
 
@@ -51,6 +52,7 @@ type outputs struct {
 	stdout          io.Writer
 	colors          bool
 	junit, cucumber *reportFile // nil when not asked for
+	rows            exampleRows // of the outlines a run by lines selected part of
 }
 
 func outputsOf(suite string) *outputs {

@@ -18,7 +18,7 @@ import (
 // When a run would run no scenario, the runner says why, from the files
 // themselves: a folder without feature files, a feature without a
 // scenario (often a misspelt "Scenario:"), a file.feature:LINE whose line
-// starts no scenario, or a tag expression nothing matches (a tag no
+// starts no scenario (lineCauses), or a tag expression nothing matches (a tag no
 // scenario has, a term that is no tag). "No scenario to run (tags ...)"
 // alone sent people hunting in the wrong place.
 
@@ -49,7 +49,7 @@ func noScenarioCause(opts godog.Options) string {
 
 // pathCause says what in one path leaves nothing to run, or "".
 func pathCause(opts godog.Options, path string) string {
-	file, line := splitLine(path)
+	file, _ := splitLine(path)
 	files, err := featureFiles(opts.FS, file)
 	if err != nil {
 		return err.Error()
@@ -59,34 +59,66 @@ func pathCause(opts godog.Options, path string) string {
 	}
 	var causes []string
 	for _, f := range files {
-		o := opts
-		o.Paths, o.Tags = []string{f}, ""
-		feats, err := godog.TestSuite{Options: &o}.RetrieveFeatures()
-		if err != nil {
-			continue
-		}
-		var lines []int64
-		if len(feats) > 0 { // godog leaves out a feature without scenarios
-			lines = scenarioLines(feats[0].GherkinDocument.Feature)
-		}
-		switch {
-		case len(lines) == 0:
+		if feature, ok := parsedFeature(opts, f); ok && feature == nil {
 			causes = append(causes, noScenarioIn(opts.FS, f))
-		case line > 0 && !slices.Contains(lines, int64(line)):
-			causes = append(causes, fmt.Sprintf("%s:%d: line %d starts no scenario; the scenarios start at %s", f, line, line, joinLines(lines)))
 		}
 	}
 	return strings.Join(causes, "\n")
 }
 
-// splitLine splits file.feature:LINE; line is 0 without one.
+// lineCauses says which file.feature:LINE paths of opts select nothing
+// (a line inside a scenario, a blank one, the Examples header), with the
+// lines that start a scenario; "" when each starts one. A run stops on
+// such a path even beside others: the scenario asked for would not run.
+func lineCauses(opts godog.Options) string {
+	var causes []string
+	for _, p := range opts.Paths {
+		file, line := splitLine(p)
+		if line < 0 {
+			continue
+		}
+		feature, ok := parsedFeature(opts, file)
+		if !ok {
+			continue // selectLines has said why godog cannot read it
+		}
+		scenarios, rows := scenarioLines(feature)
+		switch {
+		case len(scenarios) == 0:
+			causes = append(causes, noScenarioIn(opts.FS, file))
+		case !slices.Contains(scenarios, int64(line)) && !slices.Contains(rows, int64(line)):
+			cause := fmt.Sprintf("%s:%d: line %d starts no scenario; the scenarios start at %s", file, line, line, joinLines(scenarios))
+			if len(rows) > 0 {
+				cause += ", and the Examples rows, each a scenario of its own, at " + joinLines(rows)
+			}
+			causes = append(causes, cause)
+		}
+	}
+	return strings.Join(causes, "\n")
+}
+
+// parsedFeature is the feature of one file, nil when it has no scenario;
+// ok is false when godog cannot read it.
+func parsedFeature(opts godog.Options, file string) (feature *messages.Feature, ok bool) {
+	opts.Paths, opts.Tags = []string{file}, ""
+	feats, err := godog.TestSuite{Options: &opts}.RetrieveFeatures()
+	if err != nil {
+		return nil, false
+	}
+	if len(feats) == 0 { // godog leaves out a feature without scenarios
+		return nil, true
+	}
+	return feats[0].Feature, true
+}
+
+// splitLine splits file.feature:LINE as godog does (LINE is digits);
+// line is -1 without one.
 func splitLine(path string) (string, int) {
-	if i := strings.LastIndexByte(path, ':'); i > 0 {
+	if i := strings.LastIndexByte(path, ':'); i > 0 && i+1 < len(path) && strings.Trim(path[i+1:], "0123456789") == "" {
 		if n, err := strconv.Atoi(path[i+1:]); err == nil {
 			return path[:i], n
 		}
 	}
-	return path, 0
+	return path, -1
 }
 
 // featureFiles are the .feature files at path: itself, or those under it.
@@ -115,31 +147,22 @@ func featureFiles(fsys fs.FS, path string) ([]string, error) {
 	return files, err
 }
 
-// scenarioLines are the lines the scenarios of a feature start at, the
-// rows of an outline's Examples too (godog runs one by its line as well).
-func scenarioLines(f *messages.Feature) []int64 {
-	var lines []int64
-	if f == nil {
-		return nil
-	}
-	var walk func([]*messages.FeatureChild)
-	walk = func(children []*messages.FeatureChild) {
-		for _, ch := range children {
-			switch {
-			case ch.Rule != nil:
-				walk(ruleChildren(ch.Rule))
-			case ch.Scenario != nil:
-				lines = append(lines, ch.Scenario.Location.Line)
-				for _, ex := range ch.Scenario.Examples {
-					for _, row := range ex.TableBody {
-						lines = append(lines, row.Location.Line)
-					}
-				}
+// scenarioLines are the lines that run a feature's scenarios alone: the
+// scenarios' own (an outline's runs all its examples), and each Examples
+// row's (selectLines runs the row alone).
+func scenarioLines(f *messages.Feature) (scenarios, rows []int64) {
+	for _, part := range featureParts(f) {
+		if part.scenario == nil {
+			continue
+		}
+		scenarios = append(scenarios, part.scenario.Location.Line)
+		for _, ex := range part.scenario.Examples {
+			for _, row := range ex.TableBody {
+				rows = append(rows, row.Location.Line)
 			}
 		}
 	}
-	walk(f.Children)
-	return lines
+	return scenarios, rows
 }
 
 func joinLines(lines []int64) string {

@@ -45,7 +45,7 @@ func TestMistakesAreToldBeforeAnythingRuns(t *testing.T) {
 			feature: "Feature: F\n  Scenario: S\n    Given device \"house\" exists\n",
 			args:    []string{":99"},
 			want:    exitFailed,
-			stderr:  "hubspec: no scenario to run: f.feature:99: line 99 starts no scenario; the scenarios start at line 2\n"},
+			stderr:  "hubspec: nothing ran: f.feature:99: line 99 starts no scenario; the scenarios start at line 2\n"},
 		{name: "a tag no scenario has",
 			feature: "Feature: F\n  @smoke\n  Scenario: S\n    Given device \"house\" exists\n",
 			args:    []string{"--tags", "@smok"},

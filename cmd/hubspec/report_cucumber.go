@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -19,10 +21,11 @@ type cucumberReport struct {
 	*godog.CukeFmt // godog's builder, and the run's results (Storage)
 	rendered       bytes.Buffer
 	file           *reportFile
+	rows           exampleRows
 }
 
-func newCucumberReport(file *reportFile) *cucumberReport {
-	r := &cucumberReport{file: file}
+func newCucumberReport(file *reportFile, rows exampleRows) *cucumberReport {
+	r := &cucumberReport{file: file, rows: rows}
 	r.CukeFmt = godog.NewCukeFmt("hubspec", &r.rendered)
 	return r
 }
@@ -32,7 +35,7 @@ func (r *cucumberReport) Summary() {
 	base := godog.NewBaseFmt("hubspec", io.Discard)
 	base.SetStorage(r.Storage)
 	starts := scenarioStarts(collectResults(base))
-	r.file.write(func(w io.Writer) error { return withStartTimestamps(w, r.rendered.Bytes(), starts) })
+	r.file.write(func(w io.Writer) error { return withStartTimestamps(w, r.rendered.Bytes(), starts, r.rows) })
 }
 
 // scenarioStarts is when each scenario that ran started, by "URI:LINE"
@@ -77,8 +80,9 @@ type (
 )
 
 // withStartTimestamps writes godog's Cucumber JSON with each scenario's
-// start time.
-func withStartTimestamps(w io.Writer, rendered []byte, starts map[string]time.Time) error {
+// start time, and the ids of the Examples rows a run by lines selected
+// renumbered as a run of their whole files numbers them (byline.go).
+func withStartTimestamps(w io.Writer, rendered []byte, starts map[string]time.Time, rows exampleRows) error {
 	var feats []*cukeFeatureOut
 	if err := json.Unmarshal(rendered, &feats); err != nil {
 		return fmt.Errorf("read godog's Cucumber JSON: %w", err)
@@ -88,6 +92,9 @@ func withStartTimestamps(w io.Writer, rendered []byte, starts map[string]time.Ti
 			if t, ok := starts[fmt.Sprintf("%s:%d", f.URI, e.Line)]; ok {
 				e.StartTimestamp = t.UTC().Format(time.RFC3339Nano)
 			}
+			if n, ok := rows[rowKey(featurePath(f.URI), int64(e.Line))]; ok {
+				e.ID = renumberRow(e.ID, n)
+			}
 		}
 	}
 	if feats == nil {
@@ -96,4 +103,19 @@ func withStartTimestamps(w io.Writer, rendered []byte, starts map[string]time.Ti
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "    ")
 	return enc.Encode(feats)
+}
+
+// renumberRow is a Cucumber id of an Examples row ("feature;scenario;examples;N")
+// with the row number n.
+func renumberRow(id json.RawMessage, n int) json.RawMessage {
+	var s string
+	if json.Unmarshal(id, &s) != nil {
+		return id
+	}
+	i := strings.LastIndexByte(s, ';')
+	if i < 0 {
+		return id
+	}
+	out, _ := json.Marshal(s[:i+1] + strconv.Itoa(n))
+	return out
 }

@@ -115,6 +115,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		opts.FS, opts.Paths = features.FS, []string{"."}
 	}
 
+	selected, rows, err := selectLines(opts)
+	if err != nil {
+		return usageError(fs, "%v", parseProblem(err))
+	}
+	if causes := lineCauses(opts); causes != "" {
+		fmt.Fprintf(stderr, "hubspec: nothing ran: %s\n", causes)
+		return exitFailed
+	}
+	opts = selected
 	scenarios, problems, err := steps.Preflight(opts)
 	if err != nil {
 		return usageError(fs, "%v", parseProblem(err))
@@ -144,7 +153,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hubspec: no scenario to run: %s\n", noScenarioCause(opts))
 		return exitFailed
 	}
-	out := &outputs{stdout: stdout, colors: !opts.NoColors}
+	out := &outputs{stdout: stdout, colors: !opts.NoColors, rows: rows}
 	html, err := out.open(f.junit, f.cucumber, f.html)
 	if err != nil {
 		fmt.Fprintf(stderr, "hubspec: %v\n", err)
