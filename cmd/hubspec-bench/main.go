@@ -50,15 +50,25 @@ type options struct {
 	json  string
 }
 
+// errPrinted is a command-line mistake the flag package has told.
+var errPrinted = errors.New("usage error, printed")
+
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hubspec-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: hubspec-bench --emulator PATH [flags]\n\n"+
+			"The project's benchmark (make bench): the emulator binary and Debian's Mosquitto measured side by\n"+
+			"side, --runs times; prints the median of each figure and the ratio emulator / Mosquitto.\n"+
+			"README.md, \"Benchmark\", says what each row measures.\n\n")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.cfg.Emulator, "emulator", "", "the iothub-emulator binary to measure, `PATH` (make bench builds it)")
 	fs.StringVar(&o.cfg.Mosquitto, "mosquitto", defaultMosquitto(), "Mosquitto's broker binary, `PATH`")
 	fs.IntVar(&o.runs, "runs", 3, "make `N` runs and print each figure's median")
 	fs.BoolVar(&o.suite, "suite", true, "time the built-in feature suite on the embedded emulator in each run")
-	fs.IntVar(&o.cfg.Connections, "connections", 2000, "hold `N` idle connections on each broker for the memory figure")
+	fs.IntVar(&o.cfg.Connections, "connections", 2000, "hold `N` idle connections on each broker for the memory figure\n(the emulator binary takes 10000 MQTT connections at once; more wait for one to close)")
 	fs.DurationVar(&o.cfg.Hold, "hold", 5*time.Second, "hold the connections `DURATION` before reading the broker's resident set")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", 8, "run `N` MQTT path clients, and N load-run operations, at a time")
 	fs.IntVar(&o.cfg.RoundTrips, "round-trips", 2000, "time `N` MQTT path round trips on each broker")
@@ -68,7 +78,10 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.cfg.Patches, "patches", 3, "load run: send each module `K` desired patches")
 	fs.StringVar(&o.json, "json", "", "also write every run and the medians as JSON to `FILE`")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errPrinted // with the usage, by the flag package
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -93,6 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errPrinted):
+		return 2
 	case err != nil:
 		fmt.Fprintf(stderr, "hubspec-bench: %v\n", err)
 		return 2
