@@ -10,19 +10,23 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # be pulled here); Hubspec terminates its containers itself.
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: setup run test test-image lint image bench bench-suite load fuzz soak
+.PHONY: setup run test test-image lint image bench bench-go bench-suite load fuzz soak
 
 ## setup: Go modules, a first build, the command-line MQTT/HTTP clients the
 ## foreign-client test uses (mosquitto-clients, curl, openssl from Debian), the
 ## Python Azure SDKs the foreign AMQP tests run (python3-azure with
 ## azure-eventhub, python3-uamqp, python3-websocket, for Debian's
-## /usr/bin/python3) and Chromium, the headless browser that checks the HTML
-## report
+## /usr/bin/python3), Chromium, the headless browser that checks the HTML
+## report, and Debian's Mosquitto broker, which make bench measures beside the
+## emulator (installed only: the bench starts and stops its own)
 setup:
 	$(GO) mod download
 	$(GO) build ./...
 	@if ! command -v mosquitto_sub >/dev/null || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto-clients curl openssl; \
+	fi
+	@if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto; \
 	fi
 	@if ! /usr/bin/python3 -c 'import azure.eventhub, uamqp, websocket' 2>/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-azure python3-uamqp python3-websocket; \
@@ -77,8 +81,22 @@ image:
 	docker build --label org.hubspec.source=$$source -t $(IMAGE) build/image
 	@docker image inspect -f 'image $(IMAGE): {{.Size}} bytes, source {{index .Config.Labels "org.hubspec.source"}}' $(IMAGE)
 
-## bench: the emulator's and the AMQP engine's benchmarks
+## bench: the project's benchmark table (cmd/hubspec-bench, internal/bench):
+## suite wall time, desired-patch and MQTT-path latency, memory per
+## connection, connections held, connect and registry rates, on the emulator
+## binary and on Debian's Mosquitto side by side with their ratio, the median
+## of BENCH_RUNS runs (3: about 4 minutes on a 2-core machine); JSON in
+## $(REPORTS)/bench.json. BENCH_FLAGS adds hubspec-bench flags
+## (e.g. --connections 5000; go run ./cmd/hubspec-bench -h lists them).
+BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
 bench:
+	mkdir -p build/bench
+	$(GO) build -o build/bench/iothub-emulator ./cmd/iothub-emulator
+	$(GO) run ./cmd/hubspec-bench --emulator build/bench/iothub-emulator --runs $(BENCH_RUNS) --json $(REPORTS)/bench.json $(BENCH_FLAGS)
+
+## bench-go: the Go benchmarks of the emulator and the AMQP engine
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./emulator ./internal/amqp
 
 ## load: hubspec load against the embedded emulator (or IOTHUB_TARGET's hub):

@@ -146,6 +146,10 @@ func NewRegistryClient(connectionString string, opts ...Option) (*RegistryClient
 
 // buildHTTPClient never follows redirects in its default client: the hub
 // does not redirect, and a redirect would be a misconfiguration to report.
+// Its own transport keeps as many idle connections to the hub as it keeps in
+// all, rather than Go's default of 2 a host: a client talks to one host, and
+// an app with more calls in flight would otherwise close the extra
+// connections after each call and pay a TLS handshake for the next.
 func buildHTTPClient(hc *http.Client, tlsCfg *tls.Config) (*http.Client, error) {
 	if hc != nil && tlsCfg == nil {
 		return hc, nil
@@ -154,6 +158,7 @@ func buildHTTPClient(hc *http.Client, tlsCfg *tls.Config) (*http.Client, error) 
 	switch {
 	case hc == nil || hc.Transport == nil:
 		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = tr.MaxIdleConns
 	default:
 		t, ok := hc.Transport.(*http.Transport)
 		if !ok {

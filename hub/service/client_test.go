@@ -11,12 +11,14 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -512,5 +514,61 @@ func TestRegistryWithTLSConfig(t *testing.T) {
 	untrusted, _ := NewRegistryClient(f.connectionString())
 	if _, err := untrusted.GetDevice(t.Context(), "d"); err == nil {
 		t.Error("untrusted certificate accepted")
+	}
+}
+
+// TestRegistryReusesAConnectionPerConcurrentCall: the client keeps a
+// connection for each call in flight, as an app making calls in parallel
+// needs; with Go's default of 2 idle connections a host, every call beyond
+// the second opened a new connection and paid a TLS handshake (make bench
+// measured the desired patch 3 times slower at 8 calls in flight).
+func TestRegistryReusesAConnectionPerConcurrentCall(t *testing.T) {
+	const inFlight, waves = 8, 5
+	f := &fakeHub{answers: []answer{{200, nil, `{"deviceId":"d"}`}}}
+	// The hub answers a wave's calls once all of them have arrived, so
+	// each wave has inFlight calls open at once, on inFlight connections.
+	var mu sync.Mutex
+	arrived, release := 0, make(chan struct{})
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		wave := release
+		if arrived++; arrived%inFlight == 0 {
+			close(release)
+			release = make(chan struct{})
+		}
+		mu.Unlock()
+		<-wave
+		f.serve(w, r)
+	}))
+	var opened atomic.Int64
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	f.srv.StartTLS()
+	t.Cleanup(f.srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+	c, err := NewRegistryClient(f.connectionString(), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range waves {
+		var wg sync.WaitGroup
+		for range inFlight {
+			wg.Go(func() {
+				if _, err := c.GetDevice(t.Context(), "d"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// A call may dial while another's connection is on its way back to the
+	// pool: a few more than inFlight, far from the inFlight-2 a wave that
+	// the default pool would open.
+	if n := opened.Load(); n > 2*inFlight {
+		t.Errorf("%d connections opened for %d waves of %d calls: want at most %d", n, waves, inFlight, 2*inFlight)
 	}
 }

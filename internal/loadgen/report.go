@@ -84,6 +84,11 @@ func rateOf(n int, d time.Duration) Rate {
 	return r
 }
 
+// Summarize is the Latency of samples measured outside a load run, so that
+// the project's benchmark (internal/bench) reads its percentiles the way a
+// load run does; it sorts samples.
+func Summarize(samples []time.Duration) Latency { return latencyOf(samples) }
+
 // latencyOf summarises samples; it sorts them.
 func latencyOf(samples []time.Duration) Latency {
 	if len(samples) == 0 {
