@@ -10,6 +10,7 @@ import (
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/internal/paralleltest"
 	"github.com/hubspec/hubspec/steps"
 )
 
@@ -33,6 +34,7 @@ var godogOptions = godog.Options{
 func TestMain(m *testing.M) {
 	godog.BindFlags("godog.", flag.CommandLine, &godogOptions)
 	flag.Parse()
+	paralleltest.Allow(8) // the suite's runs, all at once (see godogOptions)
 	os.Exit(m.Run())
 }
 

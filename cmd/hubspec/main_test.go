@@ -14,6 +14,7 @@ import (
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/features"
+	"github.com/hubspec/hubspec/internal/paralleltest"
 )
 
 // embedded is the environment that points the runner at the emulator in
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(args, os.Stdout, os.Stderr)) // as main does
 	}
+	paralleltest.Allow(8) // the long runs, all at once
 	status := m.Run()
 	if installedRunnerDir != "" {
 		os.RemoveAll(installedRunnerDir)
