@@ -45,9 +45,14 @@ run: $(if $(filter container,$(IOTHUB_TARGET)),image)
 ## test: lint, then the emulator image of this checkout (test-image), then
 ## every test under the race detector: unit tests, the emulator, the feature
 ## suite on the embedded emulator, on the container (IOTHUB_EMULATOR_IMAGE,
-## the image just built) and on a separate emulator process used as a live hub
+## the image just built) and on a separate emulator process used as a live hub.
+## go test runs packages GOMAXPROCS at a time in the order it is given them:
+## the packages whose tests take longest (SLOW_PACKAGES) go first, so the
+## short ones fill in beside them instead of one of them running alone at the
+## end.
+SLOW_PACKAGES ?= ./steps ./cmd/hubspec ./internal/adversarial ./emulator ./harness
 test: lint test-image
-	IOTHUB_EMULATOR_IMAGE=$(IMAGE) $(GO) test -race -count=1 -timeout 30m ./...
+	IOTHUB_EMULATOR_IMAGE=$(IMAGE) $(GO) test -race -count=1 -timeout 30m $(SLOW_PACKAGES) ./...
 
 ## test-image: `make image` when a Docker engine answers; without one the
 ## container tests skip, saying so (or fail, with HUBSPEC_REQUIRE_DOCKER set)

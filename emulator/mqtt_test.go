@@ -296,6 +296,10 @@ func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		rc.c.Disconnect(250) // sends DISCONNECT
+		// The hub has ended the first connection before the next one of
+		// the same identity takes over: a takeover of a connection whose
+		// DISCONNECT the hub has not read yet rightly sends its will.
+		awaitDisconnected(t, s, reg, "dev1", "attacker")
 		// The next connection's telemetry comes after any will of the
 		// first in dev1's partition.
 		next := mustDial(t, s, moduleCreds(t, s, attacker, "", future))
@@ -317,6 +321,29 @@ func TestMQTTWillsStayWithinTheIdentity(t *testing.T) {
 	victim.publish(t, "$iothub/twin/GET/?$rid=probe", 1, "")
 	if m := victim.next(t); m.Topic() != "$iothub/twin/res/200/?$rid=probe" {
 		t.Fatalf("the victim received %q %s", m.Topic(), m.Payload())
+	}
+}
+
+// awaitDisconnected waits until the registry says the module is
+// disconnected, re-reading it after each registry change.
+func awaitDisconnected(t *testing.T, s *emulator.Server, reg *service.RegistryClient, deviceID, moduleID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var seen uint64
+	for {
+		now, err := s.AwaitRegistryChange(ctx, seen)
+		if err != nil {
+			t.Fatalf("module %s/%s still connected: %v", deviceID, moduleID, err)
+		}
+		m, err := reg.GetModule(ctx, deviceID, moduleID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ConnectionState == "Disconnected" {
+			return
+		}
+		seen = now
 	}
 }
 

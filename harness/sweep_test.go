@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,21 +118,17 @@ func TestSweepListsAgainAfterAFullPage(t *testing.T) {
 	reg := sweepHub(t)
 	prefix := runPrefix(now.Add(-3 * time.Hour))
 	const n = sweepPage + 3
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for w := range 8 {
-		wg.Go(func() {
-			for i := w; i < n; i += 8 {
-				if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: fmt.Sprintf("%s-dev-%08x", prefix, i)}); err != nil {
-					errs <- err
-				}
+	// Created 100 at a time (the bulk operation's most): the test is
+	// about the sweep's listings and deletes, not a thousand creates.
+	var batch []hub.ExportImportDevice
+	for i := range n {
+		batch = append(batch, hub.ExportImportDevice{ID: fmt.Sprintf("%s-dev-%08x", prefix, i), ImportMode: "create"})
+		if len(batch) == 100 || i == n-1 {
+			if res, err := reg.BulkUpdate(ctx, batch); err != nil || !res.IsSuccessful {
+				t.Fatalf("create %d devices: %+v, %v", len(batch), res, err)
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+			batch = batch[:0]
+		}
 	}
 	deleted, err := Sweep(ctx, reg, prefix, time.Hour, now)
 	if err != nil || len(deleted) != n {

@@ -21,6 +21,7 @@ import (
 // whose reads lag its writes, which only holds if the steps read after a
 // write with Eventually.
 func TestFeaturesOnAnEventuallyConsistentHub(t *testing.T) {
+	t.Parallel() // with the suite's other runs (see godogOptions)
 	emb, err := harness.StartEmbedded(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)

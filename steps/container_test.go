@@ -25,6 +25,7 @@ func TestFeaturesOnContainer(t *testing.T) {
 	if cfg.Target == "container" {
 		t.Skip("IOTHUB_TARGET=container: TestFeatures already runs the suite on the container")
 	}
+	t.Parallel() // with the suite's other runs (see godogOptions)
 	cfg.Image = containertest.Image(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -29,6 +29,7 @@ func TestFeaturesOnLiveTarget(t *testing.T) {
 	if harness.ConfigFromEnv().Target == "live" {
 		t.Skip("IOTHUB_TARGET=live: TestFeatures already runs the suite on the live hub")
 	}
+	t.Parallel() // with the suite's other runs (see godogOptions)
 	cfg := startEmulatorProcess(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -96,6 +96,7 @@ func TestMessagesAtRunTime(t *testing.T) {
 			"3 steps (2 passed, 1 failed)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // one scenario each, on devices of its own run
 			start := time.Now()
 			status, out, _ := runFeature(t, emb, "Feature: F\n  Scenario: S\n    "+tc.steps+"\n")
 			for _, want := range []string{tc.want, tc.counts} {

@@ -132,6 +132,7 @@ func TestNothingWithinCatchesALatePush(t *testing.T) {
 		{"live", lateLive{emb, startLateLink(t, mqttAddr(emb), time.Second)}, "3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each on a late link and devices of its own
 			feature := strings.ReplaceAll(latePush, "%WINDOW%", tc.window)
 			status, out, _ := runFeature(t, tc.target, feature)
 			want := `module "m" on device "d": expected nothing within ` + tc.window + `s, got a desired patch map[x:1]`
@@ -141,6 +142,7 @@ func TestNothingWithinCatchesALatePush(t *testing.T) {
 		})
 	}
 	t.Run("quiet", func(t *testing.T) {
+		t.Parallel()
 		late := lateEmbedded{emb, startLateLink(t, mqttAddr(emb), 200*time.Millisecond)}
 		quiet := strings.ReplaceAll(strings.ReplaceAll(latePush, "%WINDOW%", "30"), `"x" of module "m" on device "d"`, `"x" of module "m" on device "other"`)
 		start := time.Now()

@@ -10,11 +10,18 @@ import (
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/harness"
+	"github.com/hubspec/hubspec/internal/paralleltest"
 	"github.com/hubspec/hubspec/steps"
 )
 
 // godogOptions are the suite's options; -godog.format=pretty and friends
 // override them from the command line (see the Makefile's run target).
+//
+// The suite's runs on different hubs (TestFeatures and the runs on the
+// container, on the live stand-in and on the eventually consistent hub) run
+// in parallel with each other: each has a hub of its own, and a run spends
+// much of its time waiting on the hub (container start-up, the network,
+// the hub's timers), so together they take little more than the longest.
 var godogOptions = godog.Options{
 	Format:      "progress",
 	Paths:       []string{"../features"},
@@ -27,12 +34,14 @@ var godogOptions = godog.Options{
 func TestMain(m *testing.M) {
 	godog.BindFlags("godog.", flag.CommandLine, &godogOptions)
 	flag.Parse()
+	paralleltest.Allow(8) // the suite's runs, all at once (see godogOptions)
 	os.Exit(m.Run())
 }
 
 // TestFeatures runs every feature against the target IOTHUB_TARGET names
 // (the embedded emulator by default): strict, concurrent, in random order.
 func TestFeatures(t *testing.T) {
+	t.Parallel() // with the suite's runs on other hubs (see godogOptions)
 	ctx := context.Background()
 	target, err := harness.Open(ctx, harness.ConfigFromEnv(), nil)
 	if err != nil {
@@ -59,6 +68,7 @@ func TestFeaturesFailWhenThePatchIsLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a patch that never comes")
 	}
+	t.Parallel() // its own emulator; it mostly waits
 	ctx := context.Background()
 	emb, err := harness.StartEmbedded(ctx, nil)
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 // line ending with its place in the feature file (the Cucumber JSON of the
 // same run says which steps each scenario has, and where).
 func TestPrettyKeepsEachScenarioWhole(t *testing.T) {
-	embeddedEnv(t)
+	t.Parallel()
 	cucumber := filepath.Join(t.TempDir(), "c.json")
-	status, stdout, stderr := hubspec(t, "--concurrency", "8", "--cucumber", cucumber, "../../features/twins.feature", "../../features/identities.feature")
+	status, stdout, stderr := hubspecWith(t, embedded, "--concurrency", "8", "--cucumber", cucumber, "../../features/twins.feature", "../../features/identities.feature")
 	if status != exitPassed {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cucumber/godog"
@@ -33,19 +35,42 @@ func TestStarterPassesPreflight(t *testing.T) {
 	}
 }
 
+// installedRunner is the runner as `go install` builds it, built once for
+// the tests that run the binary; TestMain removes it.
+func installedRunner(t *testing.T) string {
+	t.Helper()
+	bin, err := installRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+var (
+	installRunner = sync.OnceValues(func() (string, error) {
+		gobin, err := os.MkdirTemp("", "hubspec-gobin")
+		if err != nil {
+			return "", err
+		}
+		installedRunnerDir = gobin
+		install := exec.Command("go", "install", ".")
+		install.Env = append(os.Environ(), "GOBIN="+gobin)
+		if out, err := install.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go install: %v\n%s", err, out)
+		}
+		return filepath.Join(gobin, "hubspec"), nil
+	})
+	installedRunnerDir string // for TestMain to remove
+)
+
 // TestInstalledRunnerOutsideTheModule: the documented path for a QA team
 // with features in a repository of its own. The runner is built as `go
 // install` builds it, init writes the starter into a directory outside this
 // module, and the runner runs that folder from there, with no Go toolchain
 // on its PATH, on the embedded target and on the container target.
 func TestInstalledRunnerOutsideTheModule(t *testing.T) {
-	gobin := t.TempDir()
-	install := exec.Command("go", "install", ".")
-	install.Env = append(os.Environ(), "GOBIN="+gobin)
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("go install: %v\n%s", err, out)
-	}
-	bin := filepath.Join(gobin, "hubspec")
+	t.Parallel()
+	bin := installedRunner(t)
 	qa := t.TempDir() // outside the module: no go.mod above it
 	runner := func(env []string, args ...string) string {
 		t.Helper()

@@ -4,22 +4,37 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cucumber/godog"
 	"github.com/hubspec/hubspec/features"
+	"github.com/hubspec/hubspec/internal/paralleltest"
 )
 
-// embeddedEnv points the runner at the emulator in this process, whatever
-// the environment the tests run in says (a CI job may set a live hub).
+// embedded is the environment that points the runner at the emulator in
+// its own process, whatever the environment the tests run in says (a CI
+// job may set a live hub).
+var embedded = []string{"IOTHUB_TARGET=embedded", "IOTHUB_CONNECTION_STRING=", "IOTHUB_CA_FILE="}
+
+// embeddedEnv sets embedded in this process, for a test that calls hubspec.
 func embeddedEnv(t *testing.T) {
 	t.Helper()
-	t.Setenv("IOTHUB_TARGET", "embedded")
-	t.Setenv("IOTHUB_CONNECTION_STRING", "")
-	t.Setenv("IOTHUB_CA_FILE", "")
+	setEnv(t, embedded)
+}
+
+// setEnv sets each NAME=value of env in this process for the test.
+func setEnv(t *testing.T, env []string) {
+	t.Helper()
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
 }
 
 // hubspec runs the command and returns its exit status, stdout and stderr.
@@ -30,15 +45,59 @@ func hubspec(t *testing.T, args ...string) (int, string, string) {
 	return status, stdout.String(), stderr.String()
 }
 
+// commandArgs names the variable that makes this test binary the hubspec
+// command: TestMain runs run with the arguments it holds (a JSON array)
+// instead of the tests. See hubspecWith.
+const commandArgs = "HUBSPEC_TEST_COMMAND_ARGS"
+
+func TestMain(m *testing.M) {
+	if j, ok := os.LookupEnv(commandArgs); ok {
+		var args []string
+		if err := json.Unmarshal([]byte(j), &args); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", commandArgs, err)
+			os.Exit(exitUsage)
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr)) // as main does
+	}
+	paralleltest.Allow(8) // the long runs, all at once
+	status := m.Run()
+	if installedRunnerDir != "" {
+		os.RemoveAll(installedRunnerDir)
+	}
+	os.Exit(status)
+}
+
+// hubspecWith runs the command as hubspec does, but in a process of its own
+// (this test binary, race detector included, through TestMain) whose
+// environment is this one's with env added: the long runs set their
+// target's environment this way instead of with t.Setenv, which is for the
+// whole process and so forbids t.Parallel, and run side by side.
+func hubspecWith(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	j, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), env...), commandArgs+"="+string(j))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var exit *exec.ExitError
+	if err := cmd.Run(); err != nil && !errors.As(err, &exit) {
+		t.Fatalf("hubspec %s: %v", strings.Join(args, " "), err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
 // TestEmbeddedFeaturesPassWithReports is the lead's main job: the built-in
 // features against the embedded target, with both reports from the run.
 func TestEmbeddedFeaturesPassWithReports(t *testing.T) {
-	embeddedEnv(t)
+	t.Parallel()
 	dir := t.TempDir()
 	junitPath := filepath.Join(dir, "reports", "deep", "junit.xml")
 	cucumberPath := filepath.Join(dir, "reports", "cucumber.json")
 
-	status, stdout, stderr := hubspec(t, "--junit", junitPath, "--cucumber", cucumberPath)
+	status, stdout, stderr := hubspecWith(t, embedded, "--junit", junitPath, "--cucumber", cucumberPath)
 	if status != exitPassed {
 		t.Fatalf("status %d, want 0\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
 	}
@@ -100,8 +159,9 @@ func TestEmbeddedFeaturesPassWithReports(t *testing.T) {
 // --target live against a hub that is not in the runner's own target: the
 // wiring a conformance check against a real hub goes through.
 func TestLiveTargetAgainstAnEmulatorElsewhere(t *testing.T) {
-	emulatorAsLiveHub(t)
-	status, stdout, stderr := hubspec(t, "--target", "live", "--format", "progress")
+	t.Parallel()
+	_, env := liveHub(t)
+	status, stdout, stderr := hubspecWith(t, env, "--target", "live", "--format", "progress")
 	if status != exitPassed {
 		t.Fatalf("status %d, want 0\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
 	}

@@ -14,12 +14,9 @@ import (
 // That the PATH is back once start-up is over, this very test shows: it
 // is linked with the same start-up, and finds go on the PATH to build.
 func TestStartsWithoutTheGoToolchain(t *testing.T) {
+	t.Parallel()
+	bin := installedRunner(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "hubspec")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	fake := filepath.Join(dir, "fakego")
 	mark := filepath.Join(dir, "go-was-run")
 	if err := os.Mkdir(fake, 0o755); err != nil {

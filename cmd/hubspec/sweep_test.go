@@ -90,9 +90,19 @@ func TestSweepDeletesWhatARunLeft(t *testing.T) {
 }
 
 // emulatorAsLiveHub starts an emulator and points the IOTHUB_* environment
-// at it the way a live hub is configured: connection string, CA file and
-// MQTT address, no IOTHUB_TARGET.
+// at it the way a live hub is configured (liveHub).
 func emulatorAsLiveHub(t *testing.T) *emulator.Server {
+	t.Helper()
+	s, env := liveHub(t)
+	setEnv(t, env)
+	return s
+}
+
+// liveHub starts an emulator and returns the IOTHUB_* environment that
+// points at it the way a live hub is configured: connection string, CA
+// file, MQTT and AMQP addresses and the built-in endpoint's connection
+// string, no IOTHUB_TARGET.
+func liveHub(t *testing.T) (*emulator.Server, []string) {
 	t.Helper()
 	s, err := emulator.Start(context.Background(), emulator.Options{})
 	if err != nil {
@@ -103,11 +113,12 @@ func emulatorAsLiveHub(t *testing.T) *emulator.Server {
 	if err := os.WriteFile(caFile, s.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("IOTHUB_TARGET", "")
-	t.Setenv("IOTHUB_CONNECTION_STRING", s.ConnectionString())
-	t.Setenv("IOTHUB_CA_FILE", caFile)
-	t.Setenv("IOTHUB_MQTT_ADDRESS", s.MQTTAddr())
-	t.Setenv("IOTHUB_AMQP_ADDRESS", s.AMQPAddr())
-	t.Setenv("IOTHUB_EVENTHUB_CONNECTION_STRING", s.EventHubConnectionString())
-	return s
+	return s, []string{
+		"IOTHUB_TARGET=",
+		"IOTHUB_CONNECTION_STRING=" + s.ConnectionString(),
+		"IOTHUB_CA_FILE=" + caFile,
+		"IOTHUB_MQTT_ADDRESS=" + s.MQTTAddr(),
+		"IOTHUB_AMQP_ADDRESS=" + s.AMQPAddr(),
+		"IOTHUB_EVENTHUB_CONNECTION_STRING=" + s.EventHubConnectionString(),
+	}
 }
