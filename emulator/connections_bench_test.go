@@ -101,8 +101,10 @@ func BenchmarkHeldConnections(b *testing.B) {
 		reg := heldRegistry(b, s)
 		ids := createHeldModules(b, reg, n)
 		idle := sampleMemory()
+		idleAlloc := allocRate(heldAllocWindow)
 		clients, rate := startHeldClients(b, s, n)
 		held := sampleMemory()
+		heldAlloc := allocRate(heldAllocWindow)
 		writeHeldProfile(b, "")
 		patchRate := patchHeldModules(b, reg, ids, clients)
 		patched := sampleMemory()
@@ -114,10 +116,13 @@ func BenchmarkHeldConnections(b *testing.B) {
 		b.ReportMetric(per.rss, "rss-B/conn")
 		b.ReportMetric(per.goroutines, "goroutines/conn")
 		b.ReportMetric(rate, "conns/s")
+		b.ReportMetric((heldAlloc-idleAlloc)/float64(n), "idle-alloc-B/conn/s")
 		b.ReportMetric(patchRate, "patches/s")
 		b.Logf("%d connections from %d processes at %.0f/s, each: heap %.0f B, stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines",
 			n, len(clients), rate, per.heapInuse, per.stack, per.sys, per.rss, per.goroutines)
 		after := patched.minus(idle).per(n)
+		b.Logf("held idle, the emulator allocates %.0f B/s (%.0f B/s with no connection): %.1f B a connection a second",
+			heldAlloc, idleAlloc, (heldAlloc-idleAlloc)/float64(n))
 		b.Logf("after a desired patch to each, %.0f/s, none misdelivered: heap %.0f B, stacks %.0f B, RSS %.0f B, %.1f goroutines a connection",
 			patchRate, after.heapInuse, after.stack, after.rss, after.goroutines)
 		stopHeldClients(b, s, clients)
@@ -414,6 +419,23 @@ func writeHeldProfile(b *testing.B, suffix string) {
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// heldAllocWindow is how long allocRate watches: several of the broker's
+// once-a-second housekeeping rounds.
+const heldAllocWindow = 5 * time.Second
+
+// allocRate is how many bytes a second the process allocates over window:
+// with the connections held and idle, what the emulator allocates on its
+// own, the garbage that makes an idle process's resident set creep up
+// between collections.
+func allocRate(window time.Duration) float64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	time.Sleep(window)
+	runtime.ReadMemStats(&after)
+	return float64(after.TotalAlloc-before.TotalAlloc) / time.Since(start).Seconds()
 }
 
 // memorySample is the process's memory at one moment, after a GC, with

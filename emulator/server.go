@@ -261,10 +261,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("emulator: mqtt listener %s: %w", l.ID(), err)
 		}
 	}
-	if err := s.broker.Serve(); err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("emulator: mqtt serve: %w", err)
-	}
+	serveBroker(s.broker)
 
 	s.amqp = newEventHubEndpoint(s.eventHub, s.policies, s.hostName, opts.Now, s.log).server()
 	c2dAMQP := &c2dEndpoint{queues: s.c2d, registry: s.registry, hubName: hubName(opts.HostName), now: opts.Now, log: s.log}
