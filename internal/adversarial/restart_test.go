@@ -37,6 +37,34 @@ type acked struct {
 	keys     map[string]float64
 	version  int64
 	attempts int
+	// progress is told (without blocking) whenever a write is acknowledged.
+	progress chan struct{}
+}
+
+// told tells progress that a write was acknowledged.
+func (a *acked) told() {
+	select {
+	case a.progress <- struct{}{}:
+	default:
+	}
+}
+
+// awaitBoth waits until a device create and a twin write have both been
+// acknowledged at least once, or ctx ends.
+func (a *acked) awaitBoth(ctx context.Context) {
+	for {
+		a.mu.Lock()
+		both := len(a.devices) > 0 && len(a.keys) > 0
+		a.mu.Unlock()
+		if both {
+			return
+		}
+		select {
+		case <-a.progress:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 type restartFigures struct {
@@ -60,7 +88,7 @@ func TestKillRestartLoop(t *testing.T) {
 func restartScenario(t *testing.T, cycles int) restartFigures {
 	b := startPersistent(t)
 	newDevice(t, b, "keeper")
-	a := &acked{keys: map[string]float64{}}
+	a := &acked{keys: map[string]float64{}, progress: make(chan struct{}, 1)}
 	n := 0
 	fig := restartFigures{cycles: cycles}
 	for cycle := range cycles {
@@ -76,6 +104,14 @@ func restartScenario(t *testing.T, cycles int) restartFigures {
 		// A random moment, so kills land anywhere in a write.
 		kill := time.NewTimer(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		<-kill.C
+		if cycle == 0 {
+			// On a loaded machine the first writes can take longer than the
+			// moment drawn: the loop must have something acknowledged to
+			// check, so the first kill also waits for that.
+			actx, acancel := context.WithTimeout(ctx, time.Minute)
+			a.awaitBoth(actx)
+			acancel()
+		}
 		b.kill()
 		cancel()
 		<-done
@@ -103,6 +139,7 @@ func write(ctx context.Context, b *binaryTarget, a *acked, n int) {
 		a.mu.Lock()
 		a.devices = append(a.devices, id)
 		a.mu.Unlock()
+		a.told()
 	}
 	key := fmt.Sprintf("w%d", n)
 	status, _, body, err := doREST(ctx, b, http.MethodPatch, "/twins/keeper", policyToken(b, "iothubowner"),
@@ -118,6 +155,7 @@ func write(ctx context.Context, b *binaryTarget, a *acked, n int) {
 	a.keys[key] = float64(n)
 	a.version = max(a.version, tw.desiredVersion())
 	a.mu.Unlock()
+	a.told()
 }
 
 // checkAcked reads back every acknowledged write and returns how many are
