@@ -35,6 +35,10 @@ func TestFeaturesOnAnEventuallyConsistentHub(t *testing.T) {
 	lag := &laggyTransport{next: tr, lag: 300 * time.Millisecond, written: map[string]time.Time{}, seen: map[string][]byte{}, queried: map[string]*http.Response{}}
 	opts := godogOptions
 	opts.TestingT = t
+	// Its scenarios spend most of their time waiting out the lag, not on
+	// the cores: twice the suite's concurrency halves the run, the longest
+	// of the package, at the same work.
+	opts.Concurrency = 2 * godogOptions.Concurrency
 	status := godog.TestSuite{
 		Name:                "hubspec-laggy",
 		ScenarioInitializer: steps.Initialize(harness.NewRun(laggyHub{emb, &http.Client{Transport: lag}})),
