@@ -438,11 +438,15 @@ func (s *Server) close() error {
 	err := <-shut
 	<-s.served
 	s.disconnectMQTT()
+	// The registry's events run before the broker closes: a deleted
+	// identity's clean-up (identityGone) removes its session from
+	// mochi-mqtt's client list, whose write lock deadlocks the broker's
+	// Close as a client ending would (see disconnectMQTT).
+	s.events.close()
 	s.broker.Close()
 	s.amqpLn.Close()
 	_ = s.amqp.Close() // closes every AMQP connection and waits for them
 	s.amqpWS.close()   // and the WebSocket handlers they ran in
-	s.events.close()
 	s.closeStore()
 	return err
 }
