@@ -10,7 +10,6 @@ import (
 	"github.com/hubspec/hubspec/hub/device"
 	"github.com/hubspec/hubspec/hub/events"
 	"github.com/hubspec/hubspec/hub/service"
-	"github.com/hubspec/hubspec/internal/containertest"
 )
 
 // checkTelemetryOverBothTransports proves a target's built-in endpoint
@@ -86,17 +85,6 @@ func TestEmbeddedTelemetryOverBothTransports(t *testing.T) {
 // endpoint, over its published AMQP port and over WebSockets on its
 // published HTTPS port.
 func TestContainerTelemetryOverBothTransports(t *testing.T) {
-	image := containertest.Image(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	tg, err := harness.Open(ctx, harness.Config{Target: "container", Image: image}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tg.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	tg := openContainer(t)
 	checkTelemetryOverBothTransports(t, tg)
 }

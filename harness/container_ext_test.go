@@ -34,20 +34,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func isLoopback(host string) bool {
-	ip, err := netip.ParseAddr(host)
-	return host == "localhost" || err == nil && ip.IsLoopback()
-}
-
-// TestContainerTarget: the image of this checkout starts, the
-// registry answers over the container's CA, and a module connected over
-// the published MQTT port receives a desired patch.
-func TestContainerTarget(t *testing.T) {
+// openContainer opens the container target on this checkout's image,
+// closed (and its Close checked) when the test ends.
+func openContainer(t *testing.T) harness.Target {
+	t.Helper()
 	image := containertest.Image(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-
-	start := time.Now()
 	tg, err := harness.Open(ctx, harness.Config{Target: "container", Image: image}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +50,23 @@ func TestContainerTarget(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
+	return tg
+}
+
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
+}
+
+// TestContainerTarget: the image of this checkout starts, the
+// registry answers over the container's CA, and a module connected over
+// the published MQTT port receives a desired patch.
+func TestContainerTarget(t *testing.T) {
+	start := time.Now()
+	tg := openContainer(t)
 	t.Logf("container target open in %s", time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 
 	if tg.Name() != "container" || !harness.IsEmulator(tg) {
 		t.Errorf("Name = %q, IsEmulator = %v", tg.Name(), harness.IsEmulator(tg))

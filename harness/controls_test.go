@@ -12,7 +12,6 @@ import (
 	"github.com/hubspec/hubspec/emulator"
 	"github.com/hubspec/hubspec/harness"
 	"github.com/hubspec/hubspec/hub"
-	"github.com/hubspec/hubspec/internal/containertest"
 )
 
 // powers is what a scenario asks of an emulator target: the optional
@@ -156,18 +155,7 @@ func TestEmbeddedPowers(t *testing.T) {
 // container target reaches it over the published port and the container's
 // CA; it gives every policy's connection string from what the image printed.
 func TestContainerTargetPowers(t *testing.T) {
-	image := containertest.Image(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	tg, err := harness.Open(ctx, harness.Config{Target: "container", Image: image}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tg.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	tg := openContainer(t)
 	checkPowers(t, tg)
 	checkPolicies(t, tg)
 }
