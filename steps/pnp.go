@@ -76,11 +76,7 @@ func digitalTwinMatches(ctx context.Context, alias string, doc *godog.DocString)
 	if err := json.Unmarshal([]byte(doc.Content), &want); err != nil {
 		return fmt.Errorf("the expected digital twin is not JSON: %w", err)
 	}
-	w, s, err := identityIn(ctx, "device", alias)
-	if err != nil {
-		return err
-	}
-	id, _, err := w.ids(s.ident)
+	w, s, id, err := pnpDevice(ctx, alias)
 	if err != nil {
 		return err
 	}
@@ -108,11 +104,7 @@ func patchDigitalTwin(ctx context.Context, alias, patch, withETag string) error 
 	if err := json.Unmarshal([]byte(patch), &ops); err != nil {
 		return fmt.Errorf("the patch is not a JSON Patch: %w", err)
 	}
-	w, s, err := identityIn(ctx, "device", alias)
-	if err != nil {
-		return err
-	}
-	id, _, err := w.ids(s.ident)
+	w, s, id, err := pnpDevice(ctx, alias)
 	if err != nil {
 		return err
 	}
@@ -137,11 +129,7 @@ func commandKey(component, command string) string {
 
 // invokeCommand calls the command and keeps the answer for commandReturns.
 func invokeCommand(ctx context.Context, command, component, alias, payload, response string) error {
-	w, s, err := identityIn(ctx, "device", alias)
-	if err != nil {
-		return err
-	}
-	id, _, err := w.ids(s.ident)
+	w, s, id, err := pnpDevice(ctx, alias)
 	if err != nil {
 		return err
 	}
@@ -185,4 +173,14 @@ func commandReturns(ctx context.Context, command, component, alias, status, payl
 		return fmt.Errorf("%s: want status %s, got %d (payload %s)", what, status, res.Status, res.Payload)
 	}
 	return payloadIs(what, res.Payload, "", payload)
+}
+
+// pnpDevice is the device the step names, with its id on the hub.
+func pnpDevice(ctx context.Context, alias string) (*world, *identityState, string, error) {
+	w, s, err := identityIn(ctx, "device", alias)
+	if err != nil {
+		return w, nil, "", err
+	}
+	id, _, err := w.ids(s.ident)
+	return w, s, id, err
 }
