@@ -35,13 +35,14 @@ import (
 
 // What BenchmarkHeldConnections measures: how many connections, how many
 // of them one client process opens, and where to write the emulator's heap
-// profile while they are all held.
+// profile while they are all held (and, to diff against, before the first
+// connects, with .idle appended).
 // go test -run '^$' -bench HeldConnections -benchtime 1x -timeout 30m ./emulator -args -connections=19000 -connections.heapprofile=held.pprof
 var (
 	heldConnections = flag.Int("connections", 2000, "BenchmarkHeldConnections: module connections to hold")
 	heldPerProcess  = flag.Int("connections.perprocess", 5000, "BenchmarkHeldConnections: connections each client process opens")
 	heldClassicTLS  = flag.Bool("connections.classictls", false, "BenchmarkHeldConnections: clients offer only the X25519 key exchange, as TLS stacks without post-quantum key exchange do (OpenSSL before 3.5, mbedTLS), rather than Go's default, which adds X25519MLKEM768")
-	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held, and to this name with .patched after each has had its patch")
+	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held, to this name with .idle before the first connects, and with .patched after each has had its patch")
 )
 
 // heldFDHeadroom is the descriptors the benchmark process needs besides its
@@ -101,6 +102,7 @@ func BenchmarkHeldConnections(b *testing.B) {
 		reg := heldRegistry(b, s)
 		ids := createHeldModules(b, reg, n)
 		idle := sampleMemory()
+		writeHeldProfile(b, ".idle")
 		idleAlloc := allocRate(heldAllocWindow)
 		clients, rate := startHeldClients(b, s, n)
 		held := sampleMemory()

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,6 +98,14 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		// broker's own account. The will hook (mqtt_will.go) sends it to
 		// the built-in endpoint instead.
 		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
+		// mochi keeps the client id and the user name as slices of the
+		// CONNECT's whole body, SAS token and all, for the connection's
+		// life (and the client id in its session maps beyond); copies of
+		// their own let that body go, about 250 bytes a connection. Nothing
+		// has kept either yet: the client is in no map of mochi's or ours
+		// before its OnConnect chain has run, and this hook runs first.
+		cl.ID = strings.Clone(cl.ID)
+		cl.Properties.Username = bytes.Clone(cl.Properties.Username)
 		return nil
 	case errors.Is(err, errUnsupportedProtocol):
 		code = packets.ErrUnsupportedProtocolVersion

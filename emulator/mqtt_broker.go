@@ -25,10 +25,15 @@ func newBroker(log *slog.Logger) *mqtt.Server {
 	caps.MaximumPacketSize = maxMQTTPacket
 	return mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		// Read through a 1 KB buffer rather than mochi's 2 KB: the packets
-		// devices send are small, TLS keeps its own record buffer beneath,
-		// and the buffer is held by every connection, idle or not.
-		ClientNetReadBufferSize: 1 << 10,
+		// Read through bufio's smallest buffer (16 bytes) rather than
+		// mochi's 2 KB: every connection holds it, idle or not, and it saves
+		// nothing. The layer beneath already holds what arrived: crypto/tls
+		// decrypts a whole record into its own buffer and serves reads from
+		// it, gorilla/websocket reads through a buffer of its own, so a small buffer costs
+		// a few more in-memory copies a packet, no more system calls; a
+		// packet body larger than the buffer is read straight into mochi's
+		// packet (bufio bypasses its buffer for large reads).
+		ClientNetReadBufferSize: 16,
 		Logger:                  log,
 		SysTopicResendInterval:  1 << 30, // effectively never
 	})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -377,6 +378,32 @@ func TestParseFlags(t *testing.T) {
 		}, &stderr)
 		if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v %s: err %v, stderr %q; want a usage error naming %s", tc.args, tc.env, err, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestGCPercent: the program collects garbage at defaultGCPercent unless
+// GOGC, which the Go runtime has already applied, says otherwise.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		gogc       string
+		before     int
+		want       int
+		wantReason string
+	}{
+		{"", 100, defaultGCPercent, "no GOGC: the emulator's own setting"},
+		{"77", 77, 77, "GOGC=77 in the environment: the runtime's setting left alone"},
+	} {
+		debug.SetGCPercent(tc.before)
+		run(context.Background(), []string{"-h"}, func(k string) string {
+			if k == "GOGC" {
+				return tc.gogc
+			}
+			return ""
+		}, io.Discard, io.Discard)
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("GC percent %d, want %d (%s)", got, tc.want, tc.wantReason)
 		}
 	}
 }
