@@ -177,7 +177,7 @@ func raiseFileLimit(b testing.TB, want int) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		var now syscall.Rlimit
 		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now)
-		b.Fatalf("need %d file descriptors and cannot raise the limit (%d): %v; at most %d connections fit in this process (-connections.tun takes more)",
+		b.Fatalf("need %d file descriptors and cannot raise the limit (%d): %v; at most %d connections fit in this process (the emulator holds more with -connections.tun; a client process, with a smaller -connections.perprocess)",
 			want, now.Max, err, int(now.Max)-heldFDHeadroom)
 	}
 }

@@ -124,8 +124,11 @@ func newStack(fd int, cfg Config) (*stack.Stack, error) {
 		return nil, fmt.Errorf("tunnet: prefix %s: %w", cfg.Prefix, err)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: subnet, NIC: nic}})
-	sack := tcpip.TCPSACKEnabled(true)
-	_ = s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	sack := tcpip.TCPSACKEnabled(true) // as Linux has it by default
+	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack); err != nil {
+		s.Destroy()
+		return nil, fmt.Errorf("tunnet: SACK: %s", err)
+	}
 	return s, nil
 }
 
