@@ -11,8 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,6 +33,7 @@ import (
 	"github.com/hubspec/hubspec/hub"
 	"github.com/hubspec/hubspec/hub/service"
 	"github.com/hubspec/hubspec/internal/mqttconn"
+	"github.com/hubspec/hubspec/internal/tunnet"
 )
 
 // What BenchmarkHeldConnections measures: how many connections, how many
@@ -38,11 +41,14 @@ import (
 // profile while they are all held (and, to diff against, before the first
 // connects, with .idle appended).
 // go test -run '^$' -bench HeldConnections -benchtime 1x -timeout 30m ./emulator -args -connections=19000 -connections.heapprofile=held.pprof
+// and, as root, past this process's descriptor limit:
+// go test -run '^$' -bench HeldConnections -benchtime 1x -timeout 60m ./emulator -args -connections=50000 -connections.tun
 var (
 	heldConnections = flag.Int("connections", 2000, "BenchmarkHeldConnections: module connections to hold")
 	heldPerProcess  = flag.Int("connections.perprocess", 5000, "BenchmarkHeldConnections: connections each client process opens")
 	heldClassicTLS  = flag.Bool("connections.classictls", false, "BenchmarkHeldConnections: clients offer only the X25519 key exchange, as TLS stacks without post-quantum key exchange do (OpenSSL before 3.5, mbedTLS), rather than Go's default, which adds X25519MLKEM768")
 	heldHeapProfile = flag.String("connections.heapprofile", "", "BenchmarkHeldConnections: write the emulator's heap profile here while the connections are held, to this name with .idle before the first connects, and with .patched after each has had its patch")
+	heldTUN         = flag.Bool("connections.tun", false, "BenchmarkHeldConnections: the emulator accepts its MQTT connections through a TUN device and a user-space TCP/IP stack (internal/tunnet), which costs it one descriptor for all of them, so it can hold more than its descriptor limit; needs root (CAP_NET_ADMIN) and /dev/net/tun")
 )
 
 // heldFDHeadroom is the descriptors the benchmark process needs besides its
@@ -94,17 +100,31 @@ const heldKey = "aGVsZC1jb25uZWN0aW9ucy1iZW5jaG1hcmsta2V5LTAxMjM0NTY3ODk="
 // patch fails the benchmark. Once the connections have closed and their
 // identities are deleted it reports the resident set again, against the
 // idle one, and checks that the connection registry is empty.
+//
+// Each connection costs the emulator's process a descriptor, so -connections
+// is capped by its descriptor limit, which only a process with
+// CAP_SYS_RESOURCE raises past the hard limit. With -connections.tun the
+// connections end instead in a user-space TCP/IP stack (gVisor's netstack)
+// on a TUN device (internal/tunnet), one descriptor for all of them; the
+// clients' sockets stay kernel sockets, from addresses on the kernel side
+// of the device. Every connection is still TCP, TLS, CONNECT with a SAS
+// token and a subscription; the stack's memory per connection, which
+// kernel TCP keeps outside the process, is reported on its own
+// (netstack-heap-B/conn) and is part of heap-B/conn and rss-B/conn.
 func BenchmarkHeldConnections(b *testing.B) {
 	n := *heldConnections
-	raiseFileLimit(b, n+heldFDHeadroom)
+	if !*heldTUN {
+		raiseFileLimit(b, n+heldFDHeadroom)
+	}
 	for range b.N {
-		s := startHeld(b, n)
+		mqttLn, sources, closeNetwork := heldNetwork(b, n)
+		s := startHeld(b, n, mqttLn)
 		reg := heldRegistry(b, s)
 		ids := createHeldModules(b, reg, n)
 		idle := sampleMemory()
 		writeHeldProfile(b, ".idle")
 		idleAlloc := allocRate(heldAllocWindow)
-		clients, rate := startHeldClients(b, s, n)
+		clients, rate := startHeldClients(b, s, n, sources)
 		held := sampleMemory()
 		heldAlloc := allocRate(heldAllocWindow)
 		writeHeldProfile(b, "")
@@ -113,6 +133,9 @@ func BenchmarkHeldConnections(b *testing.B) {
 		writeHeldProfile(b, ".patched")
 		per := held.minus(idle).per(n)
 		b.ReportMetric(per.heapInuse, "heap-B/conn")
+		if *heldTUN {
+			b.ReportMetric(per.netstack, "netstack-heap-B/conn")
+		}
 		b.ReportMetric(per.stack, "stack-B/conn")
 		b.ReportMetric(per.sys, "sys-B/conn")
 		b.ReportMetric(per.rss, "rss-B/conn")
@@ -120,8 +143,8 @@ func BenchmarkHeldConnections(b *testing.B) {
 		b.ReportMetric(rate, "conns/s")
 		b.ReportMetric((heldAlloc-idleAlloc)/float64(n), "idle-alloc-B/conn/s")
 		b.ReportMetric(patchRate, "patches/s")
-		b.Logf("%d connections from %d processes at %.0f/s, each: heap %.0f B, stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines",
-			n, len(clients), rate, per.heapInuse, per.stack, per.sys, per.rss, per.goroutines)
+		b.Logf("%d connections from %d processes at %.0f/s, each: heap %.0f B (%.0f B of it netstack's), stacks %.0f B, sys %.0f B, RSS %.0f B, %.1f goroutines",
+			n, len(clients), rate, per.heapInuse, per.netstack, per.stack, per.sys, per.rss, per.goroutines)
 		after := patched.minus(idle).per(n)
 		b.Logf("held idle, the emulator allocates %.0f B/s (%.0f B/s with no connection): %.1f B a connection a second",
 			heldAlloc, idleAlloc, (heldAlloc-idleAlloc)/float64(n))
@@ -136,13 +159,14 @@ func BenchmarkHeldConnections(b *testing.B) {
 			gone.rss/(1<<20), gone.heapInuse/(1<<20), idle.goroutines, held.goroutines, gone.goroutines)
 		checkConnectionsForgotten(b, s)
 		s.Close()
+		closeNetwork()
 	}
 }
 
 // raiseFileLimit makes room for want descriptors, or fails naming how many
 // connections fit: the soft limit is raised to the hard one by the Go
 // runtime, the hard one only by a process with CAP_SYS_RESOURCE.
-func raiseFileLimit(b *testing.B, want int) {
+func raiseFileLimit(b testing.TB, want int) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Fatalf("cannot read the descriptor limit: %v", err)
@@ -155,13 +179,62 @@ func raiseFileLimit(b *testing.B, want int) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		var now syscall.Rlimit
 		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now)
-		b.Fatalf("need %d file descriptors and cannot raise the limit (%d): %v; at most -connections=%d fit in this process",
+		b.Fatalf("need %d file descriptors and cannot raise the limit (%d): %v; at most %d connections fit in this process (the emulator holds more with -connections.tun; a client process, with a smaller -connections.perprocess)",
 			want, now.Max, err, int(now.Max)-heldFDHeadroom)
 	}
 }
 
-func startHeld(b *testing.B, n int) *Server {
-	s, err := Start(context.Background(), Options{MaxMQTTConnections: n + 16})
+// heldTUNPrefix is routed into the TUN device of -connections.tun: the
+// user-space stack listens on heldTUNStack, the clients connect from
+// 10.250.B.1 on, B the run's block.
+var (
+	heldTUNPrefix = netip.MustParsePrefix("10.250.0.0/16")
+	heldTUNStack  = netip.MustParseAddr("10.250.255.254")
+)
+
+// heldNetwork is where the emulator accepts the MQTT connections (nil: on
+// its own loopback listener) and the first of the clients' source
+// addresses (heldSource). By default those are 127.B.0.1 on, B a block of
+// the run's own (from the pid), so a run soon after another does not meet
+// its ports in TIME_WAIT. With -connections.tun it is a listener on a
+// user-space stack on a TUN device, and sources on the device's kernel
+// side, 10.250.B.1 on; b skips where this process cannot make the device.
+// closeNetwork removes the device; so does b's clean-up, should b fail
+// first.
+func heldNetwork(b *testing.B, n int) (ln net.Listener, sources netip.Addr, closeNetwork func()) {
+	block := byte(1 + os.Getpid()%200)
+	if !*heldTUN {
+		return nil, netip.AddrFrom4([4]byte{127, block, 0, 0}), func() {}
+	}
+	if err := tunnet.Available(); err != nil {
+		b.Skipf("-connections.tun: %v", err)
+	}
+	prefix := heldTUNPrefix.Addr().As4()
+	sources = netip.AddrFrom4([4]byte{prefix[0], prefix[1], block, 0})
+	cfg := tunnet.Config{Name: "hsheld" + strconv.Itoa(os.Getpid()%1000000), Prefix: heldTUNPrefix, Stack: heldTUNStack}
+	for a := range (n + heldPerAddress - 1) / heldPerAddress {
+		cfg.Kernel = append(cfg.Kernel, heldSource(sources, a))
+	}
+	tn, err := tunnet.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tn.Close() })
+	if ln, err = tn.Listen(8883); err != nil {
+		b.Fatal(err)
+	}
+	return ln, sources, func() { tn.Close() }
+}
+
+// heldSource is the a-th source address from base: 250 an octet, from .1.
+func heldSource(base netip.Addr, a int) netip.Addr {
+	o := base.As4()
+	return netip.AddrFrom4([4]byte{o[0], o[1], o[2] + byte(a/250), o[3] + byte(1+a%250)})
+}
+
+// startHeld starts the emulator, serving MQTT on mqttLn unless it is nil.
+func startHeld(b *testing.B, n int, mqttLn net.Listener) *Server {
+	s, err := Start(context.Background(), Options{MaxMQTTConnections: n + 16, MQTTListener: mqttLn})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -261,9 +334,10 @@ type heldClient struct {
 }
 
 // startHeldClients starts the client processes, -connections.perprocess
-// connections each, and waits until all of them hold their connections,
-// subscribed; it returns the processes and the connect rate.
-func startHeldClients(b *testing.B, s *Server, n int) ([]*heldClient, float64) {
+// connections each, from heldSource(sources, ...), and waits until all of
+// them hold their connections, subscribed; it returns the processes and
+// the connect rate.
+func startHeldClients(b *testing.B, s *Server, n int, sources netip.Addr) ([]*heldClient, float64) {
 	ca := b.TempDir() + "/ca.pem"
 	if err := os.WriteFile(ca, s.CACertPEM(), 0o600); err != nil {
 		b.Fatal(err)
@@ -273,9 +347,6 @@ func startHeldClients(b *testing.B, s *Server, n int) ([]*heldClient, float64) {
 	// 64 connections in the making at once in all, so the emulator's
 	// handshakes, not the processes' start, set the pace.
 	dialers := max(8, 64/procs)
-	// A source address block of its own for each run (the second octet), so
-	// a run soon after another does not meet its ports in TIME_WAIT.
-	source := 1 + os.Getpid()%200
 	start := time.Now()
 	var clients []*heldClient
 	for first := 0; first < n; first += per {
@@ -283,7 +354,7 @@ func startHeldClients(b *testing.B, s *Server, n int) ([]*heldClient, float64) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHeldConnectionsClient$")
 		cmd.Env = append(os.Environ(), envHeldClient+"=1", envHeldAddr+"="+s.MQTTAddr(), envHeldHost+"="+s.HostName(),
 			envHeldKey+"="+heldKey, envHeldFirst+"="+strconv.Itoa(first), envHeldCount+"="+strconv.Itoa(count), envHeldCA+"="+ca,
-			envHeldSource+"="+strconv.Itoa(source), envHeldDialer+"="+strconv.Itoa(dialers), envHeldTLS+"="+strconv.FormatBool(*heldClassicTLS))
+			envHeldSource+"="+sources.String(), envHeldDialer+"="+strconv.Itoa(dialers), envHeldTLS+"="+strconv.FormatBool(*heldClassicTLS))
 		cmd.Stderr = os.Stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -441,24 +512,74 @@ func allocRate(window time.Duration) float64 {
 }
 
 // memorySample is the process's memory at one moment, after a GC, with
-// the free pages returned to the OS so the resident set shows what is held.
-type memorySample struct{ heapInuse, stack, sys, rss, goroutines float64 }
+// the free pages returned to the OS so the resident set shows what is held;
+// netstack is the part of heapInuse the user-space TCP/IP stack holds.
+type memorySample struct{ heapInuse, stack, sys, rss, goroutines, netstack float64 }
 
 func sampleMemory() memorySample {
 	runtime.GC()
 	debug.FreeOSMemory() // a second GC, and what is free goes back to the OS now rather than bit by bit
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memorySample{heapInuse: float64(ms.HeapInuse), stack: float64(ms.StackInuse), sys: float64(ms.Sys), rss: float64(residentBytes()), goroutines: float64(runtime.NumGoroutine())}
+	return memorySample{heapInuse: float64(ms.HeapInuse), stack: float64(ms.StackInuse), sys: float64(ms.Sys), rss: float64(residentBytes()),
+		goroutines: float64(runtime.NumGoroutine()), netstack: heapAllocatedUnder("gvisor.dev/")}
 }
 
 func (m memorySample) minus(o memorySample) memorySample {
-	return memorySample{m.heapInuse - o.heapInuse, m.stack - o.stack, m.sys - o.sys, m.rss - o.rss, m.goroutines - o.goroutines}
+	return memorySample{m.heapInuse - o.heapInuse, m.stack - o.stack, m.sys - o.sys, m.rss - o.rss, m.goroutines - o.goroutines, m.netstack - o.netstack}
 }
 
 func (m memorySample) per(n int) memorySample {
 	f := float64(n)
-	return memorySample{m.heapInuse / f, m.stack / f, m.sys / f, m.rss / f, m.goroutines / f}
+	return memorySample{m.heapInuse / f, m.stack / f, m.sys / f, m.rss / f, m.goroutines / f, m.netstack / f}
+}
+
+// heapAllocatedUnder is the heap in use that was allocated with a function
+// of a package whose path starts with prefix on the stack, as the heap
+// profile estimates it as of the last GC: the profile samples one
+// allocation every runtime.MemProfileRate bytes, and each record is scaled
+// up as pprof scales it.
+func heapAllocatedUnder(prefix string) float64 {
+	var records []runtime.MemProfileRecord
+	for {
+		n, ok := runtime.MemProfile(records, false)
+		if ok {
+			records = records[:n]
+			break
+		}
+		records = make([]runtime.MemProfileRecord, n+64)
+	}
+	var total float64
+	for _, r := range records {
+		if r.InUseObjects() > 0 && stackUnder(r.Stack(), prefix) {
+			total += scaledHeapSample(r.InUseObjects(), r.InUseBytes(), runtime.MemProfileRate)
+		}
+	}
+	return total
+}
+
+func stackUnder(stack []uintptr, prefix string) bool {
+	frames := runtime.CallersFrames(stack)
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, prefix) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// scaledHeapSample is the bytes a heap profile record stands for: its
+// sampled bytes over the chance that an allocation of its average size was
+// sampled (runtime/pprof's scaleHeapSample).
+func scaledHeapSample(count, size int64, rate int) float64 {
+	if rate <= 1 {
+		return float64(size)
+	}
+	avg := float64(size) / float64(count)
+	return float64(size) / (1 - math.Exp(-avg/float64(rate)))
 }
 
 // residentBytes is the process's resident set (/proc/self/statm's second
@@ -489,6 +610,7 @@ func TestHeldConnectionsClient(t *testing.T) {
 	}
 	first, _ := strconv.Atoi(os.Getenv(envHeldFirst))
 	n, _ := strconv.Atoi(os.Getenv(envHeldCount))
+	raiseFileLimit(t, n+heldFDHeadroom)
 	pool := x509.NewCertPool()
 	pem, err := os.ReadFile(os.Getenv(envHeldCA))
 	if err != nil || !pool.AppendCertsFromPEM(pem) {
@@ -610,12 +732,14 @@ func dialHeld(first, n int, tlsCfg *tls.Config) ([]net.Conn, error) {
 	return conns, nil
 }
 
-// dialOneHeld opens connection i from source address 127.S.A.B, S the run's
-// block (HUBSPEC_HELD_SOURCE), heldPerAddress connections an address.
+// dialOneHeld opens connection i from source address heldSource(S, i /
+// heldPerAddress), S the run's first (HUBSPEC_HELD_SOURCE).
 func dialOneHeld(i int, tlsCfg *tls.Config) (net.Conn, error) {
-	block, _ := strconv.Atoi(os.Getenv(envHeldSource))
-	a := i / heldPerAddress
-	src := &net.TCPAddr{IP: net.IPv4(127, byte(block), byte(a/250), byte(1+a%250))}
+	base, err := netip.ParseAddr(os.Getenv(envHeldSource))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envHeldSource, err)
+	}
+	src := &net.TCPAddr{IP: heldSource(base, i/heldPerAddress).AsSlice()}
 	d := &net.Dialer{LocalAddr: src, Timeout: time.Minute}
 	c, err := tls.DialWithDialer(d, "tcp", os.Getenv(envHeldAddr), tlsCfg)
 	if err != nil {

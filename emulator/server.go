@@ -61,6 +61,18 @@ type Options struct {
 	// endpoint, eventhub_amqp.go). Default "127.0.0.1:0" (a random loopback
 	// port).
 	HTTPSAddr, MQTTAddr, AMQPAddr string
+	// MQTTListener, when set, is where MQTT over TLS is served instead of a
+	// listener on MQTTAddr, which is then ignored: a socket handed over by
+	// systemd's socket activation, or a listener on an in-memory or
+	// user-space network (one process can hold more connections through a
+	// user-space TCP/IP stack on a TUN device than its descriptor limit
+	// lets it hold kernel sockets: BenchmarkHeldConnections -connections.tun).
+	// The emulator serves it as its own listener (MaxMQTTConnections, the
+	// CONNECT deadline, Close closing the connections still open; its
+	// connections must support deadlines) and owns it from the call to
+	// Start: Close closes it, and so does a Start that fails. MQTTAddr()
+	// reports its address.
+	MQTTListener net.Listener
 	// Certificate, when set, is served instead of a generated one; CACertPEM
 	// is then what TLSConfig and CACertPEM report (the chain's last
 	// certificate when empty).
@@ -147,6 +159,14 @@ type Server struct {
 // Start starts an emulator and returns once both listeners accept
 // connections. ctx bounds start-up only.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	s, err := start(ctx, opts)
+	if err != nil && opts.MQTTListener != nil {
+		opts.MQTTListener.Close() // the emulator owns it, as Options says
+	}
+	return s, err
+}
+
+func start(ctx context.Context, opts Options) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -188,7 +208,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.closeStore()
 		return nil, fmt.Errorf("emulator: listen https: %w", err)
 	}
-	mqttLn, err := lc.Listen(ctx, "tcp", opts.MQTTAddr)
+	mqttLn, err := listenMQTT(ctx, &lc, opts)
 	if err != nil {
 		httpsLn.Close()
 		s.closeStore()
@@ -292,6 +312,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.log.Info("iot hub emulator started", "host", s.hostName, "https", s.httpsLn.Addr().String(),
 		"mqtt", s.mqttLn.Addr().String(), "amqp", s.amqpLn.Addr().String(), "websocket", s.URL()+websocketPath)
 	return s, nil
+}
+
+// listenMQTT is the listener MQTT over TLS is served on: the caller's, or a
+// new one on MQTTAddr.
+func listenMQTT(ctx context.Context, lc *net.ListenConfig, opts Options) (net.Listener, error) {
+	if opts.MQTTListener != nil {
+		return opts.MQTTListener, nil
+	}
+	return lc.Listen(ctx, "tcp", opts.MQTTAddr)
 }
 
 // notifier enqueues the registry's twin-change and lifecycle events on the
