@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/hubspec/hubspec/internal/amqp"
@@ -165,28 +164,8 @@ func twinUpdateBody(tw *twinState, tags map[string]any, section string, patch ma
 // metadata, in the order a section is rendered: the members, "$metadata",
 // "$version".
 func sectionChange(s *twinSection, patch map[string]any) (json.RawMessage, error) {
-	meta := map[string]any{"$lastUpdated": s.meta.lastUpdated}
-	if s.meta.lastUpdatedVersion != 0 {
-		meta["$lastUpdatedVersion"] = s.meta.lastUpdatedVersion
-	}
-	for k := range patch {
-		if c, ok := s.meta.children[k]; ok {
-			meta[k] = c.toJSON()
-		}
-	}
-	if patch == nil {
-		patch = map[string]any{}
-	}
-	b, err := marshalJSON(patch)
-	if err != nil {
-		return nil, err
-	}
-	m, err := marshalJSON(meta)
-	if err != nil {
-		return nil, err
-	}
-	b = appendMember(b, "$metadata", m)
-	return appendMember(b, "$version", strconv.AppendInt(nil, s.version, 10)), nil
+	written := func(k string) bool { _, ok := patch[k]; return ok }
+	return appendSection(nil, patch, s.meta, written, s.version)
 }
 
 // fireLifecycle queues the lifecycle event of an identity created or
