@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -570,5 +571,60 @@ func TestRegistryReusesAConnectionPerConcurrentCall(t *testing.T) {
 	// the default pool would open.
 	if n := opened.Load(); n > 2*inFlight {
 		t.Errorf("%d connections opened for %d waves of %d calls: want at most %d", n, waves, inFlight, 2*inFlight)
+	}
+}
+
+// TestTokenIsReusedUntil15PercentOfItsLifetimeIsLeft: the client signs its
+// policy token once and sends it until 15% of its lifetime is left by its
+// clock, then signs the next one, as the C# service SDK does.
+func TestTokenIsReusedUntil15PercentOfItsLifetimeIsLeft(t *testing.T) {
+	f := &fakeHub{answers: []answer{{status: 200, body: `{}`}}}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	var now atomic.Int64
+	now.Store(testNow.Unix())
+	c, err := NewRegistryClient(f.connectionString(), WithHTTPClient(f.srv.Client()), WithTokenTTL(100*time.Second),
+		WithClock(func() time.Time { return time.Unix(now.Load(), 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiryOfNext := func() string {
+		t.Helper()
+		if _, err := c.GetDevice(context.Background(), "d"); err != nil {
+			t.Fatal(err)
+		}
+		reqs, _ := f.requests()
+		token := reqs[len(reqs)-1].Header.Get("Authorization")
+		_, se, _ := strings.Cut(token, "&se=")
+		se, _, _ = strings.Cut(se, "&")
+		return se
+	}
+	first := strconv.FormatInt(testNow.Unix()+100, 10)
+	for _, step := range []struct {
+		at   int64 // seconds after testNow
+		want string
+	}{
+		{0, first}, {1, first}, {84, first},
+		{85, strconv.FormatInt(testNow.Unix()+185, 10)},
+		{86, strconv.FormatInt(testNow.Unix()+185, 10)},
+	} {
+		now.Store(testNow.Unix() + step.at)
+		if got := expiryOfNext(); got != step.want {
+			t.Errorf("at +%ds: token expires at %s, want %s", step.at, got, step.want)
+		}
+	}
+}
+
+// TestRequestIDIsARandomUUIDv4: the Request-Id header, as the Node SDK
+// sends it.
+func TestRequestIDIsARandomUUIDv4(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := requestID()
+		if !uuid.MatchString(id) || seen[id] {
+			t.Fatalf("request id %q: not a UUIDv4, or seen before", id)
+		}
+		seen[id] = true
 	}
 }
