@@ -62,6 +62,15 @@ func snapshotTwin(d *deviceEntry, st *identityState, moduleID string) twinSnapsh
 	return twinSnapshot{device: d.snapshot(), identity: st.snapshot(true), moduleID: moduleID}
 }
 
+// renderTwinLocked renders the twin of st (of device d) as it is now,
+// under the registry lock, where a twin read or write answers at once:
+// rendering it directly costs less than the deep copy snapshotTwin makes
+// for rendering later, which a twin write made under the lock anyway.
+// Caller holds r.mu.
+func renderTwinLocked(d *deviceEntry, st *identityState, moduleID string) (twinDoc, error) {
+	return renderTwin(twinSnapshot{device: *d, identity: *st, moduleID: moduleID})
+}
+
 // renderTwin renders a twin snapshot. A module twin shows its device's
 // status, since modules have none of their own and cannot connect while
 // the device is disabled.
