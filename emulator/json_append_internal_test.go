@@ -144,3 +144,45 @@ func TestTwinJSONRendersAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTwinUpdateBodyRendersAsEncodingJSON: an updateTwin event's body
+// written directly is encoding/json's rendering of {version, tags
+// omitempty, properties omitempty} around the changed section.
+func TestTwinUpdateBodyRendersAsEncodingJSON(t *testing.T) {
+	tw := newTwin("2026-01-01T00:00:00.0000000Z")
+	patch := map[string]any{"a": map[string]any{"b": json.Number("1")}, "gone": nil}
+	mergePatch(tw.desired.values, patch, tw.desired.meta, stamp{at: "2026-01-02T00:00:00.0000000Z", version: 2})
+	mergePatch(tw.reported.values, patch, tw.reported.meta, stamp{at: "2026-01-02T00:00:00.0000000Z"})
+	for _, c := range []struct {
+		tags    map[string]any
+		section string
+		patch   map[string]any
+	}{
+		{map[string]any{"site": "<A&B>"}, "", nil},
+		{map[string]any{"site": "x"}, "desired", patch},
+		{nil, "reported", patch},
+		{map[string]any{}, "desired", nil},
+	} {
+		var props map[string]json.RawMessage
+		if c.section != "" {
+			s := map[string]*twinSection{"desired": &tw.desired, "reported": &tw.reported}[c.section]
+			sec, err := appendSection(nil, c.patch, s.meta, func(k string) bool { _, ok := c.patch[k]; return ok }, s.version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			props = map[string]json.RawMessage{c.section: sec}
+		}
+		want, err := encodeJSON(struct {
+			Version    int64                      `json:"version"`
+			Tags       map[string]any             `json:"tags,omitempty"`
+			Properties map[string]json.RawMessage `json:"properties,omitempty"`
+		}{tw.version, c.tags, props})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := twinUpdateBody(tw, c.tags, c.section, c.patch)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%v %s:\n got %s, %v\nwant %s", c.tags, c.section, got, err, want)
+		}
+	}
+}
