@@ -205,6 +205,12 @@ func TestRegistryRequests(t *testing.T) {
 		{"device twin patch: tags, wildcard", func(c *RegistryClient) (any, error) {
 			return c.UpdateDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{"site": "a", "old": nil}}, "")
 		}, answer{200, nil, twin}, "PATCH", "/twins/d", "*", "", `{"tags":{"old":null,"site":"a"}}`, ""},
+		{"patch desired of a module: only desired, quoted etag", func(c *RegistryClient) (any, error) {
+			return c.PatchDesired(ctx, "d", "m/x", map[string]any{"hubspecLoad": 3, "$version": 9}, "AAAAAAAAAAI=")
+		}, answer{200, nil, twin}, "PATCH", "/twins/d/modules/m%2Fx", `"AAAAAAAAAAI="`, "", `{"properties":{"desired":{"hubspecLoad":3}}}`, ""},
+		{"patch desired of a device, wildcard", func(c *RegistryClient) (any, error) {
+			return c.PatchDesired(ctx, "d", "", map[string]any{"a": nil}, "")
+		}, answer{200, nil, twin}, "PATCH", "/twins/d", "*", "", `{"properties":{"desired":{"a":null}}}`, ""},
 		{"replace device twin: empty tags are sent", func(c *RegistryClient) (any, error) {
 			return c.ReplaceDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{}, Properties: &hub.TwinProperties{Desired: map[string]any{}}}, "*")
 		}, answer{200, nil, twin}, "PUT", "/twins/d", "*", "", `{"tags":{},"properties":{"desired":{}}}`, ""},
@@ -626,5 +632,23 @@ func TestRequestIDIsARandomUUIDv4(t *testing.T) {
 			t.Fatalf("request id %q: not a UUIDv4, or seen before", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestPatchDesiredReturnsTheTwinsVersions: PatchDesired reads the etag,
+// version and section versions of the twin the hub answers with, and
+// refuses an empty id as the other twin calls do.
+func TestPatchDesiredReturnsTheTwinsVersions(t *testing.T) {
+	twin := `{"deviceId":"d","moduleId":"m","etag":"AAAAAAAAAAc=","version":12,"tags":{"t":{"u":[1]}},"properties":{"desired":{"x":{"y":1},"$metadata":{"$lastUpdated":"2026-01-01T00:00:00Z","$lastUpdatedVersion":5},"$version":5},"reported":{"$metadata":{},"$version":6}}}`
+	_, c := newFakeHub(t, answer{200, nil, twin})
+	got, err := c.PatchDesired(t.Context(), "d", "m", map[string]any{"x": map[string]any{"y": 1}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (TwinVersions{ETag: "AAAAAAAAAAc=", Version: 12, DesiredVersion: 5, ReportedVersion: 6}); got != want {
+		t.Errorf("versions %+v, want %+v", got, want)
+	}
+	if _, err := c.PatchDesired(t.Context(), "", "m", nil, ""); err == nil {
+		t.Error("an empty device id was sent")
 	}
 }
