@@ -226,8 +226,9 @@ func (c *connections) queue(id identity, cl *mqtt.Client, out *eventQueue, write
 
 // reply sends an answer to cl, the connection that asked, never to one
 // that replaced it, and returns once it was written: queued behind what cl's
-// outbox already holds, but holding cl's own read path meanwhile, so a
-// client that stops reading stops being read (and delays no one else).
+// outbox already holds (written at once, on cl's read path, when it holds
+// nothing), but holding cl's own read path meanwhile, so a client that
+// stops reading stops being read (and delays no one else).
 // errNotConnected when cl's outbox is gone, errUndelivered when the write
 // did not happen.
 func (c *connections) reply(cl *mqtt.Client, topic string, payload []byte) error {
@@ -238,7 +239,7 @@ func (c *connections) reply(cl *mqtt.Client, topic string, payload []byte) error
 		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
 	}
 	sent := make(chan bool, 1)
-	if _, queued := out.push(func() { sent <- publishTo(cl, topic, payload, 1) }); !queued {
+	if queued := out.runOrPush(func() { sent <- publishTo(cl, topic, payload, 1) }); !queued {
 		return fmt.Errorf("%s: %w", cl.ID, errNotConnected)
 	}
 	if !<-sent {

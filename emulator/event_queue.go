@@ -38,6 +38,42 @@ func (q *eventQueue) push(fn func()) (waiting int, queued bool) {
 	return len(q.items), true
 }
 
+// runOrPush runs fn on the caller's goroutine when the queue is idle
+// (nothing waits and no worker runs), holding the queue's turn meanwhile so
+// that what is pushed then runs after fn, in order, by a worker started
+// once fn returns; otherwise it pushes fn. It saves a goroutine start and
+// two hand-offs when the caller would wait for fn anyway: a connection's
+// read path waiting for its own answer to be written (delivery.go, reply),
+// which may block only on its own client. queued is push's.
+func (q *eventQueue) runOrPush(fn func()) (queued bool) {
+	q.mu.Lock()
+	if q.closed || q.running != nil || len(q.items) > 0 {
+		q.mu.Unlock()
+		_, queued = q.push(fn)
+		return queued
+	}
+	done := make(chan struct{})
+	q.running = done
+	q.mu.Unlock()
+	defer q.handOff(done)
+	fn()
+	return true
+}
+
+// handOff ends runOrPush's turn: a worker takes what was pushed meanwhile,
+// or the queue is idle again.
+func (q *eventQueue) handOff(done chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) > 0 {
+		go q.run(done)
+		return
+	}
+	q.items = nil
+	q.running = nil
+	close(done)
+}
+
 // run drains the queue, then ends. Only one runs at a time: a new one starts
 // only after this one has cleared q.running under q.mu.
 func (q *eventQueue) run(done chan struct{}) {

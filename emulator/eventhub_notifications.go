@@ -3,8 +3,6 @@ package emulator
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/hubspec/hubspec/internal/amqp"
@@ -141,52 +139,36 @@ func lifecycleBody(deviceID, moduleID string, tw *twinState) ([]byte, error) {
 // changed, "desired" or "reported" (none for a tags-only write), holding
 // the members as written (null for a deleted one), the $metadata of the
 // section's root and of each written member, and the section's $version.
+// It is written directly (json_append.go), as encoding/json would render
+// {version, tags omitempty, properties omitempty}: it is made under the
+// registry lock for every twin write.
 func twinUpdateBody(tw *twinState, tags map[string]any, section string, patch map[string]any) ([]byte, error) {
-	var props map[string]json.RawMessage
+	o := jsonObject{b: append(make([]byte, 0, 512), '{')}
+	o.int("version", tw.version)
+	if len(tags) > 0 {
+		o.value("tags", tags)
+	}
 	if section != "" {
 		s := &tw.desired
 		if section == "reported" {
 			s = &tw.reported
 		}
-		sec, err := sectionChange(s, patch)
+		o.member("properties")
+		o.b = append(o.b, '{')
+		o.member(section)
+		// The members as written, with the $metadata of those that are
+		// still there, in the order a section is rendered.
+		written := func(k string) bool { _, ok := patch[k]; return ok }
+		b, err := appendSection(o.b, patch, s.meta, written, s.version)
 		if err != nil {
 			return nil, err
 		}
-		props = map[string]json.RawMessage{section: sec}
+		o.b = append(b, '}')
 	}
-	return marshalJSON(struct {
-		Version    int64                      `json:"version"`
-		Tags       map[string]any             `json:"tags,omitempty"`
-		Properties map[string]json.RawMessage `json:"properties,omitempty"`
-	}{tw.version, tags, props})
-}
-
-// sectionChange renders the changed members of a section with their
-// metadata, in the order a section is rendered: the members, "$metadata",
-// "$version".
-func sectionChange(s *twinSection, patch map[string]any) (json.RawMessage, error) {
-	meta := map[string]any{"$lastUpdated": s.meta.lastUpdated}
-	if s.meta.lastUpdatedVersion != 0 {
-		meta["$lastUpdatedVersion"] = s.meta.lastUpdatedVersion
+	if o.err != nil {
+		return nil, o.err
 	}
-	for k := range patch {
-		if c, ok := s.meta.children[k]; ok {
-			meta[k] = c.toJSON()
-		}
-	}
-	if patch == nil {
-		patch = map[string]any{}
-	}
-	b, err := marshalJSON(patch)
-	if err != nil {
-		return nil, err
-	}
-	m, err := marshalJSON(meta)
-	if err != nil {
-		return nil, err
-	}
-	b = appendMember(b, "$metadata", m)
-	return appendMember(b, "$version", strconv.AppendInt(nil, s.version, 10)), nil
+	return append(o.b, '}'), nil
 }
 
 // fireLifecycle queues the lifecycle event of an identity created or

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -39,6 +40,40 @@ type policy struct {
 // newPolicies, so reading them needs no lock.
 type policies struct {
 	list []*policy
+	// verified are REST Authorization headers whose token parsed and whose
+	// signature verified with its policy's keys. Service SDKs send one
+	// token for many requests (the C# SDK until 15% of its lifetime is
+	// left), and checking one costs two HMACs (both keys are tried, in
+	// constant time) and a parse; the keys never change, so a signature
+	// that verified once always does. Expiry, scope and permission are
+	// still checked on every request.
+	verified verifiedTokens
+}
+
+// verifiedTokens is a bounded cache of verified tokens: only a token
+// signed with a policy key gets in, and at maxVerifiedTokens it starts
+// over, so no client can make it grow without bound.
+type verifiedTokens struct {
+	mu     sync.Mutex
+	tokens map[string]sasToken
+}
+
+const maxVerifiedTokens = 1024
+
+func (v *verifiedTokens) get(header string) (sasToken, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.tokens[header]
+	return t, ok
+}
+
+func (v *verifiedTokens) add(header string, t sasToken) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tokens == nil || len(v.tokens) >= maxVerifiedTokens {
+		v.tokens = make(map[string]sasToken)
+	}
+	v.tokens[header] = t
 }
 
 // builtinPolicies are the shared access policies every new hub has, with
@@ -140,20 +175,11 @@ func (p *policies) authorizeService(header string, scope resourceScope, need per
 	if header == "" {
 		return errUnauthorized("Authorization header missing")
 	}
-	t, err := parseToken(header)
+	t, pol, err := p.serviceSignature(header)
 	if err != nil {
-		return errUnauthorized("%v", err)
+		return err
 	}
-	if t.keyName == "" {
-		return errUnauthorized("service requests need a policy token (skn)")
-	}
-	pol, ok := p.lookup(t.keyName)
-	switch {
-	case !ok:
-		return errUnauthorized("no shared access policy %q", t.keyName)
-	case !t.signedBy(pol.primaryKey, pol.secondaryKey):
-		return errUnauthorized("signature does not verify with policy %q", t.keyName)
-	case t.expired(now):
+	if t.expired(now) {
 		return errUnauthorized("token expired at %d", t.expiry)
 	}
 	if covered, _ := scope.coveredBy(t.resource); !covered {
@@ -163,6 +189,31 @@ func (p *policies) authorizeService(header string, scope resourceScope, need per
 		return errUnauthorized("Authorization rule '%s' does not allow access for %s", t.keyName, need)
 	}
 	return nil
+}
+
+// serviceSignature parses a REST Authorization header and finds the policy
+// whose keys signed it, from the cache when it verified before.
+func (p *policies) serviceSignature(header string) (sasToken, *policy, error) {
+	if t, ok := p.verified.get(header); ok {
+		pol, _ := p.lookup(t.keyName)
+		return t, pol, nil
+	}
+	t, err := parseToken(header)
+	if err != nil {
+		return sasToken{}, nil, errUnauthorized("%v", err)
+	}
+	if t.keyName == "" {
+		return sasToken{}, nil, errUnauthorized("service requests need a policy token (skn)")
+	}
+	pol, ok := p.lookup(t.keyName)
+	switch {
+	case !ok:
+		return sasToken{}, nil, errUnauthorized("no shared access policy %q", t.keyName)
+	case !t.signedBy(pol.primaryKey, pol.secondaryKey):
+		return sasToken{}, nil, errUnauthorized("signature does not verify with policy %q", t.keyName)
+	}
+	p.verified.add(header, t)
+	return t, pol, nil
 }
 
 func (need permission) String() string {

@@ -111,18 +111,15 @@ func parseServiceWrite(body []byte) (serviceWrite, error) {
 }
 
 func (r *registry) getTwin(deviceID, moduleID string) (twinDoc, error) {
-	var snap twinSnapshot
+	var doc twinDoc
 	err := r.locked(func() error {
 		d, st, err := r.findIdentity(deviceID, moduleID)
 		if err == nil {
-			snap = snapshotTwin(d, st, moduleID)
+			doc, err = renderTwinLocked(d, st, moduleID)
 		}
 		return err
 	})
-	if err != nil {
-		return twinDoc{}, err
-	}
-	return renderTwin(snap)
+	return doc, err
 }
 
 // twinForWrite finds the identity whose twin a service write targets and
@@ -147,7 +144,7 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 	if err != nil {
 		return twinDoc{}, err
 	}
-	var snap twinSnapshot
+	var doc twinDoc
 	err = r.write(deviceID, func() error {
 		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 		if err != nil {
@@ -156,13 +153,10 @@ func (r *registry) patchTwin(deviceID, moduleID string, body []byte, cond precon
 		if err := r.mergeServiceWrite(deviceID, moduleID, st.twin, w); err != nil {
 			return err
 		}
-		snap = snapshotTwin(d, st, moduleID)
-		return nil
+		doc, err = renderTwinLocked(d, st, moduleID)
+		return err
 	})
-	if err != nil {
-		return twinDoc{}, err
-	}
-	return renderTwin(snap)
+	return doc, err
 }
 
 // mergeServiceWrite is patchTwin's change of state. Caller holds r.mu.
@@ -220,7 +214,7 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 	if err := checkSize(desired, "desired", maxDesiredSize); err != nil {
 		return twinDoc{}, err
 	}
-	var snap twinSnapshot
+	var doc twinDoc
 	err = r.write(deviceID, func() error {
 		d, st, err := r.twinForWrite(deviceID, moduleID, cond)
 		if err != nil {
@@ -238,16 +232,15 @@ func (r *registry) replaceTwin(deviceID, moduleID string, body []byte, cond prec
 		tw.version++
 		tw.etag++
 		r.fireDesired(deviceID, moduleID, note, tw.desired.version)
-		snap = snapshotTwin(d, st, moduleID)
+		if doc, err = renderTwinLocked(d, st, moduleID); err != nil {
+			return err
+		}
 		r.fireNotification(deviceID, moduleID, opReplaceTwin, func() ([]byte, error) {
 			return lifecycleBody(deviceID, moduleID, tw)
 		})
 		return nil
 	})
-	if err != nil {
-		return twinDoc{}, err
-	}
-	return renderTwin(snap)
+	return doc, err
 }
 
 // trialMerge checks the size a section would have after a patch, on a copy.

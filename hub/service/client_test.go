@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,6 +205,12 @@ func TestRegistryRequests(t *testing.T) {
 		{"device twin patch: tags, wildcard", func(c *RegistryClient) (any, error) {
 			return c.UpdateDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{"site": "a", "old": nil}}, "")
 		}, answer{200, nil, twin}, "PATCH", "/twins/d", "*", "", `{"tags":{"old":null,"site":"a"}}`, ""},
+		{"patch desired of a module: only desired, quoted etag", func(c *RegistryClient) (any, error) {
+			return c.PatchDesired(ctx, "d", "m/x", map[string]any{"hubspecLoad": 3, "$version": 9}, "AAAAAAAAAAI=")
+		}, answer{200, nil, twin}, "PATCH", "/twins/d/modules/m%2Fx", `"AAAAAAAAAAI="`, "", `{"properties":{"desired":{"hubspecLoad":3}}}`, ""},
+		{"patch desired of a device, wildcard", func(c *RegistryClient) (any, error) {
+			return c.PatchDesired(ctx, "d", "", map[string]any{"a": nil}, "")
+		}, answer{200, nil, twin}, "PATCH", "/twins/d", "*", "", `{"properties":{"desired":{"a":null}}}`, ""},
 		{"replace device twin: empty tags are sent", func(c *RegistryClient) (any, error) {
 			return c.ReplaceDeviceTwin(ctx, "d", &hub.Twin{Tags: map[string]any{}, Properties: &hub.TwinProperties{Desired: map[string]any{}}}, "*")
 		}, answer{200, nil, twin}, "PUT", "/twins/d", "*", "", `{"tags":{},"properties":{"desired":{}}}`, ""},
@@ -570,5 +577,78 @@ func TestRegistryReusesAConnectionPerConcurrentCall(t *testing.T) {
 	// the default pool would open.
 	if n := opened.Load(); n > 2*inFlight {
 		t.Errorf("%d connections opened for %d waves of %d calls: want at most %d", n, waves, inFlight, 2*inFlight)
+	}
+}
+
+// TestTokenIsReusedUntil15PercentOfItsLifetimeIsLeft: the client signs its
+// policy token once and sends it until 15% of its lifetime is left by its
+// clock, then signs the next one, as the C# service SDK does.
+func TestTokenIsReusedUntil15PercentOfItsLifetimeIsLeft(t *testing.T) {
+	f := &fakeHub{answers: []answer{{status: 200, body: `{}`}}}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	var now atomic.Int64
+	now.Store(testNow.Unix())
+	c, err := NewRegistryClient(f.connectionString(), WithHTTPClient(f.srv.Client()), WithTokenTTL(100*time.Second),
+		WithClock(func() time.Time { return time.Unix(now.Load(), 0) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiryOfNext := func() string {
+		t.Helper()
+		if _, err := c.GetDevice(context.Background(), "d"); err != nil {
+			t.Fatal(err)
+		}
+		reqs, _ := f.requests()
+		token := reqs[len(reqs)-1].Header.Get("Authorization")
+		_, se, _ := strings.Cut(token, "&se=")
+		se, _, _ = strings.Cut(se, "&")
+		return se
+	}
+	first := strconv.FormatInt(testNow.Unix()+100, 10)
+	for _, step := range []struct {
+		at   int64 // seconds after testNow
+		want string
+	}{
+		{0, first}, {1, first}, {84, first},
+		{85, strconv.FormatInt(testNow.Unix()+185, 10)},
+		{86, strconv.FormatInt(testNow.Unix()+185, 10)},
+	} {
+		now.Store(testNow.Unix() + step.at)
+		if got := expiryOfNext(); got != step.want {
+			t.Errorf("at +%ds: token expires at %s, want %s", step.at, got, step.want)
+		}
+	}
+}
+
+// TestRequestIDIsARandomUUIDv4: the Request-Id header, as the Node SDK
+// sends it.
+func TestRequestIDIsARandomUUIDv4(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := requestID()
+		if !uuid.MatchString(id) || seen[id] {
+			t.Fatalf("request id %q: not a UUIDv4, or seen before", id)
+		}
+		seen[id] = true
+	}
+}
+
+// TestPatchDesiredReturnsTheTwinsVersions: PatchDesired reads the etag,
+// version and section versions of the twin the hub answers with, and
+// refuses an empty id as the other twin calls do.
+func TestPatchDesiredReturnsTheTwinsVersions(t *testing.T) {
+	twin := `{"deviceId":"d","moduleId":"m","etag":"AAAAAAAAAAc=","version":12,"tags":{"t":{"u":[1]}},"properties":{"desired":{"x":{"y":1},"$metadata":{"$lastUpdated":"2026-01-01T00:00:00Z","$lastUpdatedVersion":5},"$version":5},"reported":{"$metadata":{},"$version":6}}}`
+	_, c := newFakeHub(t, answer{200, nil, twin})
+	got, err := c.PatchDesired(t.Context(), "d", "m", map[string]any{"x": map[string]any{"y": 1}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (TwinVersions{ETag: "AAAAAAAAAAc=", Version: 12, DesiredVersion: 5, ReportedVersion: 6}); got != want {
+		t.Errorf("versions %+v, want %+v", got, want)
+	}
+	if _, err := c.PatchDesired(t.Context(), "", "m", nil, ""); err == nil {
+		t.Error("an empty device id was sent")
 	}
 }

@@ -85,14 +85,7 @@ func (l *load) patch(ctx context.Context, errs *Errors) (desired, reported Laten
 func (l *load) desired(ctx context.Context, id identity, r int) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	patch := &hub.Twin{Properties: &hub.TwinProperties{Desired: map[string]any{loadProperty: r}}}
-	var tw *hub.Twin
-	var err error
-	if id.moduleID != "" {
-		tw, err = l.reg.UpdateModuleTwin(ctx, id.deviceID, id.moduleID, patch, "")
-	} else {
-		tw, err = l.reg.UpdateDeviceTwin(ctx, id.deviceID, patch, "")
-	}
+	tw, err := l.reg.PatchDesired(ctx, id.deviceID, id.moduleID, map[string]any{loadProperty: r}, "")
 	if err != nil {
 		return err
 	}
@@ -100,13 +93,13 @@ func (l *load) desired(ctx context.Context, id identity, r int) error {
 		select {
 		case p, ok := <-id.client.DesiredPatches():
 			if !ok {
-				return fmt.Errorf("%s: connection closed before desired $version %d arrived", id, tw.DesiredVersion())
+				return fmt.Errorf("%s: connection closed before desired $version %d arrived", id, tw.DesiredVersion)
 			}
-			if p.Version >= tw.DesiredVersion() {
+			if p.Version >= tw.DesiredVersion {
 				return nil
 			}
 		case <-ctx.Done():
-			return fmt.Errorf("%s: desired $version %d did not arrive: %w", id, tw.DesiredVersion(), ctx.Err())
+			return fmt.Errorf("%s: desired $version %d did not arrive: %w", id, tw.DesiredVersion, ctx.Err())
 		}
 	}
 }
