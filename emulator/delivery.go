@@ -98,11 +98,11 @@ func (c *connections) Provides(b byte) bool {
 // still in mochi's client list, and inherit its subscriptions and the QoS 1
 // messages it had in flight (CONNACK with SessionPresent); and the late
 // clean-up would then close the new connection. The hold is short: the
-// registry's events never wait on a client (they queue writes on outboxes),
-// and it is a lock taken and released when no event waits, as when nothing
-// is being written. mochi runs it before OnSessionEstablish, so the
-// connection is in no map yet; once the queue is closed (the emulator is
-// stopping) the CONNECT is refused.
+// registry's events never wait on a client (they queue writes on outboxes);
+// and when no event waits, as when no registry write is in progress, it
+// costs one lock taken and released. mochi runs it before
+// OnSessionEstablish, so the connection is in no map yet; once the queue
+// is closed (the emulator is stopping) the CONNECT is refused.
 func (c *connections) OnConnect(*mqtt.Client, packets.Packet) error {
 	return c.registrySettled()
 }
