@@ -72,8 +72,12 @@ func (s *Server) AwaitDeliveries(ctx context.Context, deviceID, moduleID, marker
 	return marked, nil
 }
 
-// flushQueue returns once q has run everything pushed before the call.
+// flushQueue returns once q has run everything pushed before the call: at
+// once, without a hand-off to q's worker, when q is idle.
 func flushQueue(ctx context.Context, q *eventQueue) error {
+	if q.idle() {
+		return nil
+	}
 	done := make(chan struct{})
 	if _, queued := q.push(func() { close(done) }); !queued {
 		return errClosed

@@ -34,6 +34,10 @@ type connections struct {
 	// cannot mark the identity Disconnected after a newer one marked it
 	// Connected; it must not call back into connections.
 	presence func(id identity, connected bool)
+	// registrySettled returns once the registry's events queued before the
+	// call have run (the server's event queue), or fails once that queue is
+	// closed; OnConnect waits on it.
+	registrySettled func() error
 
 	mu       sync.Mutex
 	live     map[identity]*mqtt.Client    // the live connection of each identity
@@ -66,9 +70,9 @@ var (
 // client is cut off rather than let memory grow.
 const maxPendingPushes = 1000
 
-func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identity, bool)) *connections {
+func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identity, bool), registrySettled func() error) *connections {
 	return &connections{
-		broker: broker, log: log, presence: presence,
+		broker: broker, log: log, presence: presence, registrySettled: registrySettled,
 		live:     map[identity]*mqtt.Client{},
 		outboxes: map[*mqtt.Client]*eventQueue{},
 		accepted: map[identity]int{},
@@ -80,10 +84,27 @@ func (c *connections) ID() string { return "iothub-connections" }
 
 func (c *connections) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnSubscribed, mqtt.OnDisconnect:
+	case mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnSubscribed, mqtt.OnDisconnect:
 		return true
 	}
 	return false
+}
+
+// OnConnect holds a CONNECT the auth hook accepted until the registry's
+// events queued before it have run, among them the clean-up (forget) of an
+// identity deleted or disabled before the CONNECT arrived. Without the
+// hold, a module deleted and created again, and connected at once, could
+// reach mochi's session take-over while the deleted module's session is
+// still in mochi's client list, and inherit its subscriptions and the QoS 1
+// messages it had in flight (CONNACK with SessionPresent); and the late
+// clean-up would then close the new connection. The hold is short: the
+// registry's events never wait on a client (they queue writes on outboxes);
+// and when no event waits, as when no registry write is in progress, it
+// costs one lock taken and released. mochi runs it before
+// OnSessionEstablish, so the connection is in no map yet; once the queue
+// is closed (the emulator is stopping) the CONNECT is refused.
+func (c *connections) OnConnect(*mqtt.Client, packets.Packet) error {
+	return c.registrySettled()
 }
 
 // OnSessionEstablish records the live connection and opens its outbox. It

@@ -47,7 +47,7 @@ func (q *eventQueue) push(fn func()) (waiting int, queued bool) {
 // which may block only on its own client. queued is push's.
 func (q *eventQueue) runOrPush(fn func()) (queued bool) {
 	q.mu.Lock()
-	if q.closed || q.running != nil || len(q.items) > 0 {
+	if !q.idleLocked() {
 		q.mu.Unlock()
 		_, queued = q.push(fn)
 		return queued
@@ -58,6 +58,19 @@ func (q *eventQueue) runOrPush(fn func()) (queued bool) {
 	defer q.handOff(done)
 	fn()
 	return true
+}
+
+// idle reports whether q is open and has run everything pushed so far:
+// nothing waits and no worker runs.
+func (q *eventQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.idleLocked()
+}
+
+// idleLocked is idle; q.mu is held.
+func (q *eventQueue) idleLocked() bool {
+	return !q.closed && q.running == nil && len(q.items) == 0
 }
 
 // handOff ends runOrPush's turn: a worker takes what was pushed meanwhile,

@@ -236,7 +236,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
 		s.registry.setConnected(id.deviceID, id.moduleID, connected)
-	})
+	}, func() error { return flushQueue(context.Background(), s.events) })
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
 	s.methods = newMethods(s.registry, conns, s.log)
