@@ -470,11 +470,11 @@ func stopHeldClients(b *testing.B, s *Server, clients []*heldClient) {
 func checkConnectionsForgotten(b *testing.B, s *Server) {
 	c := s.hook.connections
 	c.mu.Lock()
-	live, outboxes, accepted := len(c.live), len(c.outboxes), len(c.accepted)
+	live, outboxes, accepted, epochs := len(c.live), len(c.outboxes), len(c.accepted), len(c.epochs)
 	c.mu.Unlock()
 	sessions := s.broker.Clients.Len()
-	if live+outboxes+accepted+sessions != 0 {
-		b.Errorf("after close and delete: %d live, %d outboxes, %d accepted counts, %d sessions", live, outboxes, accepted, sessions)
+	if live+outboxes+accepted+epochs+sessions != 0 {
+		b.Errorf("after close and delete: %d live, %d outboxes, %d accepted counts, %d epochs, %d sessions", live, outboxes, accepted, epochs, sessions)
 	}
 }
 

@@ -38,11 +38,17 @@ type connections struct {
 	// call have run (the server's event queue), or fails once that queue is
 	// closed; OnConnect waits on it.
 	registrySettled func() error
+	// sessionEpoch is an identity's session epoch in the registry
+	// (identityState), and whether the identity exists.
+	sessionEpoch func(identity) (uint64, bool)
 
 	mu       sync.Mutex
 	live     map[identity]*mqtt.Client    // the live connection of each identity
 	outboxes map[*mqtt.Client]*eventQueue // each live connection's writer
 	accepted map[identity]int             // accepted CONNECTs per identity
+	// epochs are the session epochs each connection's CONNECT was
+	// authenticated against (admit), from authentication until it ends.
+	epochs map[*mqtt.Client]uint64
 	// changed is closed and replaced whenever accepted changes, a
 	// connection subscribes or a connection ends, so waiters re-check what
 	// they wait for.
@@ -70,12 +76,13 @@ var (
 // client is cut off rather than let memory grow.
 const maxPendingPushes = 1000
 
-func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identity, bool), registrySettled func() error) *connections {
+func newConnections(broker *mqtt.Server, log *slog.Logger, presence func(identity, bool), registrySettled func() error, sessionEpoch func(identity) (uint64, bool)) *connections {
 	return &connections{
-		broker: broker, log: log, presence: presence, registrySettled: registrySettled,
+		broker: broker, log: log, presence: presence, registrySettled: registrySettled, sessionEpoch: sessionEpoch,
 		live:     map[identity]*mqtt.Client{},
 		outboxes: map[*mqtt.Client]*eventQueue{},
 		accepted: map[identity]int{},
+		epochs:   map[*mqtt.Client]uint64{},
 		changed:  make(chan struct{}),
 	}
 }
@@ -124,14 +131,43 @@ func (c *connections) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	c.presence(id, true)
 }
 
-// OnSessionEstablished counts the accepted connection, once the CONNACK
-// has gone out.
-func (c *connections) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	id := identityOf(cl.ID)
+// admit records the session epoch cl's CONNECT was authenticated against
+// (the auth hook's OnConnect).
+func (c *connections) admit(cl *mqtt.Client, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.accepted[id]++
-	c.signal()
+	c.epochs[cl] = epoch
+}
+
+// OnSessionEstablished counts the accepted connection, once the CONNACK
+// has gone out, unless its identity was deleted or disabled since its
+// CONNECT was authenticated: then it ends it, and the session it holds.
+//
+// This is the first hook mochi runs once the connection is in its client
+// list, and the check closes the race OnConnect's wait leaves: a CONNECT
+// that passed the wait just before a delete, and reached the client list
+// only after the delete's clean-up (forget) had looked there, inheriting
+// the deleted identity's session on the way. The delete renews the
+// identity's epoch under the registry lock, before its clean-up is queued:
+// either this check reads the renewed epoch and ends the connection, or it
+// reads the old one, and then the clean-up, which runs later, finds the
+// connection in the client list. mochi sends the CONNACK before this hook
+// runs, so such a connection is accepted and closed at once, as a
+// connection the hub accepted just before the delete would be.
+func (c *connections) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	id := identityOf(cl.ID)
+	epoch, exists := c.sessionEpoch(id)
+	c.mu.Lock()
+	current := exists && c.epochs[cl] == epoch
+	if current {
+		c.accepted[id]++ // not for a deleted identity, whose count is gone
+		c.signal()
+	}
+	c.mu.Unlock()
+	if !current {
+		c.log.Info("mqtt closing connection: identity gone", "client", cl.ID)
+		c.endSession(cl)
+	}
 }
 
 // OnSubscribed wakes those waiting for an identity to subscribe
@@ -160,6 +196,7 @@ func (c *connections) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		delete(c.outboxes, cl)
 		go out.close() // its writes fail fast now that the socket is closed
 	}
+	delete(c.epochs, cl)
 	if c.live[id] == cl {
 		delete(c.live, id)
 		c.presence(id, false)
@@ -292,14 +329,37 @@ func (c *connections) dropIfCurrent(cl *mqtt.Client, why error) bool {
 
 // forget closes the connection of a deleted or disabled identity and
 // forgets its persistent session, so a new identity of the same name starts
-// clean.
+// clean. It leaves alone a connection authenticated against the identity's
+// current epoch, made after the change it cleans up after: a CONNECT waits
+// for the clean-ups queued before it (OnConnect), so none should be there,
+// but a late clean-up must never end what it was not for.
 func (c *connections) forget(id identity) {
-	if cl, ok := c.broker.Clients.Get(id.clientID()); ok {
-		cl.Stop(errIdentityGone) // closes the socket; never waits on a write
-		c.broker.UnsubscribeClient(cl)
-		cl.ClearInflights()
-		c.broker.Clients.Delete(id.clientID())
+	cl, ok := c.broker.Clients.Get(id.clientID())
+	if !ok {
+		return
 	}
+	if epoch, exists := c.sessionEpoch(id); exists {
+		c.mu.Lock()
+		authenticated, live := c.epochs[cl]
+		c.mu.Unlock()
+		if live && authenticated == epoch {
+			return
+		}
+	}
+	c.endSession(cl)
+}
+
+// endSession forgets cl's persistent session (its subscriptions, its
+// messages in flight, its place in mochi's client list unless a newer
+// connection took it) and then closes cl, so that nothing is left for a
+// take-over to inherit once the client sees the close.
+func (c *connections) endSession(cl *mqtt.Client) {
+	c.broker.UnsubscribeClient(cl)
+	cl.ClearInflights()
+	if kept, ok := c.broker.Clients.Get(cl.ID); ok && kept == cl {
+		c.broker.Clients.Delete(cl.ID)
+	}
+	cl.Stop(errIdentityGone) // closes the socket; never waits on a write
 }
 
 // forgetCount drops a deleted identity's count of accepted connections, so

@@ -77,7 +77,7 @@ func newTestConnections() (*mqtt.Server, *connections, chan string) {
 	broker := newBroker(log)
 	conns := newConnections(broker, log, func(id identity, connected bool) {
 		presence <- id.String() + " " + strconv.FormatBool(connected)
-	}, func() error { return nil })
+	}, func() error { return nil }, func(identity) (uint64, bool) { return 0, true })
 	return broker, conns, presence
 }
 

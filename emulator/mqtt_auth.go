@@ -26,16 +26,17 @@ type authHook struct {
 	policies *policies
 	hostName string
 	log      *slog.Logger
-	faults   *faults    // InvokeAuthError windows refuse CONNECTs
-	cas      *deviceCAs // what certificateAuthority identities' certificates chain to
+	faults   *faults      // InvokeAuthError windows refuse CONNECTs
+	cas      *deviceCAs   // what certificateAuthority identities' certificates chain to
+	conns    *connections // told the session epoch each accepted CONNECT was authenticated against
 
 	mu       sync.Mutex
 	expiries map[*mqtt.Client]func() bool // disarm the close of a connection when its token expires
 }
 
-func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, cas *deviceCAs, hostName string, log *slog.Logger, flt *faults) *authHook {
+func newAuthHook(broker *mqtt.Server, reg *registry, pol *policies, cas *deviceCAs, conns *connections, hostName string, log *slog.Logger, flt *faults) *authHook {
 	return &authHook{
-		broker: broker, registry: reg, policies: pol, cas: cas, hostName: hostName, log: log, faults: flt,
+		broker: broker, registry: reg, policies: pol, cas: cas, conns: conns, hostName: hostName, log: log, faults: flt,
 		expiries: map[*mqtt.Client]func() bool{},
 	}
 }
@@ -90,9 +91,10 @@ func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // fidelity table's "Refusals" row and its question Q11).
 func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	var code packets.Code
-	err := h.authenticate(cl, pk)
+	epoch, err := h.authenticate(cl, pk)
 	switch {
 	case err == nil:
+		h.conns.admit(cl, epoch)
 		// The hub, not the broker, owns an accepted will: mochi would publish
 		// it to subscribers, and no message may reach an identity on the
 		// broker's own account. The will hook (mqtt_will.go) sends it to
@@ -122,38 +124,45 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return code
 }
 
-func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
+// authenticate returns the session epoch of the identity the CONNECT
+// authenticated as (registry.go, identityState), read before its
+// credentials were: a delete or disable that lands while they are checked
+// renews the epoch, so the connection finds it stale once established,
+// rather than the credentials of a deleted identity passing for those of
+// the identity created in its place.
+func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) (epoch uint64, err error) {
 	if pk.ProtocolVersion != 4 {
-		return errUnsupportedProtocol
+		return 0, errUnsupportedProtocol
 	}
 	u, err := parseUsername(string(pk.Connect.Username))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !sameHost(u.host, h.hostName) {
-		return fmt.Errorf("username host %q is not this hub (%s)", u.host, h.hostName)
+		return 0, fmt.Errorf("username host %q is not this hub (%s)", u.host, h.hostName)
 	}
 	if m, ok := u.props["model-id"]; ok {
 		if err := checkModelID(m); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if pk.Connect.ClientIdentifier != u.id.clientID() {
-		return fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
+		return 0, fmt.Errorf("client id %q does not match username identity %q", pk.Connect.ClientIdentifier, u.id)
 	}
+	epoch, _ = h.registry.sessionEpoch(u.id) // an absent identity fails the credentials
 	if err := h.credentialsValid(cl, pk, u.id); err != nil {
-		return err
+		return 0, err
 	}
 	// The hub takes a will only on the identity's own telemetry topic
 	// (Microsoft's IoT Hub MQTT doc, "Will" messages): any other would let
 	// one identity forge messages to others when its connection drops.
 	if pk.Connect.WillFlag && !strings.HasPrefix(pk.Connect.WillTopic, telemetryPrefix(u.id)) {
-		return fmt.Errorf("will topic %q is not the identity's telemetry topic", pk.Connect.WillTopic)
+		return 0, fmt.Errorf("will topic %q is not the identity's telemetry topic", pk.Connect.WillTopic)
 	}
 	if err := h.faults.refusedConnect(u.id); err != nil {
-		return err
+		return 0, err
 	}
-	return h.registry.announceModel(u.id.deviceID, u.id.moduleID, u.props["model-id"])
+	return epoch, h.registry.announceModel(u.id.deviceID, u.id.moduleID, u.props["model-id"])
 }
 
 // credentialsValid authenticates the identity by what the client
@@ -179,7 +188,10 @@ func (h *authHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { re
 // OnSessionEstablish arms the connection's expiry on its device's clock:
 // the hub severs a connection when its token expires (DOC-SAS), after the
 // same 5-minute skew it allows at CONNECT. A device deleted since CONNECT
-// has no clock left, and its connection no reason to stay.
+// has no clock left, and its connection no reason to stay: it is closed
+// once established (connections.OnSessionEstablished), not here, where
+// mochi would then fail the CONNACK and never run the OnDisconnect hooks
+// that forget the connection.
 func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	t, err := parseToken(string(pk.Connect.Password))
 	if err != nil {
@@ -187,8 +199,6 @@ func (h *authHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	}
 	clk, err := h.registry.deviceClock(identityOf(cl.ID).deviceID)
 	if err != nil {
-		h.log.Info("mqtt closing connection: identity gone", "client", cl.ID)
-		cl.Stop(errIdentityGone)
 		return
 	}
 	h.mu.Lock()

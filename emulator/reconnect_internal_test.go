@@ -11,6 +11,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/hubspec/hubspec/hub"
 	"github.com/hubspec/hubspec/hub/service"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // TestConnectAfterDeleteWaitsForTheCleanUp: a module deleted, created again
@@ -20,11 +22,8 @@ import (
 // not survive into a new identity of the same name: no SessionPresent, no
 // desired subscription inherited, and the late clean-up does not close it.
 func TestConnectAfterDeleteWaitsForTheCleanUp(t *testing.T) {
-	s, err := Start(context.Background(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, reg, m := startWithModule(t)
+	ctx := context.Background()
 	// Told when a CONNECT has to wait for the registry's events; set before
 	// any connection exists.
 	waiting := make(chan struct{}, 1)
@@ -37,18 +36,6 @@ func TestConnectAfterDeleteWaitsForTheCleanUp(t *testing.T) {
 			}
 		}
 		return settled()
-	}
-	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := reg.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
-	if err != nil {
-		t.Fatal(err)
 	}
 	old, err := dialModule(s, m)
 	if err != nil {
@@ -71,15 +58,7 @@ func TestConnectAfterDeleteWaitsForTheCleanUp(t *testing.T) {
 	if m, err = reg.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"}); err != nil {
 		t.Fatal(err)
 	}
-	type dialed struct {
-		conn *pahoConn
-		err  error
-	}
-	result := make(chan dialed, 1)
-	go func() {
-		conn, err := dialModule(s, m)
-		result <- dialed{conn, err}
-	}()
+	result := dialInBackground(s, m)
 	select {
 	case d := <-result:
 		if d.err == nil {
@@ -129,6 +108,46 @@ func TestConnectAfterDeleteWaitsForTheCleanUp(t *testing.T) {
 	}
 }
 
+// startWithModule starts an emulator, stopped when the test ends, and
+// creates module mod1 of device dev1 in it.
+func startWithModule(t *testing.T) (*Server, *service.RegistryClient, *hub.Module) {
+	t.Helper()
+	s, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	reg, err := service.NewRegistryClient(s.ConnectionString(), service.WithTLSConfig(s.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := reg.CreateDevice(ctx, &hub.Device{DeviceID: "dev1"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := reg.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reg, m
+}
+
+// dialed is what dialModule returned.
+type dialed struct {
+	conn *pahoConn
+	err  error
+}
+
+// dialInBackground dials the module without waiting, and tells what came of it.
+func dialInBackground(s *Server, m *hub.Module) <-chan dialed {
+	result := make(chan dialed, 1)
+	go func() {
+		conn, err := dialModule(s, m)
+		result <- dialed{conn, err}
+	}()
+	return result
+}
+
 // pahoConn is a module's MQTT connection as an SDK makes it: MQTT 3.1.1,
 // clean session 0.
 type pahoConn struct {
@@ -162,4 +181,136 @@ func dialModule(s *Server, m *hub.Module) (*pahoConn, error) {
 	}
 	p.present = ct.(*paho.ConnectToken).SessionPresent()
 	return p, nil
+}
+
+// holdAtEstablish is a mochi hook that holds the connections of one client
+// id at OnSessionEstablish, once their CONNECT is authenticated and has
+// waited for the registry's events, and before mochi puts them in its
+// client list.
+type holdAtEstablish struct {
+	mqtt.HookBase
+	clientID string
+	held     chan struct{} // told when a connection is held
+	release  chan struct{} // closed to let the held connections on
+}
+
+func (h *holdAtEstablish) ID() string { return "test-hold-at-establish" }
+
+func (h *holdAtEstablish) Provides(b byte) bool { return b == mqtt.OnSessionEstablish }
+
+func (h *holdAtEstablish) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if cl.ID == h.clientID {
+		h.held <- struct{}{}
+		<-h.release
+	}
+}
+
+// TestConnectRacingDeleteIsClosed: a CONNECT authenticated before its
+// module is deleted (or its device disabled), and held until the clean-up
+// of that change has run, does not outlive the change: it is closed as soon
+// as it is established, it leaves no session in the broker, and the module
+// created again (or enabled again) starts clean.
+func TestConnectRacingDeleteIsClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// gone deletes the module or disables its device; back creates it
+		// again or enables the device, and returns the module to dial.
+		gone func(context.Context, *service.RegistryClient) error
+		back func(context.Context, *service.RegistryClient) (*hub.Module, error)
+	}{
+		{
+			name: "delete",
+			gone: func(ctx context.Context, reg *service.RegistryClient) error {
+				return reg.DeleteModule(ctx, "dev1", "mod1", "*")
+			},
+			back: func(ctx context.Context, reg *service.RegistryClient) (*hub.Module, error) {
+				return reg.CreateModule(ctx, &hub.Module{DeviceID: "dev1", ModuleID: "mod1"})
+			},
+		},
+		{
+			name: "disable",
+			gone: func(ctx context.Context, reg *service.RegistryClient) error {
+				return setDeviceStatus(ctx, reg, "dev1", hub.StatusDisabled)
+			},
+			back: func(ctx context.Context, reg *service.RegistryClient) (*hub.Module, error) {
+				if err := setDeviceStatus(ctx, reg, "dev1", hub.StatusEnabled); err != nil {
+					return nil, err
+				}
+				return reg.GetModule(ctx, "dev1", "mod1")
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, reg, m := startWithModule(t)
+			ctx := context.Background()
+			id := identity{deviceID: "dev1", moduleID: "mod1"}
+			// A first connection leaves a session with a subscription
+			// behind, for the held one to inherit.
+			first, err := dialModule(s, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok := first.c.Subscribe("$iothub/twin/PATCH/properties/desired/#", 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			first.c.Disconnect(0)
+
+			hold := &holdAtEstablish{clientID: id.clientID(), held: make(chan struct{}, 1), release: make(chan struct{})}
+			if err := s.broker.AddHook(hold, nil); err != nil {
+				t.Fatal(err)
+			}
+			releaseOnce := sync.OnceFunc(func() { close(hold.release) })
+			defer releaseOnce()
+			result := dialInBackground(s, m)
+			<-hold.held
+			if err := tc.gone(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.hook.registrySettled(); err != nil { // the change's clean-up has run
+				t.Fatal(err)
+			}
+			releaseOnce()
+			d := <-result
+			if d.err == nil {
+				defer d.conn.c.Disconnect(0)
+				select {
+				case <-d.conn.lost:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the connection authenticated before the change outlived it")
+				}
+			}
+			if cl, ok := s.broker.Clients.Get(id.clientID()); ok {
+				t.Fatalf("a session of the module is still in the broker (closed %v, %d subscriptions)", cl.Closed(), cl.State.Subscriptions.Len())
+			}
+
+			if m, err = tc.back(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+			again, err := dialModule(s, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.c.Disconnect(0)
+			if again.present {
+				t.Fatal("the module inherited a session from before the change")
+			}
+			// The change's clean-up, were it late, leaves the connection
+			// made after the change alone.
+			s.hook.forget(id)
+			if cl, ok := s.broker.Clients.Get(id.clientID()); !ok || cl.Closed() {
+				t.Fatalf("a late clean-up ended the connection made after the change (in the broker %v)", ok)
+			}
+		})
+	}
+}
+
+// setDeviceStatus enables or disables a device.
+func setDeviceStatus(ctx context.Context, reg *service.RegistryClient, deviceID, status string) error {
+	d, err := reg.GetDevice(ctx, deviceID)
+	if err != nil {
+		return err
+	}
+	d.Status = status
+	_, err = reg.UpdateDevice(ctx, d, "*")
+	return err
 }

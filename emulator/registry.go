@@ -40,8 +40,10 @@ type registry struct {
 	// identity of another emulator run, never gets an etag a client still
 	// holds (which would turn a stale If-Match into a silent success).
 	etagSeq uint64
-	now     func() time.Time
-	events  registryEvents
+	// epochSeq is the source of identities' session epochs (identityState).
+	epochSeq uint64
+	now      func() time.Time
+	events   registryEvents
 	// store is where writes are committed (store.go); nil keeps the state
 	// in memory only.
 	store deviceStore
@@ -97,7 +99,14 @@ type registryEvents struct {
 
 // identityState is what devices and modules have in common.
 type identityState struct {
-	generationID     string
+	generationID string
+	// epoch is renewed, from a registry-wide sequence, whenever the
+	// identity's connections must end (it is deleted, or disabled), so a
+	// connection authenticated before that can tell once it is established
+	// (connections.OnSessionEstablished), and a clean-up can tell the
+	// connections made after it (connections.forget). It is live state,
+	// never stored.
+	epoch            uint64
 	etag             string // base64 of an ASCII decimal counter, as real hubs answer
 	connected        bool
 	connStateUpdated string
@@ -186,10 +195,18 @@ func (r *registry) fireDesired(deviceID, moduleID string, patch []byte, version 
 	}
 }
 
-func (r *registry) fireGone(deviceID, moduleID string) {
-	if f := r.events.IdentityGone; f != nil {
-		r.pending = append(r.pending, func() { f(deviceID, moduleID) })
-	}
+// fireGone also renews the identity's session epoch once the write is
+// committed, still under the registry lock and before the clean-up is
+// queued, so a connection authenticated before the change finds its epoch
+// stale however late it is established; a write that fails renews nothing.
+func (r *registry) fireGone(deviceID, moduleID string, st *identityState) {
+	f := r.events.IdentityGone
+	r.pending = append(r.pending, func() {
+		st.epoch = r.nextEpoch()
+		if f != nil {
+			f(deviceID, moduleID)
+		}
+	})
 }
 
 // timestamp is the registry clock in the hub's 7-fractional-digit UTC form.
@@ -202,9 +219,26 @@ func (r *registry) nextETag() string {
 	return base64.StdEncoding.EncodeToString([]byte(strconv.FormatUint(r.etagSeq, 10)))
 }
 
+func (r *registry) nextEpoch() uint64 {
+	r.epochSeq++
+	return r.epochSeq
+}
+
+// sessionEpoch is the identity's session epoch, and whether it exists.
+func (r *registry) sessionEpoch(id identity) (epoch uint64, exists bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, st, err := r.findIdentity(id.deviceID, id.moduleID)
+	if err != nil {
+		return 0, false
+	}
+	return st.epoch, true
+}
+
 func (r *registry) newIdentityState(creds credentials) identityState {
 	return identityState{
 		generationID:     newGenerationID(),
+		epoch:            r.nextEpoch(),
 		etag:             r.nextETag(),
 		connStateUpdated: hub.NeverTime,
 		lastActivity:     hub.NeverTime,
@@ -294,16 +328,17 @@ func (r *registry) commit(deviceID string) error {
 	return hub.ErrServerError.WithMessage("The change could not be stored: %v", err)
 }
 
-// keepConnectionState copies the live connection state of a device and its
-// modules onto their restored state, which the store keeps without it.
+// keepConnectionState copies the live connection state and session epochs
+// of a device and its modules onto their restored state, which the store
+// keeps without them.
 func keepConnectionState(from, to *deviceEntry) {
 	if from == nil {
 		return
 	}
-	to.connected, to.connStateUpdated, to.lastActivity = from.connected, from.connStateUpdated, from.lastActivity
+	to.connected, to.connStateUpdated, to.lastActivity, to.epoch = from.connected, from.connStateUpdated, from.lastActivity, from.epoch
 	for id, m := range to.modules {
 		if fm, ok := from.modules[id]; ok {
-			m.connected, m.connStateUpdated, m.lastActivity = fm.connected, fm.connStateUpdated, fm.lastActivity
+			m.connected, m.connStateUpdated, m.lastActivity, m.epoch = fm.connected, fm.connStateUpdated, fm.lastActivity, fm.epoch
 		}
 	}
 }

@@ -115,9 +115,9 @@ func parseStatus(s *string) (string, error) {
 
 // fireGoneDevice closes the connections of a device and of all its modules.
 func (r *registry) fireGoneDevice(d *deviceEntry) {
-	r.fireGone(d.id, "")
+	r.fireGone(d.id, "", &d.identityState)
 	for _, mid := range slices.Sorted(maps.Keys(d.modules)) {
-		r.fireGone(d.id, mid)
+		r.fireGone(d.id, mid, &d.modules[mid].identityState)
 	}
 }
 

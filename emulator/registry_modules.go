@@ -137,7 +137,7 @@ func (r *registry) deleteModule(deviceID, moduleID string, cond precondition) er
 			return errStaleIdentity("Module", m.etag, cond.etag)
 		}
 		delete(d.modules, moduleID)
-		r.fireGone(deviceID, moduleID)
+		r.fireGone(deviceID, moduleID, &m.identityState)
 		r.fireLifecycle(deviceID, moduleID, opDeleteModule, m.twin)
 		return nil
 	})

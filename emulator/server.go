@@ -236,12 +236,12 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	s.broker = newBroker(s.log)
 	conns := newConnections(s.broker, s.log, func(id identity, connected bool) {
 		s.registry.setConnected(id.deviceID, id.moduleID, connected)
-	}, func() error { return flushQueue(context.Background(), s.events) })
+	}, func() error { return flushQueue(context.Background(), s.events) }, s.registry.sessionEpoch)
 	s.hook = mqttSide{connections: conns, now: opts.Now}
 	twin := &twinHook{registry: s.registry, conns: conns, faults: s.faults, now: opts.Now, log: s.log}
 	s.methods = newMethods(s.registry, conns, s.log)
 	if err := addHooks(s.broker,
-		newAuthHook(s.broker, s.registry, s.policies, s.cas, s.hostName, s.log, s.faults),
+		newAuthHook(s.broker, s.registry, s.policies, s.cas, conns, s.hostName, s.log, s.faults),
 		&aclHook{log: s.log},
 		conns,
 		twin,
