@@ -104,18 +104,24 @@ func (c *RegistryClient) ReplaceModuleTwin(ctx context.Context, deviceID, module
 }
 
 func (c *RegistryClient) writeTwin(ctx context.Context, method, path string, t *hub.Twin, etag string, ids ...string) (*hub.Twin, error) {
-	if err := checkIDs(ids...); err != nil {
-		return nil, err
-	}
-	if t == nil {
-		return nil, errors.New("nil twin")
-	}
 	var out hub.Twin
-	err := c.do(ctx, restCall{method: method, path: path, body: newTwinWriteBody(t), ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
-	if err != nil {
+	if err := c.sendTwin(ctx, method, path, t, etag, &out, ids...); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// sendTwin writes t's tags and desired properties to the twin at path
+// (PATCH or PUT) if etag still matches, and decodes the twin the hub
+// answers with into out.
+func (c *RegistryClient) sendTwin(ctx context.Context, method, path string, t *hub.Twin, etag string, out any, ids ...string) error {
+	if err := checkIDs(ids...); err != nil {
+		return err
+	}
+	if t == nil {
+		return errors.New("nil twin")
+	}
+	return c.do(ctx, restCall{method: method, path: path, body: newTwinWriteBody(t), ifMatch: ifMatch(etag), ok: []int{200}, out: out})
 }
 
 // TwinVersions are a twin's counters as a write left them.
@@ -152,12 +158,8 @@ func (c *RegistryClient) PatchDesired(ctx context.Context, deviceID, moduleID st
 		path, ids, what = moduleTwinPath(deviceID, moduleID), []string{deviceID, moduleID}, "module twin "+deviceID+"/"+moduleID
 	}
 	var out twinVersionsJSON
-	err := checkIDs(ids...)
-	if err == nil {
-		body := newTwinWriteBody(&hub.Twin{Properties: &hub.TwinProperties{Desired: desired}})
-		err = c.do(ctx, restCall{method: http.MethodPatch, path: path, body: body, ifMatch: ifMatch(etag), ok: []int{200}, out: &out})
-	}
-	if err != nil {
+	patch := &hub.Twin{Properties: &hub.TwinProperties{Desired: desired}}
+	if err := c.sendTwin(ctx, http.MethodPatch, path, patch, etag, &out, ids...); err != nil {
 		return TwinVersions{}, fmt.Errorf("update %s: %w", what, err)
 	}
 	return TwinVersions{ETag: out.ETag, Version: out.Version, DesiredVersion: out.Properties.Desired.Version, ReportedVersion: out.Properties.Reported.Version}, nil
