@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// appendJSON appends v as marshalJSON renders it, byte for byte. Twin
+// appendJSON appends v as encoding/json renders it without HTML escaping
+// (encodeJSON), byte for byte; marshalJSON is built on it. Twin
 // sections, tags and their $metadata are trees of what decodeObject gives
 // (map[string]any, []any, string, json.Number, bool, nil) and of the
 // registry's own strings and counters; encoding/json renders those through

@@ -116,7 +116,7 @@ func renderTwin(s twinSnapshot) (twinDoc, error) {
 	return twinDoc{body: body, etag: j.ETag}, nil
 }
 
-// appendJSON appends the twin as marshalJSON renders it, byte for byte,
+// appendJSON appends the twin as encoding/json renders twinJSON, byte for byte,
 // without encoding/json's reflection over the struct and its re-scan of
 // the two sections (which toJSON made compact already): every REST twin
 // write answers with the whole twin.
